@@ -1,0 +1,185 @@
+// Package auth holds the hub's credentials: the RS256 signing keys and the
+// token registry in <root>/hub.db, a small JWT minter and verifier built on
+// the standard library, the JWKS document modules verify against, and the
+// operator token file the CLI authenticates with.
+//
+// hub.db stays schema-compatible with the reference TypeScript hub, so a box
+// switching from it keeps its signing key, and the operator token it minted
+// keeps verifying. Several processes (the hub and CLI verbs) may open the
+// database at once; every write that must not race runs in an IMMEDIATE
+// transaction and SQLite's busy timeout queues the others.
+package auth
+
+import (
+	"context"
+	"crypto/rsa"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver (keeps the binary static)
+)
+
+// busyTimeout is how long a connection waits for another process's write
+// lock before failing with SQLITE_BUSY. Key generation happens outside the
+// lock, so real waits are milliseconds; the margin covers slow disks.
+const busyTimeout = 10 * time.Second
+
+// timeLayout is the text form of every timestamp column. It is what
+// JavaScript's Date.toISOString produces, which the reference hub wrote and
+// compares lexicographically (e.g. `retired_at >= ?`), so both must agree.
+const timeLayout = "2006-01-02T15:04:05.000Z"
+
+// schema creates the two reference tables this package uses when they are
+// missing. An existing reference database already has them (plus users,
+// sessions, clients, ... and schema_version), which are never touched.
+const schema = `
+CREATE TABLE IF NOT EXISTS signing_keys (
+  kid TEXT PRIMARY KEY,
+  public_key_pem TEXT NOT NULL,
+  private_key_pem TEXT NOT NULL,
+  algorithm TEXT NOT NULL DEFAULT 'RS256',
+  created_at TEXT NOT NULL,
+  retired_at TEXT
+);
+CREATE TABLE IF NOT EXISTS tokens (
+  jti TEXT PRIMARY KEY,
+  user_id TEXT,
+  client_id TEXT,
+  scopes TEXT,
+  refresh_token_hash TEXT,
+  family_id TEXT,
+  expires_at TEXT,
+  revoked_at TEXT,
+  created_at TEXT,
+  permissions TEXT,
+  created_via TEXT,
+  subject TEXT
+);`
+
+// Store is the hub's credential database, <root>/hub.db. It is safe for
+// concurrent use by goroutines, and several processes may open the same file.
+type Store struct {
+	db   *sql.DB
+	path string
+
+	// now is the clock for minting, retention windows and timestamps.
+	// Tests replace it; it is never changed after Open otherwise.
+	now func() time.Time
+
+	// mu guards the parsed-key caches that follow. A kid is the hash of
+	// the public key's PEM text, so a cached entry can never go stale;
+	// whether a key is still usable (retired or not) is always read from
+	// the database.
+	mu    sync.Mutex
+	pubs  map[string]*rsa.PublicKey
+	privs map[string]*rsa.PrivateKey
+}
+
+// Open opens (creating when missing) the SQLite database at path, makes
+// sure it is private to its owner, switches it to WAL mode and creates the
+// signing_keys and tokens tables when they do not exist yet.
+func Open(path string) (*Store, error) {
+	if strings.ContainsRune(path, '?') {
+		// The driver splits its DSN at '?'; such a path would silently
+		// open a different file.
+		return nil, fmt.Errorf("opening hub db %s: path must not contain '?'", path)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("creating hub db directory: %w", err)
+	}
+	if err := privateFile(path, true); err != nil {
+		return nil, err
+	}
+	// SQLite creates -wal and -shm with the main file's mode, but files
+	// left by the reference hub may still carry its umask-default mode.
+	for _, sfx := range []string{"-wal", "-shm"} {
+		if err := privateFile(path+sfx, false); err != nil {
+			return nil, err
+		}
+	}
+
+	// _txlock=immediate: every transaction takes the write lock at BEGIN,
+	// so two processes running read-then-insert serialise instead of both
+	// reading "no key" (a deferred BEGIN would upgrade late and fail with
+	// SQLITE_BUSY, which the busy timeout cannot retry).
+	dsn := fmt.Sprintf("%s?_busy_timeout=%d&_journal_mode=WAL&_foreign_keys=1&_txlock=immediate",
+		path, busyTimeout.Milliseconds())
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening hub db %s: %w", path, err)
+	}
+	s := &Store{
+		db:    db,
+		path:  path,
+		now:   time.Now,
+		pubs:  map[string]*rsa.PublicKey{},
+		privs: map[string]*rsa.PrivateKey{},
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*busyTimeout)
+	defer cancel()
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("creating hub db tables in %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// privateFile makes path mode 0600: it creates the file when create is set
+// and it is missing, and tightens an existing file that group or others can
+// access.
+//
+// Why: hub.db holds the signing private key in clear (PKCS#8 PEM) and the
+// token registry. The reference hub left it at the umask default (0644), so
+// any local user could read the key and forge admin tokens.
+func privateFile(path string, create bool) error {
+	if create {
+		f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+		if err != nil {
+			return fmt.Errorf("creating hub db %s: %w", path, err)
+		}
+		f.Close()
+	}
+	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) && !create {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("checking hub db %s: %w", path, err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		if err := os.Chmod(path, 0o600); err != nil {
+			return fmt.Errorf("restricting %s to mode 0600: %w", path, err)
+		}
+	}
+	return nil
+}
+
+// Path returns the database file the store was opened on.
+func (s *Store) Path() string { return s.path }
+
+// Close closes the database.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("closing hub db: %w", err)
+	}
+	return nil
+}
+
+// formatTime renders t the way the reference stores timestamps.
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+// parseTime reads a stored timestamp (any RFC 3339 form).
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parsing stored time %q: %w", s, err)
+	}
+	return t, nil
+}

@@ -151,7 +151,8 @@ func (d *fields) get(key string) (json.RawMessage, bool) {
 	return raw, true
 }
 
-// extra returns the members whose keys are not in the known set, or nil.
+// extra returns the members whose keys are not in the known set, compacted,
+// or nil when there are none.
 func (d *fields) extra(known map[string]bool) map[string]json.RawMessage {
 	var out map[string]json.RawMessage
 	for k, v := range d.m {
@@ -160,6 +161,11 @@ func (d *fields) extra(known map[string]bool) map[string]json.RawMessage {
 		}
 		if out == nil {
 			out = map[string]json.RawMessage{}
+		}
+		// Compact so callers see the value, not the file's indentation.
+		var buf bytes.Buffer
+		if json.Compact(&buf, v) == nil {
+			v = buf.Bytes()
 		}
 		out[k] = v
 	}

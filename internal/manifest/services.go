@@ -111,16 +111,7 @@ func parse(data []byte, path string, lenient bool) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	f := &File{}
-	for k, v := range top {
-		if k == "services" {
-			continue
-		}
-		if f.Extra == nil {
-			f.Extra = map[string]json.RawMessage{}
-		}
-		f.Extra[k] = v
-	}
+	f := &File{Extra: (&fields{m: top}).extra(map[string]bool{"services": true})}
 	warnf := func(format string, args ...any) {
 		f.Warnings = append(f.Warnings, path+": "+fmt.Sprintf(format, args...))
 	}

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,7 +26,7 @@ type Module struct {
 	// Port is the module's default port; 0 asks the installer to pick one.
 	Port int `json:"port"`
 	// Paths are the mounts under the hub origin, each starting with "/".
-	Paths []string `json:"paths"`
+	Paths []string `json:"paths,omitempty"`
 	// Health is the liveness path, starting with "/".
 	Health string `json:"health,omitempty"`
 	// StartCmd is the argv that runs the module, relative to the install
@@ -144,7 +145,10 @@ func decodeModule(raw json.RawMessage) (*Module, error) {
 		if jsonKind(raw) != "an object" {
 			d.fail("configSchema", "must be an object, got %s", jsonKind(raw))
 		}
-		m.ConfigSchema = raw
+		var buf bytes.Buffer
+		if json.Compact(&buf, raw) == nil {
+			m.ConfigSchema = buf.Bytes()
+		}
 	}
 	if d.err != nil {
 		return nil, d.err
@@ -249,11 +253,7 @@ func checkPathOrURL(v string) error {
 // MarshalJSON writes the known fields, then the unknown ones sorted.
 func (m Module) MarshalJSON() ([]byte, error) {
 	type plain Module
-	p := plain(m)
-	if p.Paths == nil {
-		p.Paths = []string{}
-	}
-	return marshalWithExtra(p, m.Extra)
+	return marshalWithExtra(plain(m), m.Extra)
 }
 
 // UnmarshalJSON decodes module.json, checking member types but not the

@@ -180,13 +180,11 @@ func splitTop(data []byte, path string) (map[string]json.RawMessage, []rawRow, e
 	rows := make([]rawRow, len(items))
 	for i, it := range items {
 		rows[i] = rawRow{index: i, raw: it}
-		var probe struct {
-			Name any `json:"name"`
-			Port any `json:"port"`
-		}
-		if jsonKind(it) == "an object" && json.Unmarshal(it, &probe) == nil {
-			rows[i].name, _ = probe.Name.(string)
-			rows[i].port, _ = probe.Port.(float64)
+		// Probe name and port through a map: struct decoding would match
+		// keys case-insensitively and disagree with decodeService.
+		if m, err := decodeObject(it); err == nil {
+			_ = json.Unmarshal(m["name"], &rows[i].name)
+			_ = json.Unmarshal(m["port"], &rows[i].port)
 		}
 	}
 	return top, rows, nil

@@ -381,3 +381,40 @@ func TestSupervisePolicyDefaults(t *testing.T) {
 		t.Errorf("ReadyTimeout = %v, want the default", got)
 	}
 }
+
+// TestExamples loads the example files in testdata.
+func TestExamples(t *testing.T) {
+	tests := []struct {
+		file      string
+		wantNames []string
+		wantWarns int
+	}{
+		{"reference.json", []string{"parachute-vault", "parachute-scribe"}, 0},
+		{"cleanup.json", []string{"parachute-scribe"}, 2},
+		{"full.json", []string{"parachute-vault", "parachute-scribe"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			f, err := Load(filepath.Join("testdata", tt.file))
+			if err != nil {
+				t.Fatalf("Load: %v", err)
+			}
+			if diff := cmp.Diff(tt.wantNames, names(f)); diff != "" {
+				t.Errorf("rows (-want +got):\n%s", diff)
+			}
+			if len(f.Warnings) != tt.wantWarns {
+				t.Errorf("warnings = %q, want %d", f.Warnings, tt.wantWarns)
+			}
+		})
+	}
+	if _, err := LoadModule(filepath.Join("testdata", "nowhere")); err == nil {
+		t.Error("LoadModule of a missing dir succeeded")
+	}
+	data, err := os.ReadFile(filepath.Join("testdata", "module.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParseModule(data, "module.json"); err != nil {
+		t.Errorf("testdata/module.json: %v", err)
+	}
+}

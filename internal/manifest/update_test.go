@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -368,5 +369,29 @@ func TestStartError(t *testing.T) {
 	data, _ := os.ReadFile(path)
 	if strings.Contains(string(data), "lastStartError") {
 		t.Errorf("lastStartError still present:\n%s", data)
+	}
+}
+
+// TestUpdateKeepsOwner: a root CLI rewriting an operator's registry must
+// leave it owned by the operator.
+func TestUpdateKeepsOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to chown the file to another user")
+	}
+	path := writeServices(t, rows(row("a", 1950)))
+	const uid, gid = 4321, 4322
+	if err := os.Chown(path, uid, gid); err != nil {
+		t.Fatal(err)
+	}
+	if err := Upsert(path, testService("b", 1951)); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := fi.Sys().(*syscall.Stat_t)
+	if st.Uid != uid || st.Gid != gid {
+		t.Errorf("owner = %d:%d, want %d:%d", st.Uid, st.Gid, uid, gid)
 	}
 }

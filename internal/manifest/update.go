@@ -23,7 +23,9 @@ import (
 // leaves the file untouched. If fn returns an error or the result breaks a
 // rule (a bad row, a duplicate port), nothing is written. A new file gets
 // mode 0600; an existing file keeps its mode (and, when running as root, its
-// owner). A missing file that fn leaves empty is not created.
+// owner). A missing file that fn leaves empty is not created. Rows a
+// strict read drops (retired modules, short-name twins) are absent from the
+// written file; fn can see why in f.Warnings.
 func Update(path string, fn func(*File) error) error {
 	unlock, err := lockFile(path + ".lock")
 	if err != nil {

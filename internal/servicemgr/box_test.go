@@ -1,0 +1,173 @@
+package servicemgr
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+)
+
+// The systemd tests run against a real systemd 252 booted by systemd-box
+// (../shared/tools/systemd-box) in a throwaway Debian root. The host test
+// copies this test binary into the box and runs it there once per scenario
+// with inBoxEnv set; inside, the same binary also serves as the units'
+// daemon (helperEnv), so no other program has to be built.
+const (
+	inBoxEnv  = "SERVICEMGR_IN_BOX" // "root" or "user": run the in-box tests
+	helperEnv = "SERVICEMGR_HELPER" // "notifyd" or "hang": act as a unit's daemon
+	boxDir    = "/opt/servicemgr-test"
+	boxBinary = boxDir + "/servicemgr.test"
+)
+
+func TestMain(m *testing.M) {
+	switch os.Getenv(helperEnv) {
+	case "notifyd":
+		runNotifyd()
+		return
+	case "hang":
+		// A Type=notify daemon that never says READY=1: the start times out.
+		select {}
+	}
+	os.Exit(m.Run())
+}
+
+// runNotifyd is a minimal Type=notify daemon: it logs, tells systemd it is
+// ready and exits cleanly on SIGTERM.
+func runNotifyd() {
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	io.WriteString(os.Stdout, "notifyd ready\n")
+	if _, err := daemon.SdNotify(false, daemon.SdNotifyReady); err != nil {
+		io.WriteString(os.Stderr, "sd_notify: "+err.Error()+"\n")
+		os.Exit(2)
+	}
+	<-stop
+	os.Exit(0)
+}
+
+// boxScenarios are the subtests of TestInBox, run one by one inside one box.
+var boxScenarios = []string{
+	"system-lifecycle",
+	"failing-start",
+	"dependency",
+	"start-timeout",
+	"not-installed",
+	"bad-unit",
+	"user-scope",
+}
+
+// boxTool finds systemd-box: $SYSTEMD_BOX, the shared tools folder beside
+// the repository, or PATH.
+func boxTool() string {
+	if p := os.Getenv("SYSTEMD_BOX"); p != "" {
+		return p
+	}
+	if p, err := filepath.Abs("../../../shared/tools/systemd-box"); err == nil {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	p, _ := exec.LookPath("systemd-box")
+	return p
+}
+
+// TestSystemdBox boots systemd in a box and runs the in-box scenarios there.
+func TestSystemdBox(t *testing.T) {
+	if os.Getenv(inBoxEnv) != "" {
+		t.Skip("already inside the box")
+	}
+	if testing.Short() {
+		t.Skip("boots systemd in a box; skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: systemd-box boots systemd in new namespaces (CI runs as root)")
+	}
+	tool := boxTool()
+	if tool == "" {
+		t.Skip("systemd-box not found (set SYSTEMD_BOX or keep ../shared/tools beside the repo)")
+	}
+	for _, p := range []string{"unshare", "nsenter"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("systemd-box needs %s: %v", p, err)
+		}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The box's non-root test user must be able to run the binary, and
+	// t.TempDir is 0700; the bound folder itself carries the permissions.
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := copyFile(self, filepath.Join(dir, filepath.Base(boxBinary)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+
+	startCtx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(startCtx, tool, "start", "--bind", dir+":"+boxDir)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Skipf("systemd-box could not boot systemd here: %v\n%s", err, stderr.String())
+	}
+	pid := strings.TrimSpace(string(out))
+	t.Cleanup(func() {
+		if out, err := exec.Command(tool, "stop", pid).CombinedOutput(); err != nil {
+			t.Errorf("stopping the box: %v\n%s", err, out)
+		}
+	})
+
+	// Every daemon-reload runs all generators; on a loaded machine they take
+	// seconds (gpt-auto alone ~2 s) and none matters in the box, so mask them.
+	mask := `mkdir -p /etc/systemd/system-generators && for g in /lib/systemd/system-generators/*; do ` +
+		`ln -sf /dev/null /etc/systemd/system-generators/${g##*/}; done && systemctl daemon-reload`
+	if out, err := exec.Command(tool, "run", pid, "sh", "-c", mask).CombinedOutput(); err != nil {
+		t.Fatalf("masking generators in the box: %v\n%s", err, out)
+	}
+
+	for _, name := range boxScenarios {
+		t.Run(name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			args := []string{"run", pid, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", inBoxEnv + "=root",
+				boxBinary, "-test.run", "^TestInBox$/^" + name + "$", "-test.v", "-test.count=1"}
+			out, err := exec.CommandContext(ctx, tool, args...).CombinedOutput()
+			if err != nil || !bytes.Contains(out, []byte("--- PASS: TestInBox/"+name)) {
+				t.Fatalf("in-box scenario %s: %v\n%s", name, err, out)
+			}
+			if testing.Verbose() {
+				t.Logf("in-box output:\n%s", out)
+			}
+		})
+	}
+}
+
+func copyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

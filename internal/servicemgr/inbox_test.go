@@ -199,7 +199,7 @@ func boxSystemLifecycle(t *testing.T) {
 
 func boxFailingStart(t *testing.T) {
 	m := NewSystemd(SystemdOptions{})
-	u := Unit{Name: "sm-fail.service", Path: UnitPath(KindSystemdSystem, "", "sm-fail.service"), 
+	u := Unit{Name: "sm-fail.service", Path: UnitPath(KindSystemdSystem, "", "sm-fail.service"),
 		Content: unitText("notify", `/bin/sh -c "echo sm-fail is failing; exit 3"`, "multi-user.target")}
 	_, err := installed(t, m, u, true)
 	var je *JobError

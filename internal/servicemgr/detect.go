@@ -119,3 +119,35 @@ func detectKind(opts DetectOptions) Kind {
 	}
 	return KindNone
 }
+
+// InstalledKinds reports which scopes of the platform hold a unit file named
+// name at its conventional path (systemd: system and user; launchd:
+// LaunchDaemon and LaunchAgent), whatever the caller's own scope. A system
+// unit installed with sudo is invisible to a user-scope Manager and the
+// reverse, so the CLI uses this to say "a system unit is installed — use
+// sudo" instead of "not installed". opts.Home should be the operator's home
+// (under sudo, SUDO_USER's).
+func InstalledKinds(opts DetectOptions, name string) []Kind {
+	exists := opts.Exists
+	if exists == nil {
+		exists = func(p string) bool { _, err := os.Stat(p); return err == nil }
+	}
+	goos := opts.GOOS
+	if goos == "" {
+		goos = runtime.GOOS
+	}
+	var kinds []Kind
+	switch goos {
+	case "linux":
+		kinds = []Kind{KindSystemdSystem, KindSystemdUser}
+	case "darwin":
+		kinds = []Kind{KindLaunchdSystem, KindLaunchd}
+	}
+	var found []Kind
+	for _, k := range kinds {
+		if exists(UnitPath(k, opts.Home, name)) {
+			found = append(found, k)
+		}
+	}
+	return found
+}

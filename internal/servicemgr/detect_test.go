@@ -47,6 +47,40 @@ func TestDetect(t *testing.T) {
 	}
 }
 
+func TestInstalledKinds(t *testing.T) {
+	files := func(paths ...string) func(string) bool {
+		return func(p string) bool {
+			for _, f := range paths {
+				if f == p {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	tests := []struct {
+		name string
+		opts DetectOptions
+		unit string
+		want []Kind
+	}{
+		{"linux, system unit only", DetectOptions{GOOS: "linux", Home: "/home/op", Exists: files("/etc/systemd/system/parachute-hub.service")},
+			"parachute-hub.service", []Kind{KindSystemdSystem}},
+		{"linux, both", DetectOptions{GOOS: "linux", Home: "/home/op", Exists: files("/etc/systemd/system/parachute-hub.service", "/home/op/.config/systemd/user/parachute-hub.service")},
+			"parachute-hub.service", []Kind{KindSystemdSystem, KindSystemdUser}},
+		{"darwin, agent only", DetectOptions{GOOS: "darwin", Home: "/Users/op", Exists: files("/Users/op/Library/LaunchAgents/computer.parachute.hub.plist")},
+			"computer.parachute.hub", []Kind{KindLaunchd}},
+		{"nothing", DetectOptions{GOOS: "linux", Home: "/home/op", Exists: files()}, "parachute-hub.service", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, InstalledKinds(tc.opts, tc.unit)); diff != "" {
+				t.Errorf("InstalledKinds (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
 func TestUnitPath(t *testing.T) {
 	got := map[Kind]string{}
 	for _, k := range []Kind{KindSystemdSystem, KindSystemdUser, KindLaunchd, KindLaunchdSystem, KindNone} {

@@ -24,16 +24,18 @@ type JWK struct {
 }
 
 // JWKS returns the public keys modules may verify hub tokens with: every
-// active key plus keys retired less than KeyRetention ago, newest first.
+// active key plus keys retired less than KeyRetention ago; active keys
+// first, then newest first.
 // Keys is never nil, so it encodes as [] on an empty database.
 func (s *Store) JWKS(ctx context.Context) (JWKS, error) {
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT kid, public_key_pem, retired_at FROM signing_keys
-		WHERE algorithm = ? ORDER BY created_at DESC, kid DESC`, Algorithm)
+		WHERE algorithm = ? ORDER BY retired_at IS NOT NULL, created_at DESC, kid DESC`, Algorithm)
 	if err != nil {
 		return JWKS{}, fmt.Errorf("listing signing keys: %w", err)
 	}
 	defer rows.Close()
+	now := s.now()
 	out := JWKS{Keys: []JWK{}}
 	for rows.Next() {
 		var kid, pubPEM string
@@ -41,7 +43,7 @@ func (s *Store) JWKS(ctx context.Context) (JWKS, error) {
 		if err := rows.Scan(&kid, &pubPEM, &retired); err != nil {
 			return JWKS{}, fmt.Errorf("reading signing key: %w", err)
 		}
-		if retired.Valid && !s.withinRetention(retired.String) {
+		if retired.Valid && !withinRetention(retired.String, now) {
 			continue
 		}
 		pub, err := s.publicKey(kid, pubPEM)

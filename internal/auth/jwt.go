@@ -151,7 +151,7 @@ func (s *Store) Verify(ctx context.Context, token string, opts VerifyOptions) (*
 	if now.IsZero() {
 		now = s.now()
 	}
-	c, err := s.parseSigned(ctx, token)
+	c, err := s.parseSigned(ctx, token, now)
 	if err != nil {
 		return nil, err
 	}
@@ -203,9 +203,9 @@ func (s *Store) Verify(ctx context.Context, token string, opts VerifyOptions) (*
 	return c, nil
 }
 
-// parseSigned checks the token's form, algorithm, key and signature, and
-// decodes its claims. It checks nothing about the claims' values.
-func (s *Store) parseSigned(ctx context.Context, token string) (*Claims, error) {
+// parseSigned checks the token's form, algorithm, key (usable at now) and
+// signature, and decodes its claims. It checks nothing about the claims' values.
+func (s *Store) parseSigned(ctx context.Context, token string, now time.Time) (*Claims, error) {
 	if len(token) > maxTokenLen {
 		return nil, invalid("longer than %d bytes", maxTokenLen)
 	}
@@ -233,7 +233,7 @@ func (s *Store) parseSigned(ctx context.Context, token string) (*Claims, error) 
 	if h.Kid == "" {
 		return nil, invalid("no kid in header")
 	}
-	pub, err := s.verifyingKey(ctx, h.Kid)
+	pub, err := s.verifyingKey(ctx, h.Kid, now)
 	if err != nil {
 		return nil, err
 	}
@@ -251,7 +251,7 @@ func (s *Store) parseSigned(ctx context.Context, token string) (*Claims, error) 
 	}
 	var c Claims
 	if err := json.Unmarshal(pb, &c); err != nil {
-		return nil, invalid("%v", err)
+		return nil, invalid("payload: %v", err)
 	}
 	return &c, nil
 }

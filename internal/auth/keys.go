@@ -165,7 +165,7 @@ func (s *Store) signer(ctx context.Context) (string, *rsa.PrivateKey, error) {
 
 // verifyingKey returns the public key for kid when the key is active or
 // was retired less than KeyRetention ago.
-func (s *Store) verifyingKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+func (s *Store) verifyingKey(ctx context.Context, kid string, now time.Time) (*rsa.PublicKey, error) {
 	var pubPEM, alg string
 	var retired sql.NullString
 	err := s.db.QueryRowContext(ctx,
@@ -180,17 +180,18 @@ func (s *Store) verifyingKey(ctx context.Context, kid string) (*rsa.PublicKey, e
 	if alg != Algorithm {
 		return nil, invalid("signing key %s is %s, not %s", kid, alg, Algorithm)
 	}
-	if retired.Valid && !s.withinRetention(retired.String) {
+	if retired.Valid && !withinRetention(retired.String, now) {
 		return nil, invalid("token signed by key %s, retired at %s", kid, retired.String)
 	}
 	return s.publicKey(kid, pubPEM)
 }
 
 // withinRetention reports whether a key retired at the stored time is
-// still usable for verification. An unreadable time counts as expired.
-func (s *Store) withinRetention(retiredAt string) bool {
+// still usable for verification at now. An unreadable time counts as
+// long past.
+func withinRetention(retiredAt string, now time.Time) bool {
 	t, err := parseTime(retiredAt)
-	return err == nil && s.now().Sub(t) < KeyRetention
+	return err == nil && now.Sub(t) < KeyRetention
 }
 
 // publicKey parses (once per kid) an SPKI PEM public key.

@@ -205,7 +205,7 @@ func TestRenderSystemdGolden(t *testing.T) {
 // a unit with hostile paths back with the test's systemd-style reader.
 func TestRenderSystemdRoundTrip(t *testing.T) {
 	opts := opOptions(ScopeSystem)
-	opts.Binary = `/opt/a "b" 'c' 50% \d;/parachute`
+	opts.Binary = `/opt/a b 50% ;c/parachute`
 	opts.Root = `/srv/r o%o't "q" \x $y/.parachute`
 	s, err := HubService(opts)
 	if err != nil {
@@ -267,6 +267,8 @@ func TestRenderSystemdRejects(t *testing.T) {
 		{"relative binary", hub(func(o *HubOptions) { o.Binary = "parachute" }), "not an absolute path"},
 		{"relative root", hub(func(o *HubOptions) { o.Root = "srv/root" }), "not an absolute path"},
 		{"dollar in binary", hub(func(o *HubOptions) { o.Binary = "/opt/$x/parachute" }), "'$'"},
+		{"quote in binary", hub(func(o *HubOptions) { o.Binary = `/opt/o'p/parachute` }), "cannot run"},
+		{"backslash in binary", hub(func(o *HubOptions) { o.Binary = `/opt/a\b/parachute` }), "cannot run"},
 		{"bad user", hub(func(o *HubOptions) { o.User = "op erator" }), "not a valid account name"},
 		{"no root, no home", hub(func(o *HubOptions) { o.Home = "" }), "need a config root"},
 		{"trailing backslash in working dir", svc(func(s *Service) { s.WorkingDir = `/srv/x\` }), "backslash"},

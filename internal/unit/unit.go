@@ -199,11 +199,13 @@ func (s Service) Validate() error {
 		if err := checkAbs("program", s.Argv[0]); err != nil {
 			errs = append(errs, err)
 		}
-		// systemd expands $VAR in arguments but executes the path as
-		// written, so no quoting makes a '$' in the path mean the same to
-		// both; refuse it rather than render a unit that runs another file.
-		if strings.Contains(s.Argv[0], "$") {
-			errs = append(errs, fmt.Errorf("program path %q contains '$', which systemd cannot express", s.Argv[0]))
+		// systemd refuses an executable path holding quotes or a
+		// backslash ("contains special characters"), and it expands $VAR
+		// in arguments but executes the path as written, so no quoting
+		// makes a '$' there mean the same to both. Refuse all four rather
+		// than render a unit that will not load or runs another file.
+		if strings.ContainsAny(s.Argv[0], `"'\$`) {
+			errs = append(errs, fmt.Errorf("program path %q contains a quote, backslash or '$', which systemd cannot run", s.Argv[0]))
 		}
 		for _, a := range s.Argv[1:] {
 			if err := checkText("argument", a); err != nil {

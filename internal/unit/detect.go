@@ -49,7 +49,8 @@ func realHost() host {
 //   - Scope: system when running as root, else user;
 //   - User: userName when given, else $SUDO_USER under sudo, so
 //     `sudo parachute ...` installs a unit that runs as the operator, not as
-//     root (the reference hub wrote User=root there);
+//     root (the reference hub wrote User=root there), else the current
+//     user when not root (used only if a system unit is rendered);
 //   - Home: that user's home directory, else the current user's;
 //   - Root: root when given, else $PARACHUTE_HOME, else <Home>/.parachute;
 //   - PATH and BUN_INSTALL from the environment (BUN_INSTALL only when the
@@ -81,6 +82,11 @@ func detectHubOptions(h host, userName, root string) (HubOptions, error) {
 		opts.User, opts.Home = u.Username, u.HomeDir
 	} else if u, err := h.currentUser(); err == nil && u.HomeDir != "" {
 		opts.Home = u.HomeDir
+		if h.euid() != 0 {
+			// Unused by user units; a system unit rendered by a
+			// non-root operator runs as that operator.
+			opts.User = u.Username
+		}
 	} else {
 		opts.Home = h.getenv("HOME")
 	}

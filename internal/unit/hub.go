@@ -75,7 +75,9 @@ type HubOptions struct {
 // ceiling, never restarted after ExitConfig. System units are hardened.
 //
 // The unit never sets PARACHUTE_HUB_ORIGIN (the hub derives its issuer) nor
-// PARACHUTE_BIND_HOST (the hub binds 127.0.0.1 by default).
+// PARACHUTE_BIND_HOST (the hub binds 127.0.0.1 by default). The installer
+// must create the config root (WorkingDirectory=, ReadWritePaths=) and, for
+// launchd, the log directory before it loads the unit.
 func HubService(opts HubOptions) (Service, error) {
 	if !filepath.IsAbs(opts.Binary) {
 		return Service{}, fmt.Errorf("building the hub unit: binary %q is not an absolute path", opts.Binary)

@@ -244,9 +244,9 @@ func TestDetectHubOptions(t *testing.T) {
 		wantErr    string
 	}{
 		{"operator", fake(1000, map[string]string{"PATH": "/usr/bin", "BUN_INSTALL": "/home/op/.bun"}), "", "",
-			HubOptions{Binary: bin, Root: "/home/op/.parachute", Scope: ScopeUser, Home: "/home/op", PATH: "/usr/bin", BunInstall: "/home/op/.bun"}, ""},
+			HubOptions{Binary: bin, Root: "/home/op/.parachute", Scope: ScopeUser, User: "op", Home: "/home/op", PATH: "/usr/bin", BunInstall: "/home/op/.bun"}, ""},
 		{"operator with PARACHUTE_HOME", fake(1000, map[string]string{"PARACHUTE_HOME": "/srv/p"}), "", "",
-			HubOptions{Binary: bin, Root: "/srv/p", Scope: ScopeUser, Home: "/home/op"}, ""},
+			HubOptions{Binary: bin, Root: "/srv/p", Scope: ScopeUser, User: "op", Home: "/home/op"}, ""},
 		{"sudo installs for the operator", fake(0, map[string]string{"SUDO_USER": "op", "BUN_INSTALL": "/root/.bun"}), "", "",
 			HubOptions{Binary: bin, Root: "/home/op/.parachute", Scope: ScopeSystem, User: "op", Home: "/home/op"}, ""},
 		{"root without sudo", fake(0, nil), "", "",

@@ -62,6 +62,7 @@ var boxScenarios = []string{
 	"start-timeout",
 	"not-installed",
 	"bad-unit",
+	"package-unit",
 	"user-scope",
 }
 

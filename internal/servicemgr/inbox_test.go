@@ -117,6 +117,7 @@ func TestInBox(t *testing.T) {
 		"start-timeout":    boxStartTimeout,
 		"not-installed":    boxNotInstalled,
 		"bad-unit":         boxBadUnit,
+		"package-unit":     boxPackageUnit,
 		"user-scope":       boxUserScope,
 	}
 	for _, name := range boxScenarios {
@@ -276,6 +277,22 @@ func boxNotInstalled(t *testing.T) {
 	}
 	if removed, err := m.Uninstall(ctx, "sm-nope.service", path); err != nil || removed {
 		t.Errorf("Uninstall of a missing unit = %v, %v; want false, nil", removed, err)
+	}
+}
+
+// boxPackageUnit: a unit a .deb put in /lib/systemd/system is installed,
+// even though the conventional path (/etc/systemd/system) has no file.
+func boxPackageUnit(t *testing.T) {
+	m := NewSystemd(SystemdOptions{})
+	u := Unit{Name: "sm-pkg.service", Path: "/lib/systemd/system/sm-pkg.service", Content: notifyd("multi-user.target")}
+	if _, err := installed(t, m, u, false); err != nil {
+		t.Fatal(err)
+	}
+	etc := UnitPath(KindSystemdSystem, "", u.Name)
+	want := State{Kind: KindSystemdSystem, Installed: true, Path: u.Path, LoadState: "loaded", ActiveState: "inactive",
+		SubState: "dead", UnitFileState: "enabled", Result: "success"}
+	if diff := cmp.Diff(want, mustState(t, m, u.Name, etc), stateCore); diff != "" {
+		t.Errorf("State by the /etc path (-want +got):\n%s", diff)
 	}
 }
 

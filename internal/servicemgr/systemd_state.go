@@ -12,7 +12,8 @@ import (
 const cldExited = 1
 
 // State implements Manager from the unit's D-Bus properties: LoadState,
-// ActiveState, SubState, UnitFileState and LoadError on the Unit interface;
+// ActiveState, SubState, UnitFileState, LoadError and FragmentPath on the
+// Unit interface;
 // MainPID, NRestarts, ExecMainStartTimestamp, ExecMainCode/Status and
 // Result on the Service interface.
 func (m *Systemd) State(ctx context.Context, name, path string) (State, error) {
@@ -32,6 +33,12 @@ func (m *Systemd) State(ctx context.Context, name, path string) (State, error) {
 	st.UnitFileState = str(up["UnitFileState"])
 	if st.LoadState != "loaded" && st.LoadState != "not-found" {
 		st.Detail = loadError(up)
+	}
+	// The file systemd actually loaded wins over the conventional path: a
+	// distribution package puts its unit in /lib/systemd/system, and status
+	// must not call that "not installed".
+	if fp := str(up["FragmentPath"]); fp != "" && fp != path && fileExists(fp) {
+		st.Path, st.Installed = fp, true
 	}
 	// A unit systemd cannot find still answers, with LoadState "not-found"
 	// and no useful service properties (systemd#1105).

@@ -139,7 +139,7 @@ func (c *Claims) UnmarshalJSON(data []byte) error {
 			return nil
 		}
 		var f float64
-		if err := json.Unmarshal(v, &f); err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		if err := json.Unmarshal(v, &f); err != nil || math.IsNaN(f) || math.Abs(f) >= 1<<62 {
 			return fmt.Errorf("claim %q is not a number", k)
 		}
 		// NumericDate may carry a fraction; truncate like other libraries.

@@ -1,0 +1,304 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/openparachute/parachute/internal/logsink"
+	"golang.org/x/sys/unix"
+)
+
+// run is one spawned child and the goroutines around it: a waiter that
+// closes leaderExited, two pumps copying its pipes into the module's sink
+// and, with a port, a readiness prober. The owner goroutine holds the run
+// and is the only one to signal, reap or finish it.
+type run struct {
+	cmd       *exec.Cmd
+	pid       int       // also the process-group id
+	startedAt time.Time // Supervisor clock
+	record    string    // .hubchild path; "" when none
+
+	leaderExited chan struct{} // closed by the waiter once the leader has exited
+	waitErr      error         // set by the waiter before closing leaderExited
+	reaped       bool          // on pinning platforms the owner reaps; elsewhere the waiter, before closing leaderExited
+
+	stdout, stderr *os.File // our read ends of the child's pipes; the pumps own them
+	pumps          sync.WaitGroup
+
+	probe       chan probeEvent // readiness events; nil without a probe
+	probeCancel context.CancelFunc
+	probeDone   chan struct{}
+}
+
+// exitInfo is how a child ended.
+type exitInfo struct {
+	code   *int
+	signal string
+}
+
+func (e exitInfo) String() string {
+	switch {
+	case e.code != nil:
+		return fmt.Sprintf("with code %d", *e.code)
+	case e.signal != "":
+		return "on " + e.signal
+	default:
+		return "(status unknown)"
+	}
+}
+
+func exitOf(ps *os.ProcessState) exitInfo {
+	if ps == nil {
+		return exitInfo{}
+	}
+	if ws, ok := ps.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+		return exitInfo{signal: unix.SignalName(ws.Signal())}
+	}
+	code := ps.ExitCode()
+	return exitInfo{code: &code}
+}
+
+// spawn starts o.spec's command. It returns a StartError (and no run) when
+// the command cannot be started.
+func (o *owner) spawn() (*run, *StartError) {
+	sp := o.spec
+	fail := func(typ, binary, desc string) *StartError {
+		return &StartError{Type: typ, Description: desc, Binary: binary, At: o.s.clock.Now()}
+	}
+	if sp.Dir != "" {
+		if fi, err := os.Stat(sp.Dir); err != nil || !fi.IsDir() {
+			return nil, fail("spawn_failed", "", fmt.Sprintf("working directory %s of %s is missing or not a directory", sp.Dir, sp.Short))
+		}
+	}
+	path, err := lookPath(sp.Argv[0], sp.Env, sp.Dir)
+	var me *missingError
+	if errors.As(err, &me) {
+		return nil, fail("missing_dependency", sp.Argv[0], me.desc)
+	}
+	if err != nil {
+		return nil, fail("spawn_failed", sp.Argv[0], err.Error())
+	}
+
+	// The child writes straight into pipes we create (rather than
+	// exec.Cmd copying through goroutines), so Wait never blocks on a
+	// grandchild that still holds stdout, and our pumps own the read ends.
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, fail("spawn_failed", "", fmt.Sprintf("creating stdout pipe: %v", err))
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		outR.Close()
+		outW.Close()
+		return nil, fail("spawn_failed", "", fmt.Sprintf("creating stderr pipe: %v", err))
+	}
+	cmd := &exec.Cmd{
+		Path:        path,
+		Args:        sp.Argv,
+		Env:         sp.Env,
+		Dir:         sp.Dir,
+		Stdout:      outW, // Stdin nil: the child reads /dev/null
+		Stderr:      errW,
+		SysProcAttr: sysProcAttr(),
+	}
+	err = spawnLocked(cmd)
+	// The child holds its own copies; ours would keep the pipes open forever.
+	outW.Close()
+	errW.Close()
+	if err != nil {
+		outR.Close()
+		errR.Close()
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.ENOEXEC) {
+			return nil, fail("missing_dependency", sp.Argv[0], fmt.Sprintf(
+				"%s could not be executed (%v); if it is a script, check its #! interpreter is installed", path, err))
+		}
+		return nil, fail("spawn_failed", sp.Argv[0], fmt.Sprintf("starting %s: %v", path, err))
+	}
+
+	r := &run{
+		cmd:          cmd,
+		pid:          cmd.Process.Pid,
+		startedAt:    o.s.clock.Now(),
+		leaderExited: make(chan struct{}),
+		stdout:       outR,
+		stderr:       errR,
+	}
+	if o.s.onSpawn != nil {
+		o.s.onSpawn(r.pid)
+	}
+	r.pumps.Add(2)
+	go pump(outR, o.m.sink.NewStream(), &r.pumps)
+	go pump(errR, o.m.sink.NewStream(), &r.pumps)
+	go func() {
+		err := waitLeader(cmd)
+		r.waitErr = err
+		if !canPin {
+			r.reaped = true
+		}
+		close(r.leaderExited)
+	}()
+	if o.s.opts.RunDir != nil {
+		o.writeRecord(r)
+	}
+	if sp.Port > 0 {
+		r.startProbe(o.s.client, sp)
+	}
+	return r, nil
+}
+
+func (o *owner) writeRecord(r *run) {
+	rec := childRecord{PID: r.pid, PGID: r.pid, Argv: o.spec.Argv, HubPID: self().PID, HubStartTimeTicks: self().Start}
+	if st, err := readProc(r.pid); err == nil {
+		rec.StartTimeTicks, rec.SID = st.Start, st.SID
+	}
+	path := filepath.Join(o.s.opts.RunDir(o.m.short), o.m.short+recordExt)
+	if err := writeRecord(path, rec); err != nil {
+		o.log.Warn("cannot record the child for reaping after a hub crash", "err", err)
+		return
+	}
+	r.record = path
+}
+
+// pump copies one pipe into the module's sink until EOF (every writer,
+// grandchildren included, has closed it) or a read deadline set by drain.
+func pump(f *os.File, st *logsink.Stream, wg *sync.WaitGroup) {
+	defer wg.Done()
+	defer f.Close()
+	defer st.Close()
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := f.Read(buf)
+		if n > 0 {
+			st.Write(buf[:n])
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// signal sends sig to the child's process group, but only while the group id
+// is provably still the child's. On pinning platforms that is until the
+// owner reaps the leader: an unreaped (zombie) leader keeps its pid, hence
+// its group id, from reuse. Elsewhere the leader is reaped on exit and the
+// group is signalled only while it is seen non-empty (a member pins the id;
+// the window between that check and the signal is the residual risk).
+func (r *run) signal(sig syscall.Signal) error {
+	exited := isClosed(r.leaderExited)
+	switch {
+	case canPin && r.reaped:
+		return nil
+	case !canPin && exited && !groupAlive(r.pid):
+		return nil
+	}
+	leader := func(sig syscall.Signal) error {
+		if exited {
+			return nil
+		}
+		if err := r.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			return err
+		}
+		return nil
+	}
+	return signalGroup(r.pid, sig, leader)
+}
+
+// killWait bounds the wait for a SIGKILLed group to disappear (a process in
+// uninterruptible sleep can outlast SIGKILL); drainWait bounds the wait for
+// the log pumps once the group is gone (a daemon that escaped the group may
+// still hold the pipes).
+const (
+	killWait  = 10 * time.Second
+	drainWait = 500 * time.Millisecond
+)
+
+// finish ends r: SIGTERM to its group (again, if already sent), SIGKILL at
+// killAt or when Shutdown hurries, then waits for the leader to exit and the
+// group to empty, reaps the leader, drains the log pumps and removes the
+// record. It is used both for stops and after a crash (where the SIGTERM
+// reaches whatever the dead leader left behind).
+func (o *owner) finish(r *run, killAt time.Time) exitInfo {
+	r.stopProbe()
+	if err := r.signal(syscall.SIGTERM); err != nil {
+		o.log.Warn("signalling the module failed", "err", err)
+	}
+	if !o.waitGone(r, killAt, o.s.hurry) {
+		o.log.Warn(fmt.Sprintf("%s did not exit after SIGTERM — escalating to SIGKILL", o.m.short), "pid", r.pid)
+		o.m.sink.Note(fmt.Sprintf("%s did not exit after SIGTERM — escalating to SIGKILL", o.m.short))
+		if err := r.signal(syscall.SIGKILL); err != nil {
+			o.log.Warn("signalling the module failed", "err", err)
+		}
+		if !o.waitGone(r, time.Now().Add(killWait), nil) {
+			o.log.Error("module process group still has live processes after SIGKILL", "pgid", r.pid)
+		}
+	}
+	gone := isClosed(r.leaderExited) && !groupAlive(r.pid)
+	if isClosed(r.leaderExited) && !r.reaped {
+		r.cmd.Wait() // the zombie leader: returns at once; the status is in ProcessState
+		r.reaped = true
+	}
+	r.stdout.SetReadDeadline(time.Now().Add(drainWait))
+	r.stderr.SetReadDeadline(time.Now().Add(drainWait))
+	r.pumps.Wait()
+	if r.record != "" && gone {
+		if err := os.Remove(r.record); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			o.log.Warn("removing child record", "err", err)
+		}
+	}
+	return exitOf(r.cmd.ProcessState)
+}
+
+// waitGone polls until the leader has exited and its group has no live
+// member (true), or until deadline passes or hurry is closed (false).
+func (o *owner) waitGone(r *run, deadline time.Time, hurry <-chan struct{}) bool {
+	for interval := 2 * time.Millisecond; ; interval = min(interval*2, 50*time.Millisecond) {
+		exited := isClosed(r.leaderExited)
+		if exited && !groupAlive(r.pid) {
+			return true
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return false
+		}
+		leaderC := r.leaderExited
+		if exited {
+			leaderC = nil
+		}
+		t := time.NewTimer(min(interval, left))
+		select {
+		case <-leaderC:
+		case <-t.C:
+		case <-hurry:
+			t.Stop()
+			return false
+		}
+		t.Stop()
+	}
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// lastLines formats the newest lines of the module's output for an error.
+func lastLines(sk *logsink.Sink, n int) string {
+	lines := sk.Lines(n)
+	if len(lines) == 0 {
+		return ""
+	}
+	return "; last output:\n" + strings.TrimRight(strings.Join(lines, ""), "\n")
+}

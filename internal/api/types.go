@@ -1,0 +1,81 @@
+// Package api holds the JSON shapes of the hub's HTTP API, shared by the
+// server (internal/hub) and its clients (internal/hubclient, the CLI).
+package api
+
+import (
+	"time"
+
+	"github.com/openparachute/parachute/internal/supervisor"
+)
+
+// Health is the result of probing a module's health path.
+type Health struct {
+	OK         bool    `json:"ok"`
+	StatusCode int     `json:"status_code,omitempty"`
+	LatencyMS  float64 `json:"latency_ms"`
+	URL        string  `json:"url"`
+	Error      string  `json:"error,omitempty"`
+}
+
+// ModuleInfo is one element of GET /api/modules: the reference fields
+// (snake_case) plus the supervisor's view of every registered module.
+type ModuleInfo struct {
+	Short            string                 `json:"short"`
+	Name             string                 `json:"name"`
+	Package          string                 `json:"package,omitempty"`
+	DisplayName      string                 `json:"display_name,omitempty"`
+	Tagline          string                 `json:"tagline,omitempty"`
+	Available        bool                   `json:"available"`
+	Installed        bool                   `json:"installed"`
+	InstalledVersion *string                `json:"installed_version"`
+	Port             int                    `json:"port,omitempty"`
+	Paths            []string               `json:"paths,omitempty"`
+	InstallDir       *string                `json:"install_dir"`
+	SupervisorStatus *string                `json:"supervisor_status"`
+	PID              *int                   `json:"pid"`
+	Restarts         int                    `json:"restarts"`
+	RestartsInWindow int                    `json:"restarts_in_window"`
+	LastExitCode     *int                   `json:"last_exit_code"`
+	LastExitSignal   string                 `json:"last_exit_signal,omitempty"`
+	StartedAt        *time.Time             `json:"started_at"`
+	UptimeS          *int64                 `json:"uptime_s"`
+	Ready            bool                   `json:"ready"`
+	StartError       *supervisor.StartError `json:"supervisor_start_error"`
+	Health           *Health                `json:"health,omitempty"`
+}
+
+// ModulesResponse is the body of GET /api/modules.
+type ModulesResponse struct {
+	Modules              []ModuleInfo `json:"modules"`
+	SupervisorAvailable  bool         `json:"supervisor_available"`
+	ModuleInstallChannel string       `json:"module_install_channel"`
+	Warnings             []string     `json:"warnings,omitempty"`
+}
+
+// HealthResponse is the body of GET /health.
+type HealthResponse struct {
+	Status    string `json:"status"`
+	Service   string `json:"service"`
+	Version   string `json:"version"`
+	PID       int    `json:"pid"`
+	StartedAt string `json:"started_at"`
+	UptimeS   int64  `json:"uptime_s"`
+}
+
+// StateBody is the body of POST /api/modules/<short>/{start,stop,restart},
+// on success and on failure.
+type StateBody struct {
+	Short       string            `json:"short"`
+	Stopped     *bool             `json:"stopped,omitempty"`
+	State       *supervisor.State `json:"state,omitempty"`
+	Warnings    []string          `json:"warnings,omitempty"`
+	Error       string            `json:"error,omitempty"`
+	Description string            `json:"error_description,omitempty"`
+}
+
+// LogsResponse is the body of GET /api/modules/<short>/logs.
+type LogsResponse struct {
+	Short string   `json:"short"`
+	Lines []string `json:"lines"`
+	Text  string   `json:"text"`
+}

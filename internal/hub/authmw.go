@@ -1,0 +1,60 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/openparachute/parachute/internal/auth"
+)
+
+type claimsKey struct{}
+
+// admin wraps h with a bearer check for parachute:host:admin.
+func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
+	return s.authed("parachute:host:admin", h)
+}
+
+// authed wraps h with a bearer check requiring scope.
+func (s *Server) authed(scope string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		c, err := s.bearer(r, scope)
+		if err != nil {
+			writeErr(w, err)
+			return
+		}
+		h(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
+	}
+}
+
+// bearer authenticates the request's operator token.
+func (s *Server) bearer(r *http.Request, scope string) (*auth.Claims, *APIError) {
+	h := r.Header.Get("Authorization")
+	const prefix = "bearer "
+	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
+		return nil, apiErr(http.StatusUnauthorized, "unauthenticated", "Authorization: Bearer <token> required (the operator token is in %s)", s.paths.OperatorToken())
+	}
+	tok := strings.TrimSpace(h[len(prefix):])
+	if tok == "" {
+		return nil, apiErr(http.StatusUnauthorized, "unauthenticated", "empty bearer token")
+	}
+	if s.auth == nil {
+		return nil, apiErr(http.StatusServiceUnavailable, "auth_unavailable", "the hub has no signing keys loaded")
+	}
+	c, err := s.auth.Verify(r.Context(), tok, auth.VerifyOptions{Issuers: s.origins.Accepted()})
+	if err != nil {
+		msg := "bearer token invalid — " + err.Error()
+		switch {
+		case errors.Is(err, auth.ErrExpired):
+			msg = "operator token expired — run `parachute auth rotate-operator` to mint a new one"
+		case errors.Is(err, auth.ErrRevoked):
+			msg = "operator token was revoked — run `parachute auth rotate-operator` to mint a new one"
+		}
+		return nil, apiErr(http.StatusUnauthorized, "unauthenticated", "%s", msg)
+	}
+	if !c.HasScope(scope) {
+		return nil, apiErr(http.StatusForbidden, "insufficient_scope", "bearer token lacks %s", scope)
+	}
+	return c, nil
+}

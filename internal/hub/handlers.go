@@ -1,0 +1,85 @@
+package hub
+
+import (
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/openparachute/parachute/internal/api"
+	"github.com/openparachute/parachute/internal/supervisor"
+)
+
+// bootWindow: a module running for less than this is "transient" in
+// /api/ready even when its probe has not passed yet.
+const bootWindow = 30 * time.Second
+
+func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	now := s.now()
+	writeJSON(w, http.StatusOK, api.HealthResponse{Status: "ok", Service: "parachute-hub", Version: s.version,
+		PID: os.Getpid(), StartedAt: s.started.UTC().Format(time.RFC3339Nano), UptimeS: int64(now.Sub(s.started) / time.Second)})
+}
+
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		writeErr(w, apiErr(http.StatusMethodNotAllowed, "method_not_allowed", "use GET"))
+		return
+	}
+	ready, transient, persistent := []string{}, []string{}, []string{}
+	now := s.now()
+	for _, st := range s.sup.List() {
+		switch st.Status {
+		case supervisor.StatusStarting, supervisor.StatusRestarting:
+			transient = append(transient, st.Short)
+		case supervisor.StatusCrashed, supervisor.StatusStopped:
+			persistent = append(persistent, st.Short)
+		case supervisor.StatusRunning:
+			switch {
+			case st.Ready:
+				ready = append(ready, st.Short)
+			case st.StartedAt != nil && now.Sub(*st.StartedAt) < bootWindow:
+				transient = append(transient, st.Short)
+			default:
+				persistent = append(persistent, st.Short)
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"ready":              len(transient) == 0 && len(persistent) == 0,
+		"ready_modules":      ready,
+		"transient_modules":  transient,
+		"persistent_modules": persistent,
+	})
+}
+
+func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	w.Header().Set("Access-Control-Allow-Methods", "GET, OPTIONS")
+	if r.Method == http.MethodOptions {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	if s.auth == nil {
+		writeJSON(w, http.StatusOK, map[string]any{"keys": []any{}})
+		return
+	}
+	jwks, err := s.auth.JWKS(r.Context())
+	if err != nil {
+		writeErr(w, apiErr(http.StatusInternalServerError, "jwks_failed", "reading signing keys: %v", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, jwks)
+}
+
+func (s *Server) handleHub(w http.ResponseWriter, r *http.Request) {
+	now := s.now()
+	writeJSON(w, http.StatusOK, map[string]any{
+		"version":    s.version,
+		"started_at": s.started.UTC().Format(time.RFC3339Nano),
+		"uptime_ms":  now.Sub(s.started).Milliseconds(),
+		"source":     s.source,
+		"pid":        os.Getpid(),
+		"root":       s.paths.Root,
+		"issuer":     s.origins.Issuer(),
+	})
+}

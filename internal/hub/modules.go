@@ -1,0 +1,205 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openparachute/parachute/internal/api"
+	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/supervisor"
+)
+
+// opTimeout bounds a synchronous start/stop/restart. It is detached from
+// the request: a client that hangs up mid-start must not leave a module
+// half-started.
+const opTimeout = 2 * time.Minute
+
+// findRow looks up the services.json row for short (lenient read: one bad
+// row must not take every module's API down).
+func (s *Server) findRow(short string) (manifest.Service, bool) {
+	f, warns := manifest.LoadLenient(s.paths.ServicesJSON())
+	for _, w := range warns {
+		s.log.Warn("services.json", "warning", w)
+	}
+	return f.Find(short)
+}
+
+func (s *Server) handleStart(w http.ResponseWriter, r *http.Request) {
+	s.startOrRestart(w, r, false)
+}
+
+func (s *Server) handleRestart(w http.ResponseWriter, r *http.Request) {
+	s.startOrRestart(w, r, true)
+}
+
+// startOrRestart rebuilds the spawn request from disk and starts (or
+// restarts) the module, answering with an honest status: 200 only when the
+// module is running and ready.
+func (s *Server) startOrRestart(w http.ResponseWriter, r *http.Request, restart bool) {
+	short := r.PathValue("short")
+	l := s.moduleLock(short)
+	l.Lock()
+	defer l.Unlock()
+
+	row, ok := s.findRow(short)
+	if !ok {
+		writeErr(w, apiErr(http.StatusBadRequest, "not_installed",
+			"%s is not installed (no services.json entry) — run `parachute install %s` first", short, short))
+		return
+	}
+	spec, warns, err := s.buildSpec(row)
+	if err != nil {
+		code := "invalid_module"
+		if errors.Is(err, ErrNoStartCmd) {
+			code = "no_start_cmd"
+		}
+		writeErr(w, apiErr(http.StatusUnprocessableEntity, code, "%s", err.Error()))
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), opTimeout)
+	defer cancel()
+	var st supervisor.State
+	if _, supervised := s.sup.Get(short); restart && supervised {
+		st, err = s.sup.Restart(ctx, spec)
+	} else {
+		st, err = s.sup.Start(ctx, spec)
+	}
+	body := api.StateBody{Short: short, State: &st, Warnings: warns}
+	if err != nil {
+		status, code := startFailure(err)
+		body.Error, body.Description = code, describeStartFailure(short, st, err)
+		writeJSON(w, status, body)
+		return
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+// startFailure maps a supervisor error to an HTTP status and error code.
+func startFailure(err error) (int, string) {
+	switch {
+	case errors.Is(err, supervisor.ErrMissingDependency):
+		return http.StatusFailedDependency, "missing_dependency"
+	case errors.Is(err, supervisor.ErrNotReady):
+		return http.StatusGatewayTimeout, "not_ready"
+	case errors.Is(err, supervisor.ErrExitedDuringStart):
+		return http.StatusBadGateway, "exited_during_start"
+	case errors.Is(err, supervisor.ErrShuttingDown):
+		return http.StatusServiceUnavailable, "shutting_down"
+	}
+	return http.StatusInternalServerError, "start_failed"
+}
+
+func describeStartFailure(short string, st supervisor.State, err error) string {
+	if st.StartError != nil && st.StartError.Description != "" {
+		return st.StartError.Description
+	}
+	return fmt.Sprintf("%s did not start: %v", short, err)
+}
+
+func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
+	short := r.PathValue("short")
+	l := s.moduleLock(short)
+	l.Lock()
+	defer l.Unlock()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), opTimeout)
+	defer cancel()
+	st, supervised, err := s.sup.Stop(ctx, short)
+	if err != nil {
+		writeErr(w, apiErr(http.StatusInternalServerError, "stop_failed", "stopping %s: %v", short, err))
+		return
+	}
+	stopped := supervised
+	body := api.StateBody{Short: short, Stopped: &stopped}
+	if supervised {
+		body.State = &st
+	}
+	writeJSON(w, http.StatusOK, body)
+}
+
+func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
+	short := r.PathValue("short")
+	n := 200
+	if v := r.URL.Query().Get("lines"); v != "" {
+		x, err := strconv.Atoi(v)
+		if err != nil || x < 0 {
+			writeErr(w, apiErr(http.StatusBadRequest, "invalid_request", "lines must be a non-negative integer, got %q", v))
+			return
+		}
+		n = x
+	}
+	follow := r.URL.Query().Get("follow")
+	if follow == "1" || follow == "true" {
+		s.followLogs(w, r, short, n)
+		return
+	}
+	lines, ok := s.sup.Logs(short, n)
+	if !ok {
+		writeErr(w, apiErr(http.StatusNotFound, "not_supervised",
+			"%s is not currently supervised — install or start it first (older output is in %s)", short, s.paths.ModuleLog(short)))
+		return
+	}
+	if lines == nil {
+		lines = []string{}
+	}
+	writeJSON(w, http.StatusOK, api.LogsResponse{Short: short, Lines: lines, Text: strings.Join(lines, "")})
+}
+
+// followLogs streams the backlog, then live lines, until the client goes
+// away or the hub shuts down.
+func (s *Server) followLogs(w http.ResponseWriter, r *http.Request, short string, backlog int) {
+	lines, ch, ok := s.sup.Follow(r.Context(), short, backlog)
+	if !ok {
+		writeErr(w, apiErr(http.StatusNotFound, "not_supervised", "%s is not currently supervised — install or start it first", short))
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/plain; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	for _, l := range lines {
+		if _, err := w.Write([]byte(l)); err != nil {
+			return
+		}
+	}
+	_ = rc.Flush()
+	for l := range ch {
+		if _, err := w.Write([]byte(l)); err != nil {
+			return
+		}
+		// Batch whatever else is queued before flushing.
+		for more := true; more; {
+			select {
+			case l2, open := <-ch:
+				if !open {
+					more = false
+					break
+				}
+				if _, err := w.Write([]byte(l2)); err != nil {
+					return
+				}
+			default:
+				more = false
+			}
+		}
+		if err := rc.Flush(); err != nil {
+			return
+		}
+	}
+}
+
+func (s *Server) handleOperation(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	op, ok := s.ops.get(id)
+	if !ok {
+		writeErr(w, apiErr(http.StatusNotFound, "not_found", "no operation with id %s", id))
+		return
+	}
+	writeJSON(w, http.StatusOK, op)
+}

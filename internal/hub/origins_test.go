@@ -1,0 +1,160 @@
+package hub
+
+import (
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/openparachute/parachute/internal/manifest"
+)
+
+func TestConfiguredIssuer(t *testing.T) {
+	cases := []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"none", nil, ""},
+		{"hub origin wins", map[string]string{"PARACHUTE_HUB_ORIGIN": "https://hub.example/", "RENDER_EXTERNAL_URL": "https://r.example"}, "https://hub.example"},
+		{"render", map[string]string{"RENDER_EXTERNAL_URL": "https://r.example//"}, "https://r.example"},
+		{"fly", map[string]string{"FLY_APP_NAME": "myhub"}, "https://myhub.fly.dev"},
+		{"fly with slash ignored", map[string]string{"FLY_APP_NAME": "a/b"}, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got := ConfiguredIssuer(func(k string) string { return c.env[k] })
+			if got != c.want {
+				t.Fatalf("ConfiguredIssuer = %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+func TestHostAndOriginGuards(t *testing.T) {
+	o := Origins{Port: 1939, Configured: "https://hub.example", ExtraHosts: []string{"box.tailnet.ts.net"}}
+	hosts := []struct {
+		host string
+		want bool
+	}{
+		{"127.0.0.1:1939", true},
+		{"localhost:1939", true},
+		{"[::1]:1939", true},
+		{"LOCALHOST:1939", true},
+		{"127.0.0.1:1940", false},
+		{"hub.example", true},
+		{"box.tailnet.ts.net", true},
+		{"evil.example:1939", false},
+		{"evil.example", false},
+		{"", false},
+	}
+	for _, c := range hosts {
+		if got := o.hostAllowed(c.host); got != c.want {
+			t.Errorf("hostAllowed(%q) = %v, want %v", c.host, got, c.want)
+		}
+	}
+	origins := []struct {
+		origin string
+		want   bool
+	}{
+		{"http://127.0.0.1:1939", true},
+		{"https://hub.example", true},
+		{"http://evil.example", false},
+		{"null", false},
+	}
+	for _, c := range origins {
+		if got := o.originAllowed(c.origin); got != c.want {
+			t.Errorf("originAllowed(%q) = %v, want %v", c.origin, got, c.want)
+		}
+	}
+	if got, want := o.Issuer(), "https://hub.example"; got != want {
+		t.Errorf("Issuer = %q, want %q", got, want)
+	}
+	if got, want := (Origins{Port: 2000}).Issuer(), "http://127.0.0.1:2000"; got != want {
+		t.Errorf("Issuer without configured origin = %q, want %q", got, want)
+	}
+}
+
+func TestChildEnv(t *testing.T) {
+	var ignored []string
+	got := childEnv(
+		[]string{"PATH=/bin", "PORT=1939", "NOTIFY_SOCKET=/run/x", "PARACHUTE_HUB_ORIGIN=http://stale"},
+		1940, "https://live",
+		[]manifest.EnvVar{{Key: "SCRIBE_URL", Value: "http://127.0.0.1:3200"}, {Key: "PORT", Value: "9999"}, {Key: "PARACHUTE_HUB_ORIGIN", Value: "http://x"}},
+		func(k string) { ignored = append(ignored, k) },
+	)
+	want := []string{"PATH=/bin", "PORT=1940", "PARACHUTE_HUB_ORIGIN=https://live", "SCRIBE_URL=http://127.0.0.1:3200"}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("childEnv (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff([]string{"PORT", "PARACHUTE_HUB_ORIGIN"}, ignored); d != "" {
+		t.Errorf("ignored keys (-want +got):\n%s", d)
+	}
+}
+
+func TestMatchMount(t *testing.T) {
+	f := &manifest.File{Services: []manifest.Service{
+		{Name: "parachute-vault", Port: 1940, Paths: []string{"/vault/default/"}},
+		{Name: "app", Port: 1950, Paths: []string{"/app"}},
+		{Name: "app-admin", Port: 1951, Paths: []string{"/app/admin"}},
+	}}
+	cases := []struct {
+		path     string
+		wantName string
+		ok       bool
+	}{
+		{"/vault/default", "parachute-vault", true},
+		{"/vault/default/mcp", "parachute-vault", true},
+		{"/vault/other", "", false},
+		{"/app/admin/x", "app-admin", true},
+		{"/app/x", "app", true},
+		{"/appx", "", false},
+		{"/", "", false},
+	}
+	for _, c := range cases {
+		row, _, ok := matchMount(f, c.path)
+		if ok != c.ok || row.Name != c.wantName {
+			t.Errorf("matchMount(%q) = %q, %v; want %q, %v", c.path, row.Name, ok, c.wantName, c.ok)
+		}
+	}
+}
+
+func TestModuleHealthPath(t *testing.T) {
+	yes := true
+	cases := []struct {
+		name string
+		row  manifest.Service
+		want string
+	}{
+		{"kept prefix", manifest.Service{Paths: []string{"/vault/default"}, Health: "/vault/default/health"}, "/vault/default/health"},
+		{"stripped prefix", manifest.Service{Paths: []string{"/scribe"}, Health: "/scribe/health", StripPrefix: &yes}, "/health"},
+		{"no health", manifest.Service{Paths: []string{"/x"}}, "/health"},
+	}
+	for _, c := range cases {
+		if got := moduleHealthPath(c.row); got != c.want {
+			t.Errorf("%s: moduleHealthPath = %q, want %q", c.name, got, c.want)
+		}
+	}
+}
+
+func TestOpRegistryIsBounded(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	r := newOpRegistry(3, time.Hour, func() time.Time { return now })
+	var ids []string
+	for i := 0; i < 5; i++ {
+		id := r.create("install", "x")
+		r.update(id, func(op *Operation) { op.Status = "succeeded" })
+		ids = append(ids, id)
+	}
+	if _, ok := r.get(ids[0]); ok {
+		t.Errorf("oldest finished op still present with max=3")
+	}
+	if op, ok := r.get(ids[4]); !ok || op.FinishedAt == nil {
+		t.Errorf("newest op = %+v, %v; want present and finished", op, ok)
+	}
+	now = now.Add(2 * time.Hour)
+	r.create("install", "y")
+	if _, ok := r.get(ids[4]); ok {
+		t.Errorf("op finished over ttl ago still present")
+	}
+}

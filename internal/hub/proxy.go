@@ -1,0 +1,87 @@
+package hub
+
+import (
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/supervisor"
+)
+
+// handleProxy forwards a request to the module whose mount is the longest
+// prefix of the path (services.json is re-read per request, so a newly
+// installed module is reachable at once). Anything else is a 404.
+func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
+	f, _ := manifest.LoadLenient(s.paths.ServicesJSON())
+	row, mount, ok := matchMount(f, r.URL.Path)
+	if !ok {
+		if r.URL.Path == "/" {
+			writeJSON(w, http.StatusOK, map[string]any{"service": "parachute-hub", "version": s.version,
+				"discovery": "/.well-known/parachute.json", "health": "/health"})
+			return
+		}
+		http.Error(w, "not found", http.StatusNotFound)
+		return
+	}
+	target := &url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(row.Port)}
+	strip := row.StripPrefix != nil && *row.StripPrefix
+	short := manifest.ShortName(row.Name)
+	rp := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(target)
+			pr.Out.Host = pr.In.Host
+			if strip {
+				p := strings.TrimPrefix(pr.In.URL.Path, mount)
+				if p == "" || p[0] != '/' {
+					p = "/" + p
+				}
+				pr.Out.URL.Path, pr.Out.URL.RawPath = p, ""
+			}
+			pr.SetXForwarded()
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			s.proxyError(w, short, err)
+		},
+	}
+	rp.ServeHTTP(w, r)
+}
+
+// matchMount finds the row with the longest mount that equals the path or
+// is a prefix of it followed by '/'.
+func matchMount(f *manifest.File, path string) (manifest.Service, string, bool) {
+	var best manifest.Service
+	bestMount, found := "", false
+	for _, row := range f.Services {
+		for _, m := range row.Paths {
+			m = strings.TrimRight(m, "/")
+			if m == "" || m == "/.parachute" {
+				continue
+			}
+			if (path == m || strings.HasPrefix(path, m+"/")) && len(m) > len(bestMount) {
+				best, bestMount, found = row, m, true
+			}
+		}
+	}
+	return best, bestMount, found
+}
+
+// proxyError answers 503 while a module is starting (worth a retry) and 502
+// when it is down for good.
+func (s *Server) proxyError(w http.ResponseWriter, short string, err error) {
+	st, ok := s.sup.Get(short)
+	transient := ok && (st.Status == supervisor.StatusStarting || st.Status == supervisor.StatusRestarting ||
+		(st.Status == supervisor.StatusRunning && st.StartedAt != nil && s.now().Sub(*st.StartedAt) < bootWindow))
+	if transient {
+		w.Header().Set("Retry-After", "2")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "upstream_starting",
+			"error_description": short + " is starting; retry shortly", "service": short, "retry_after_ms": int64(2 * time.Second / time.Millisecond)})
+		return
+	}
+	writeJSON(w, http.StatusBadGateway, map[string]any{"error": "upstream_unreachable",
+		"error_description": short + " is not reachable: " + err.Error() + " — see `parachute status` and `parachute logs " + short + "`",
+		"service": short})
+}

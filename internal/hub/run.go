@@ -1,0 +1,268 @@
+package hub
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+
+	"github.com/openparachute/parachute/internal/atomicfile"
+	"github.com/openparachute/parachute/internal/auth"
+	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/ports"
+	"github.com/openparachute/parachute/internal/supervisor"
+)
+
+// ShutdownDeadline bounds stopping every module when the hub exits. The
+// systemd unit's TimeoutStopSec sits above it.
+const ShutdownDeadline = 10 * time.Second
+
+// ConfigError is a configuration problem restarting cannot fix (bad PORT,
+// bad bind address). The CLI exits 78 (EX_CONFIG) for it, and the unit's
+// RestartPreventExitStatus=78 stops systemd from looping on it.
+type ConfigError struct{ Msg string }
+
+func (e *ConfigError) Error() string { return e.Msg }
+
+// RunOptions configures Run.
+type RunOptions struct {
+	Paths   config.Paths
+	Bind    string // listen host, default 127.0.0.1
+	Port    int    // listen port, default 1939
+	Version string
+	Source  string
+	Logger  *slog.Logger
+	// Output receives every module line ("[short] …"), normally stdout.
+	Output io.Writer
+	// Listening, if set, is called with the bound address once the HTTP
+	// server accepts connections (tests use it instead of polling).
+	Listening func(addr net.Addr)
+}
+
+// ParsePort validates a port given as text (PORT, --port).
+func ParsePort(raw string) (int, error) {
+	p, err := strconv.Atoi(strings.TrimSpace(raw))
+	if err != nil || p < 1 || p > 65535 {
+		return 0, &ConfigError{Msg: fmt.Sprintf("PORT must be 1..65535, got %q", raw)}
+	}
+	return p, nil
+}
+
+// Run is `parachute serve`: bind the HTTP listener first, then boot every
+// registered module concurrently, tell the service manager it is ready, and
+// serve until ctx is cancelled; then stop every module within
+// ShutdownDeadline and return nil.
+func Run(ctx context.Context, o RunOptions) error {
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if o.Bind == "" {
+		o.Bind = "127.0.0.1"
+	}
+	if o.Port == 0 {
+		o.Port = config.DefaultHubPort
+	}
+	if net.ParseIP(o.Bind) == nil && o.Bind != "localhost" {
+		return &ConfigError{Msg: fmt.Sprintf("bind address %q is not an IP address (PARACHUTE_BIND_HOST / --bind)", o.Bind)}
+	}
+	if err := o.Paths.EnsureRoot(); err != nil {
+		return err
+	}
+
+	addr := net.JoinHostPort(o.Bind, strconv.Itoa(o.Port))
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		if errors.Is(err, syscall.EADDRINUSE) {
+			return fmt.Errorf("port %d on %s is in use by %s — stop it, or run the hub on another port with --port", o.Port, o.Bind, ports.Describe(o.Port))
+		}
+		return fmt.Errorf("listening on %s: %w", addr, err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+
+	store, err := auth.Open(o.Paths.HubDB())
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", o.Paths.HubDB(), err)
+	}
+	defer store.Close()
+	origins := OriginsFromEnv(port)
+	if _, err := store.EnsureSigningKey(ctx); err != nil {
+		return fmt.Errorf("ensuring the hub signing key: %w", err)
+	}
+	if created, err := store.EnsureOperatorToken(ctx, o.Paths.OperatorToken(), origins.Issuer()); err != nil {
+		log.Warn("could not write the operator token", "path", o.Paths.OperatorToken(), "err", err)
+	} else if created {
+		log.Info("minted the operator token", "path", o.Paths.OperatorToken())
+	}
+
+	if err := writeRunFiles(o.Paths, port); err != nil {
+		log.Warn("could not record the hub port", "err", err)
+	}
+	defer removeRunFiles(o.Paths, port)
+
+	sup := supervisor.New(supervisor.Options{
+		Logger: log.With("component", "supervisor"),
+		Output: o.Output,
+		LogDir: o.Paths.ModuleLogDir,
+		RunDir: o.Paths.ModuleRunDir,
+	})
+	srv := New(Options{Paths: o.Paths, Supervisor: sup, Auth: store, Origins: origins,
+		Version: o.Version, Source: o.Source, Logger: log})
+	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 255 * time.Second}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- httpSrv.Serve(ln) }()
+
+	log.Info("parachute serve: listening", "url", "http://"+ln.Addr().String(), "root", o.Paths.Root,
+		"issuer", origins.Issuer(), "version", o.Version)
+	if o.Listening != nil {
+		o.Listening(ln.Addr())
+	}
+	// Ready as soon as /health answers; modules come up in the background
+	// and /api/ready reports them.
+	_, _ = daemon.SdNotify(false, daemon.SdNotifyReady+"\nSTATUS=booting modules")
+	stopWatchdog := startWatchdog(ctx, log)
+	defer stopWatchdog()
+
+	bootDone := make(chan struct{})
+	go func() {
+		defer close(bootDone)
+		srv.boot(ctx)
+		_, _ = daemon.SdNotify(false, "STATUS="+srv.statusLine())
+	}()
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server failed", "err", err)
+		}
+	}
+	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
+	log.Info("parachute serve: stopping modules", "deadline", ShutdownDeadline)
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownDeadline)
+	defer cancel()
+	if err := sup.Shutdown(sctx); err != nil {
+		log.Warn("module shutdown", "err", err)
+	}
+	<-bootDone
+	hctx, hcancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer hcancel()
+	_ = httpSrv.Shutdown(hctx)
+	log.Info("parachute serve: stopped")
+	return nil
+}
+
+// boot reaps module process groups left by a previous hub, then starts
+// every registered module concurrently.
+func (s *Server) boot(ctx context.Context) {
+	f, warns := manifest.LoadLenient(s.paths.ServicesJSON())
+	for _, w := range warns {
+		s.log.Warn("services.json", "warning", w)
+	}
+	var wg sync.WaitGroup
+	seen := map[string]bool{}
+	for _, row := range f.Services {
+		short := manifest.ShortName(row.Name)
+		if seen[short] || row.Disabled {
+			continue // vault instances share one process
+		}
+		seen[short] = true
+		if killed, err := supervisor.ReapStale(s.paths.ModuleRunDir(short), s.log); err != nil {
+			s.log.Warn("reaping a stale module process group", "module", short, "err", err)
+		} else if killed {
+			s.log.Info("killed a module process group left by a previous hub", "module", short)
+		}
+		spec, specWarns, err := s.buildSpec(row)
+		for _, w := range specWarns {
+			s.log.Warn(w)
+		}
+		if err != nil {
+			s.log.Warn("not starting module", "module", short, "err", err)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			l := s.moduleLock(short)
+			l.Lock()
+			defer l.Unlock()
+			st, err := s.sup.Start(ctx, spec)
+			if err != nil {
+				s.log.Warn("module did not start", "module", short, "status", st.Status, "err", err)
+				return
+			}
+			s.log.Info("module started", "module", short, "pid", st.PID, "cmd", strings.Join(spec.Argv, " "))
+		}()
+	}
+	wg.Wait()
+}
+
+// statusLine summarises module states for systemd's STATUS=.
+func (s *Server) statusLine() string {
+	counts := map[supervisor.Status]int{}
+	list := s.sup.List()
+	for _, st := range list {
+		counts[st.Status]++
+	}
+	return fmt.Sprintf("%d module(s): %d running, %d crashed, %d stopped", len(list),
+		counts[supervisor.StatusRunning], counts[supervisor.StatusCrashed], counts[supervisor.StatusStopped])
+}
+
+// startWatchdog pings systemd's watchdog at half its interval while the
+// process runs. It returns a stop function.
+func startWatchdog(ctx context.Context, log *slog.Logger) func() {
+	interval, err := daemon.SdWatchdogEnabled(false)
+	if err != nil || interval == 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		t := time.NewTicker(interval / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_, _ = daemon.SdNotify(false, daemon.SdNotifyWatchdog)
+			}
+		}
+	}()
+	log.Debug("systemd watchdog enabled", "interval", interval)
+	return cancel
+}
+
+// writeRunFiles records the bound port and pid so the CLI finds the hub.
+func writeRunFiles(p config.Paths, port int) error {
+	if err := os.MkdirAll(p.HubRunDir(), 0o700); err != nil {
+		return err
+	}
+	if err := atomicfile.WriteFile(p.HubPortFile(), []byte(strconv.Itoa(port)+"\n"), 0o644); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(p.HubPIDFile(), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+}
+
+// removeRunFiles removes the run files if they still describe this hub (a
+// newer hub may have replaced them).
+func removeRunFiles(p config.Paths, port int) {
+	if b, err := os.ReadFile(p.HubPIDFile()); err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(os.Getpid()) {
+		os.Remove(p.HubPIDFile())
+		if b, err := os.ReadFile(p.HubPortFile()); err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(port) {
+			os.Remove(p.HubPortFile())
+		}
+	}
+}

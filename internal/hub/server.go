@@ -1,0 +1,197 @@
+// Package hub is the HTTP side of `parachute serve`: health and readiness,
+// discovery, the module-operations API guarded by the operator token, and
+// the reverse proxy to modules. It drives the supervisor; it never prints
+// to a terminal.
+package hub
+
+import (
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openparachute/parachute/internal/auth"
+	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/supervisor"
+)
+
+// Options configures a Server.
+type Options struct {
+	Paths      config.Paths
+	Supervisor *supervisor.Supervisor
+	Auth       *auth.Store
+	Origins    Origins
+	Version    string
+	Logger     *slog.Logger
+	// Source says how this binary was installed (standalone, deb, brew, nix, container).
+	Source string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server serves the hub's HTTP API. Create it with New.
+type Server struct {
+	paths   config.Paths
+	sup     *supervisor.Supervisor
+	auth    *auth.Store
+	origins Origins
+	version string
+	source  string
+	log     *slog.Logger
+	now     func() time.Time
+	started time.Time
+	ops     *opRegistry
+	mux     *http.ServeMux
+
+	// moduleMu serialises operations on one module (start/stop/restart),
+	// so two concurrent API calls cannot interleave a stop with a start.
+	// It guards the map; each value is that module's own mutex.
+	moduleMu sync.Mutex
+	modLocks map[string]*sync.Mutex
+}
+
+// New builds a Server.
+func New(o Options) *Server {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	s := &Server{
+		paths: o.Paths, sup: o.Supervisor, auth: o.Auth, origins: o.Origins,
+		version: o.Version, source: o.Source, log: o.Logger, now: o.Now,
+		started: o.Now(), ops: newOpRegistry(100, time.Hour, o.Now),
+		modLocks: map[string]*sync.Mutex{},
+	}
+	s.routes()
+	return s
+}
+
+func (s *Server) routes() {
+	m := http.NewServeMux()
+	m.HandleFunc("/health", s.handleHealth)
+	m.HandleFunc("/api/ready", s.handleReady)
+	m.HandleFunc("/.well-known/parachute.json", s.handleDiscovery)
+	m.HandleFunc("/.well-known/jwks.json", s.handleJWKS)
+	m.HandleFunc("/api/hub", s.method("GET", s.admin(s.handleHub)))
+	m.HandleFunc("/api/modules", s.method("GET", s.authed("parachute:host:auth", s.handleModules)))
+	m.HandleFunc("/api/modules/{rest...}", s.dispatchModule)
+	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		writeErr(w, apiErr(http.StatusNotFound, "not_found", "no API route %s %s", r.Method, r.URL.Path))
+	})
+	m.HandleFunc("/", s.handleProxy)
+	s.mux = m
+}
+
+// method answers 405 (before any auth check) unless the request uses want.
+// HEAD is accepted wherever GET is.
+func (s *Server) method(want string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != want && !(want == http.MethodGet && r.Method == http.MethodHead) {
+			w.Header().Set("Allow", want)
+			writeErr(w, apiErr(http.StatusMethodNotAllowed, "method_not_allowed", "use %s", want))
+			return
+		}
+		h(w, r)
+	}
+}
+
+// dispatchModule routes /api/modules/operations/<id> and
+// /api/modules/<short>/<action>. It is hand-written because the two shapes
+// overlap as ServeMux patterns.
+func (s *Server) dispatchModule(w http.ResponseWriter, r *http.Request) {
+	parts := strings.Split(r.PathValue("rest"), "/")
+	notFound := func() {
+		writeErr(w, apiErr(http.StatusNotFound, "not_found", "no API route %s %s", r.Method, r.URL.Path))
+	}
+	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
+		notFound()
+		return
+	}
+	if parts[0] == "operations" {
+		r.SetPathValue("id", parts[1])
+		s.method("GET", s.admin(s.handleOperation))(w, r)
+		return
+	}
+	if !validShort(parts[0]) {
+		writeErr(w, apiErr(http.StatusNotFound, "not_found", "no module named %q", parts[0]))
+		return
+	}
+	r.SetPathValue("short", parts[0])
+	switch parts[1] {
+	case "start":
+		s.method("POST", s.admin(s.handleStart))(w, r)
+	case "stop":
+		s.method("POST", s.admin(s.handleStop))(w, r)
+	case "restart":
+		s.method("POST", s.admin(s.handleRestart))(w, r)
+	case "logs":
+		s.method("GET", s.admin(s.handleLogs))(w, r)
+	default:
+		notFound()
+	}
+}
+
+// validShort accepts module short names: letters, digits and, after the
+// first character, '-', '_' and '.'; never a path element like "..".
+func validShort(s string) bool {
+	if s == "" || len(s) > 64 || strings.Contains(s, "..") {
+		return false
+	}
+	for i, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case (c == '-' || c == '_' || c == '.') && i > 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// ServeHTTP applies the pre-routing guards, then dispatches.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		if err := s.checkAPIRequest(r); err != nil {
+			writeErr(w, err)
+			return
+		}
+	}
+	s.mux.ServeHTTP(w, r)
+}
+
+// checkAPIRequest rejects requests to the operations API that did not come
+// from a local client: a Host that is not ours (DNS rebinding) or a browser
+// request from another origin (CSRF from any web page the operator visits).
+// The API sends no CORS headers, so a cross-origin page also cannot read
+// answers; these checks stop the side effects of simple requests too.
+func (s *Server) checkAPIRequest(r *http.Request) *APIError {
+	if !s.origins.hostAllowed(r.Host) {
+		return apiErr(http.StatusForbidden, "host_not_allowed",
+			"Host %q is not this hub; use http://127.0.0.1:%d (or add it to PARACHUTE_ALLOWED_HOSTS)", r.Host, s.origins.Port)
+	}
+	if r.Header.Get("Sec-Fetch-Site") == "cross-site" || r.Header.Get("Sec-Fetch-Mode") == "no-cors" {
+		return apiErr(http.StatusForbidden, "cross_origin", "cross-site browser requests are not allowed on the hub API")
+	}
+	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
+		return apiErr(http.StatusForbidden, "cross_origin", "websocket upgrades are not allowed on the hub API")
+	}
+	if o := r.Header.Get("Origin"); o != "" && !s.origins.originAllowed(o) {
+		return apiErr(http.StatusForbidden, "cross_origin", "requests from origin %q are not allowed on the hub API", o)
+	}
+	return nil
+}
+
+// moduleLock returns the per-module mutex.
+func (s *Server) moduleLock(short string) *sync.Mutex {
+	s.moduleMu.Lock()
+	defer s.moduleMu.Unlock()
+	l, ok := s.modLocks[short]
+	if !ok {
+		l = &sync.Mutex{}
+		s.modLocks[short] = l
+	}
+	return l
+}

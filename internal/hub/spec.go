@@ -1,0 +1,118 @@
+package hub
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/supervisor"
+)
+
+// ErrNoStartCmd means a registered module has no command the hub can run:
+// not a first-party module, and no startCmd in its module.json.
+var ErrNoStartCmd = errors.New("no start command")
+
+// buildSpec turns a services.json row into a spawn request. It is the one
+// place that decides a child's argv, env and cwd, and it reads everything
+// from disk each time, so an edited .env, port or installDir takes effect on
+// the next start or restart (reference runtime.md §8.10–11).
+func (s *Server) buildSpec(svc manifest.Service) (supervisor.Spec, []string, error) {
+	short := manifest.ShortName(svc.Name)
+	var warnings []string
+	var argv []string
+	if k, ok := manifest.KnownByShort(short); ok && len(k.Cmd) > 0 {
+		argv = append([]string(nil), k.Cmd...)
+	}
+	if argv == nil && svc.InstallDir != "" {
+		m, err := manifest.LoadModule(svc.InstallDir)
+		if err != nil {
+			return supervisor.Spec{}, nil, fmt.Errorf("%s: %w", short, err)
+		}
+		argv = append([]string(nil), m.StartCmd...)
+	}
+	if len(argv) == 0 {
+		where := "services.json row has no installDir"
+		if svc.InstallDir != "" {
+			where = svc.InstallDir + "/.parachute/module.json has no startCmd"
+		}
+		return supervisor.Spec{}, nil, fmt.Errorf("%s: %w (%s)", short, ErrNoStartCmd, where)
+	}
+
+	envFile := s.paths.ModuleEnv(short)
+	vars, err := manifest.LoadEnv(envFile)
+	if err != nil {
+		return supervisor.Spec{}, nil, fmt.Errorf("%s: reading %s: %w", short, envFile, err)
+	}
+	env := childEnv(os.Environ(), svc.Port, s.origins.Issuer(), vars, func(k string) {
+		warnings = append(warnings, fmt.Sprintf("%s: ignoring %s from %s — services.json decides it", short, k, envFile))
+	})
+
+	spec := supervisor.Spec{
+		Short: short,
+		Argv:  argv,
+		Env:   env,
+		Dir:   svc.InstallDir,
+		Port:  svc.Port,
+	}
+	if p := svc.Supervise; p != nil {
+		spec.Policy.MaxCrashes = p.MaxCrashes
+		spec.Policy.Window = seconds(p.CrashWindowSeconds)
+		spec.Policy.StopGrace = seconds(p.StopGraceSeconds)
+		spec.Policy.ReadyTimeout = seconds(p.ReadyTimeoutSeconds)
+	}
+	return spec, warnings, nil
+}
+
+func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
+
+// hubOnlyEnv are variables systemd hands to the hub process itself; a child
+// that inherited NOTIFY_SOCKET could send READY/WATCHDOG on the hub's behalf.
+var hubOnlyEnv = map[string]bool{
+	"NOTIFY_SOCKET": true, "WATCHDOG_USEC": true, "WATCHDOG_PID": true,
+	"LISTEN_FDS": true, "LISTEN_PID": true, "LISTEN_FDNAMES": true,
+}
+
+// childEnv is the hub's environment, then PORT, then the module's .env,
+// then PARACHUTE_HUB_ORIGIN. PORT and PARACHUTE_HUB_ORIGIN in .env are
+// ignored (reported through ignored): services.json owns the port and the
+// hub owns the issuer, so a stale .env cannot contradict them.
+func childEnv(base []string, port int, issuer string, vars []manifest.EnvVar, ignored func(key string)) []string {
+	m := map[string]string{}
+	var order []string
+	set := func(k, v string) {
+		if _, ok := m[k]; !ok {
+			order = append(order, k)
+		}
+		m[k] = v
+	}
+	for _, kv := range base {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" || hubOnlyEnv[k] {
+			continue
+		}
+		set(k, v)
+	}
+	if port > 0 {
+		set("PORT", fmt.Sprint(port))
+	}
+	for _, v := range vars {
+		if v.Key == "PORT" || v.Key == "PARACHUTE_HUB_ORIGIN" {
+			if ignored != nil {
+				ignored(v.Key)
+			}
+			continue
+		}
+		set(v.Key, v.Value)
+	}
+	if issuer != "" {
+		set("PARACHUTE_HUB_ORIGIN", issuer)
+	}
+	out := make([]string, 0, len(order))
+	for _, k := range order {
+		out = append(out, k+"="+m[k])
+	}
+	return out
+}

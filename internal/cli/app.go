@@ -1,0 +1,174 @@
+// Package cli is the parachute command line: it parses arguments, calls
+// the domain packages (hub, hubclient, servicemgr, …) and prints. It is the
+// only package that writes to the terminal or decides exit codes.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/openparachute/parachute/internal/buildinfo"
+	"github.com/openparachute/parachute/internal/config"
+)
+
+// Exit codes, a documented protocol for scripts and service managers.
+const (
+	ExitOK     = 0
+	ExitFail   = 1  // the verb could not do what was asked; the message says why
+	ExitUsage  = 2  // bad arguments
+	ExitConfig = 78 // EX_CONFIG: configuration a restart cannot fix (the unit's RestartPreventExitStatus)
+)
+
+// exitError carries an exit code and an already-formatted message.
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// fail returns an error that exits with code after printing msg.
+func fail(code int, format string, args ...any) error {
+	return &exitError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// silent exits with code without printing anything more (the verb already
+// printed its own explanation).
+func silent(code int) error { return &exitError{code: code} }
+
+// env is what every command gets: where to print, and the config root.
+type env struct {
+	stdout, stderr io.Writer
+	ctx            context.Context
+}
+
+func (e *env) paths() (config.Paths, error) { return config.Load() }
+
+// getenv is os.Getenv, named for passing as a lookup function.
+var getenv = os.Getenv
+
+func (e *env) printf(format string, args ...any) { fmt.Fprintf(e.stdout, format, args...) }
+func (e *env) eprintf(format string, args ...any) {
+	fmt.Fprintf(e.stderr, format, args...)
+}
+
+// Main runs the CLI with args (without the program name) and returns the
+// process exit code.
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr, ctx: ctx}
+	app := newApp(e)
+	err := app.RunContext(ctx, append([]string{"parachute"}, permuteFlags(args)...))
+	if err == nil {
+		return ExitOK
+	}
+	var ee *exitError
+	if errors.As(err, &ee) {
+		if ee.msg != "" {
+			fmt.Fprintln(stderr, ee.msg)
+		}
+		return ee.code
+	}
+	// urfave/cli's own parse errors (unknown flag, bad value).
+	fmt.Fprintf(stderr, "parachute: %v\nRun `parachute --help` for usage.\n", err)
+	return ExitUsage
+}
+
+func newApp(e *env) *cli.App {
+	bi := buildinfo.Get()
+	app := &cli.App{
+		Name:                 "parachute",
+		Usage:                "run and manage your local Parachute modules",
+		Version:              bi.Version,
+		Writer:               e.stdout,
+		ErrWriter:            e.stderr,
+		EnableBashCompletion: true,
+		HideVersion:          true,
+		ExitErrHandler:       func(*cli.Context, error) {}, // Main decides exit codes
+		Commands: []*cli.Command{
+			serveCommand(e),
+			statusCommand(e),
+			startCommand(e),
+			stopCommand(e),
+			restartCommand(e),
+			logsCommand(e),
+			authCommand(e),
+			versionCommand(e),
+		},
+		CommandNotFound: func(c *cli.Context, name string) {
+			fmt.Fprintf(e.stderr, "parachute: unknown command %q. Run `parachute --help` for the list of commands.\n", name)
+		},
+		OnUsageError: func(c *cli.Context, err error, isSub bool) error {
+			return fail(ExitUsage, "parachute: %v\nRun `parachute %s --help` for usage.", err, c.Command.Name)
+		},
+	}
+	app.Action = func(c *cli.Context) error {
+		if c.Args().Len() > 0 {
+			return fail(ExitUsage, "parachute: unknown command %q. Run `parachute --help` for the list of commands.", c.Args().First())
+		}
+		return cli.ShowAppHelp(c)
+	}
+	for _, cmd := range app.Commands {
+		if cmd.OnUsageError == nil {
+			cmd.OnUsageError = app.OnUsageError
+		}
+	}
+	return app
+}
+
+// valueFlags are the flags that take a value, so permuteFlags knows not to
+// treat the value as a positional argument.
+var valueFlags = map[string]bool{
+	"-n": true, "--lines": true, "--port": true, "--bind": true, "--scope-set": true,
+	"--user": true, "--home": true, "--channel": true, "--tag": true, "--hub-origin": true,
+}
+
+// permuteFlags moves flags that follow a verb's positional arguments in
+// front of them, so `parachute logs vault -f` works like `logs -f vault`
+// (urfave/cli stops parsing flags at the first positional). Everything after
+// a literal "--" is left alone.
+func permuteFlags(args []string) []string {
+	if len(args) < 2 {
+		return args
+	}
+	// Find the verb path: leading non-flag words that name commands. We only
+	// permute what follows the first word (and a second for `auth x`).
+	head := 1
+	if args[0] == "auth" || args[0] == "unit" || args[0] == "migrate" {
+		if len(args) > 1 && !strings.HasPrefix(args[1], "-") {
+			head = 2
+		}
+	}
+	var flags, pos []string
+	rest := args[head:]
+	for i := 0; i < len(rest); i++ {
+		a := rest[i]
+		if a == "--" {
+			pos = append(pos, rest[i:]...)
+			break
+		}
+		if strings.HasPrefix(a, "-") && a != "-" {
+			flags = append(flags, a)
+			if valueFlags[a] && !strings.Contains(a, "=") && i+1 < len(rest) {
+				flags = append(flags, rest[i+1])
+				i++
+			}
+			continue
+		}
+		pos = append(pos, a)
+	}
+	out := append([]string{}, args[:head]...)
+	out = append(out, flags...)
+	return append(out, pos...)
+}
+
+// rootErr wraps config-root errors for printing.
+func rootErr(err error) error {
+	return fail(ExitFail, "parachute: %v", err)
+}
+

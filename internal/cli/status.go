@@ -1,0 +1,334 @@
+package cli
+
+import (
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/openparachute/parachute/internal/api"
+	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/hubclient"
+	"github.com/openparachute/parachute/internal/manifest"
+)
+
+// The four row states of `parachute status`.
+const (
+	stateActive   = "active"
+	statePending  = "pending"
+	stateInactive = "inactive"
+	stateFailing  = "failing"
+)
+
+// statusJSON is `parachute status --json`.
+type statusJSON struct {
+	Hub     hubStatusJSON      `json:"hub"`
+	Modules []moduleStatusJSON `json:"modules"`
+	Notes   []string           `json:"notes,omitempty"`
+	// Error is set when services.json cannot be read; status then exits 1.
+	Error string `json:"error,omitempty"`
+}
+
+type hubStatusJSON struct {
+	URL     string  `json:"url"`
+	Port    int     `json:"port"`
+	Up      bool    `json:"up"`
+	State   string  `json:"state"`
+	Manager string  `json:"manager"`
+	Version string  `json:"version,omitempty"`
+	PID     int     `json:"pid,omitempty"`
+	UptimeS *int64  `json:"uptime_s"`
+	Latency float64 `json:"latency_ms,omitempty"`
+	Notes   []string `json:"notes,omitempty"`
+}
+
+type moduleStatusJSON struct {
+	Name       string      `json:"name"`
+	Short      string      `json:"short"`
+	Port       int         `json:"port"`
+	Version    string      `json:"version"`
+	State      string      `json:"state"`
+	Status     *string     `json:"status"` // supervisor status, null when unknown
+	PID        *int        `json:"pid"`
+	Restarts   int         `json:"restarts"`
+	UptimeS    *int64      `json:"uptime_s"`
+	Health     *api.Health `json:"health"`
+	URL        string      `json:"url"`
+	Source     string      `json:"source"`
+	StartError string      `json:"start_error,omitempty"`
+	Notes      []string    `json:"notes,omitempty"`
+}
+
+func statusCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "status",
+		Usage: "show the hub and every module: state, pid, uptime, health latency",
+		Description: `Reads services.json (never writes it), asks the running hub for live module
+state and health, and prints one row per module plus the hub row.
+
+States: active (running and answering), pending (starting or restarting),
+inactive (stopped, or the hub is down), failing (crashed, or not answering).
+Exit code 1 when any row is failing, else 0.`,
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON for scripts"}},
+		Action: func(c *cli.Context) error {
+			paths, err := e.paths()
+			if err != nil {
+				return rootErr(err)
+			}
+			st := collectStatus(c, paths)
+			if c.Bool("json") {
+				enc := json.NewEncoder(e.stdout)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(st); err != nil {
+					return err
+				}
+			} else {
+				printStatus(e, st)
+			}
+			if st.failing() {
+				return silent(ExitFail)
+			}
+			return nil
+		},
+	}
+}
+
+func (s *statusJSON) failing() bool {
+	if s.Hub.State == stateFailing || s.Error != "" {
+		return true
+	}
+	for _, m := range s.Modules {
+		if m.State == stateFailing {
+			return true
+		}
+	}
+	return false
+}
+
+func collectStatus(c *cli.Context, paths config.Paths) *statusJSON {
+	ctx := c.Context
+	out := &statusJSON{Modules: []moduleStatusJSON{}}
+	// A strict read (it never writes): a malformed file is reported, and
+	// status still shows the hub row.
+	f, err := manifest.Load(paths.ServicesJSON())
+	if err != nil {
+		out.Error = "services.json is malformed: " + err.Error() + "\nFix or remove the file, then re-run."
+		f = &manifest.File{}
+	}
+	for _, w := range f.Warnings {
+		out.Notes = append(out.Notes, "services.json: "+w)
+	}
+	client := hubclient.New(paths)
+	port := portOf(client.Base)
+	out.Hub = hubStatusJSON{URL: client.Base, Port: port}
+
+	start := time.Now()
+	h, herr := client.Health(ctx)
+	if herr == nil {
+		out.Hub.Up = true
+		out.Hub.Version, out.Hub.PID = h.Version, h.PID
+		up := h.UptimeS
+		out.Hub.UptimeS = &up
+		out.Hub.Latency = float64(time.Since(start).Microseconds()) / 1000
+	}
+	mgr := hubManagerView(ctx, paths)
+	out.Hub.Manager = mgr.label
+	out.Hub.State, out.Hub.Notes = hubRowState(mgr, out.Hub.Up)
+
+	var live map[string]api.ModuleInfo
+	var degraded string
+	if out.Hub.Up {
+		mods, err := client.Modules(ctx)
+		switch {
+		case err == nil:
+			live = map[string]api.ModuleInfo{}
+			for _, m := range mods.Modules {
+				live[m.Short] = m
+			}
+		case errors.Is(err, hubclient.ErrNoOperatorToken):
+			degraded = "couldn't read live module state — " + err.Error()
+		default:
+			degraded = "couldn't read live module state (" + err.Error() + ")"
+		}
+	}
+	for i, row := range f.Services {
+		short := manifest.ShortName(row.Name)
+		m := moduleStatusJSON{Name: row.Name, Short: short, Port: row.Port, Version: row.Version,
+			URL: moduleURL(short, row), Source: moduleSource(row)}
+		switch {
+		case !out.Hub.Up:
+			m.State = stateInactive
+			m.Notes = append(m.Notes, "hub is down — its modules are stopped")
+		case live == nil:
+			m.State = stateInactive
+		default:
+			li, ok := live[short]
+			if !ok {
+				m.State = stateInactive
+				break
+			}
+			m.Status, m.PID, m.Restarts, m.UptimeS, m.Health = li.SupervisorStatus, li.PID, li.Restarts, li.UptimeS, li.Health
+			m.State, m.Notes = moduleRowState(li)
+			if li.StartError != nil {
+				m.StartError = li.StartError.Description
+			}
+		}
+		if k, ok := manifest.KnownByShort(short); ok && k.Port != 0 && row.Port != k.Port && !manifest.IsVaultName(row.Name) {
+			m.Notes = append(m.Notes, "canonical port is "+strconv.Itoa(k.Port))
+		}
+		if i == 0 && degraded != "" {
+			m.Notes = append(m.Notes, degraded)
+		}
+		out.Modules = append(out.Modules, m)
+	}
+	if len(f.Services) == 0 && degraded != "" {
+		out.Hub.Notes = append(out.Hub.Notes, degraded)
+	}
+	return out
+}
+
+// moduleRowState maps the supervisor's view to a row state and notes.
+func moduleRowState(li api.ModuleInfo) (string, []string) {
+	var notes []string
+	status := ""
+	if li.SupervisorStatus != nil {
+		status = *li.SupervisorStatus
+	}
+	if li.StartError != nil {
+		first, _, _ := strings.Cut(li.StartError.Description, "\n")
+		notes = append(notes, "failed to start: "+first)
+	}
+	switch status {
+	case "running":
+		if li.Health != nil && !li.Health.OK {
+			detail := li.Health.Error
+			if detail == "" {
+				detail = "HTTP " + strconv.Itoa(li.Health.StatusCode)
+			}
+			if li.Ready {
+				return stateFailing, append(notes, "probe: "+li.Health.URL+": "+detail)
+			}
+		}
+		if !li.Ready {
+			if li.StartError != nil {
+				return stateFailing, notes
+			}
+			return statePending, append(notes, "starting: waiting for its port to open")
+		}
+		return stateActive, notes
+	case "starting", "restarting":
+		n := "restarting after a crash"
+		if status == "starting" {
+			n = "starting"
+		}
+		if li.LastExitCode != nil {
+			n += " (last exit code " + strconv.Itoa(*li.LastExitCode) + ")"
+		} else if li.LastExitSignal != "" {
+			n += " (last killed by " + li.LastExitSignal + ")"
+		}
+		return statePending, append(notes, n)
+	case "crashed":
+		n := "probe: supervisor: crashed"
+		if li.RestartsInWindow > 0 {
+			n += " " + strconv.Itoa(li.RestartsInWindow) + "x — run `parachute logs " + li.Short + "`, then `parachute start " + li.Short + "`"
+		}
+		return stateFailing, append(notes, n)
+	}
+	return stateInactive, notes
+}
+
+// moduleURL is where the operator reaches the module.
+func moduleURL(short string, row manifest.Service) string {
+	base := "http://127.0.0.1:" + strconv.Itoa(row.Port)
+	mount := ""
+	if len(row.Paths) > 0 {
+		mount = strings.TrimRight(row.Paths[0], "/")
+	}
+	switch short {
+	case "vault":
+		return base + mount + "/mcp"
+	case "scribe":
+		return base
+	}
+	return base + mount
+}
+
+// moduleSource says where a module's code comes from.
+func moduleSource(row manifest.Service) string {
+	switch {
+	case row.InstallDir == "":
+		return "unknown"
+	case strings.Contains(row.InstallDir, "/node_modules/"):
+		return "npm (" + row.Version + ")"
+	}
+	return "local → " + row.InstallDir
+}
+
+func portOf(base string) int {
+	i := strings.LastIndex(base, ":")
+	if i < 0 {
+		return config.DefaultHubPort
+	}
+	p, err := strconv.Atoi(strings.TrimRight(base[i+1:], "/"))
+	if err != nil {
+		return config.DefaultHubPort
+	}
+	return p
+}
+
+func printStatus(e *env, st *statusJSON) {
+	header := []string{"SERVICE", "PORT", "VERSION", "STATE", "PID", "UPTIME", "LATENCY", "SOURCE"}
+	var rows [][]string
+	var notes [][]string
+	dash := func(s string) string {
+		if s == "" {
+			return "-"
+		}
+		return s
+	}
+	for _, m := range st.Modules {
+		pid, up, lat := "-", "-", "-"
+		if m.PID != nil {
+			pid = strconv.Itoa(*m.PID)
+		}
+		if m.UptimeS != nil {
+			up = humanDuration(time.Duration(*m.UptimeS) * time.Second)
+		}
+		if m.Health != nil && m.Health.OK {
+			lat = humanLatency(m.Health.LatencyMS)
+		}
+		rows = append(rows, []string{m.Name, strconv.Itoa(m.Port), dash(m.Version), m.State, pid, up, lat, m.Source})
+		n := []string{"→ " + m.URL}
+		for _, x := range m.Notes {
+			n = append(n, "! "+x)
+		}
+		notes = append(notes, n)
+	}
+	h := st.Hub
+	pid, up, lat := "-", "-", "-"
+	if h.PID != 0 {
+		pid = strconv.Itoa(h.PID)
+	}
+	if h.UptimeS != nil {
+		up = humanDuration(time.Duration(*h.UptimeS) * time.Second)
+	}
+	if h.Up {
+		lat = humanLatency(h.Latency)
+	}
+	rows = append(rows, []string{"parachute-hub (internal)", strconv.Itoa(h.Port), dash(h.Version), h.State, pid, up, lat, h.Manager})
+	hn := []string{"→ " + h.URL}
+	for _, x := range h.Notes {
+		hn = append(hn, "! "+x)
+	}
+	notes = append(notes, hn)
+	writeTable(e.stdout, header, rows, notes)
+	for _, n := range st.Notes {
+		e.printf("! %s\n", n)
+	}
+	if st.Error != "" {
+		e.eprintf("%s\n", st.Error)
+	}
+}

@@ -1,0 +1,109 @@
+// Command testmod is a small module the end-to-end tests and benchmarks run
+// under the hub. Its first argument picks a behaviour:
+//
+//	serve           listen on $PORT, answer /health, log each request; exit 0 on SIGTERM
+//	crash [code]    print a line and exit with code (default 3) at once
+//	ignore-term     like serve, but ignore SIGTERM (the hub must SIGKILL it)
+//	fork-grandchild start `testmod serve` as a child in the same process
+//	                group (it holds $PORT), then wait forever
+//	spew            write numbered lines to stdout as fast as possible until killed
+//	                (or until $SPEW_BYTES bytes, then print "done" and idle)
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprintln(os.Stderr, "usage: testmod serve|crash|ignore-term|fork-grandchild|spew")
+		os.Exit(2)
+	}
+	switch os.Args[1] {
+	case "serve":
+		serve(false)
+	case "ignore-term":
+		serve(true)
+	case "crash":
+		code := 3
+		if len(os.Args) > 2 {
+			code, _ = strconv.Atoi(os.Args[2])
+		}
+		fmt.Println("testmod: crashing on purpose with code", code)
+		os.Exit(code)
+	case "fork-grandchild":
+		cmd := exec.Command(os.Args[0], "serve")
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, "testmod: fork:", err)
+			os.Exit(1)
+		}
+		fmt.Println("testmod: started grandchild pid", cmd.Process.Pid)
+		// The wrapper keeps SIGTERM's default action: a supervisor that only
+		// signalled this pid would leave the grandchild holding $PORT.
+		select {}
+	case "spew":
+		spew()
+	default:
+		fmt.Fprintln(os.Stderr, "testmod: unknown mode", os.Args[1])
+		os.Exit(2)
+	}
+}
+
+func serve(ignoreTerm bool) {
+	port := os.Getenv("PORT")
+	if port == "" {
+		fmt.Fprintln(os.Stderr, "testmod: PORT is not set")
+		os.Exit(2)
+	}
+	if ignoreTerm {
+		signal.Ignore(syscall.SIGTERM)
+	} else {
+		ch := make(chan os.Signal, 1)
+		signal.Notify(ch, syscall.SIGTERM)
+		go func() {
+			<-ch
+			fmt.Println("testmod: got SIGTERM, exiting")
+			os.Exit(0)
+		}()
+	}
+	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Printf("testmod: %s %s\n", r.Method, r.URL.Path)
+		if msg := r.URL.Query().Get("log"); msg != "" {
+			fmt.Println("testmod: log", msg)
+		}
+		if strings.HasSuffix(r.URL.Path, "/health") {
+			fmt.Fprintln(w, `{"status":"ok"}`)
+			return
+		}
+		fmt.Fprintf(w, "testmod on %s: %s\n", port, r.URL.Path)
+	})
+	fmt.Printf("testmod: listening on 127.0.0.1:%s (hub origin %s)\n", port, os.Getenv("PARACHUTE_HUB_ORIGIN"))
+	fmt.Fprintln(os.Stderr, "testmod: a line on stderr")
+	if err := http.ListenAndServe("127.0.0.1:"+port, nil); err != nil {
+		fmt.Fprintln(os.Stderr, "testmod:", err)
+		os.Exit(1)
+	}
+}
+
+func spew() {
+	limit, _ := strconv.ParseInt(os.Getenv("SPEW_BYTES"), 10, 64)
+	w := bufio.NewWriterSize(os.Stdout, 64*1024)
+	line := []byte(strings.Repeat("x", 90))
+	var n int64
+	for i := 0; limit == 0 || n < limit; i++ {
+		k, _ := fmt.Fprintf(w, "%08d %s\n", i, line)
+		n += int64(k)
+	}
+	w.Flush()
+	fmt.Println("done")
+	select {}
+}

@@ -171,4 +171,3 @@ func permuteFlags(args []string) []string {
 func rootErr(err error) error {
 	return fail(ExitFail, "parachute: %v", err)
 }
-

@@ -33,15 +33,15 @@ type statusJSON struct {
 }
 
 type hubStatusJSON struct {
-	URL     string  `json:"url"`
-	Port    int     `json:"port"`
-	Up      bool    `json:"up"`
-	State   string  `json:"state"`
-	Manager string  `json:"manager"`
-	Version string  `json:"version,omitempty"`
-	PID     int     `json:"pid,omitempty"`
-	UptimeS *int64  `json:"uptime_s"`
-	Latency float64 `json:"latency_ms,omitempty"`
+	URL     string   `json:"url"`
+	Port    int      `json:"port"`
+	Up      bool     `json:"up"`
+	State   string   `json:"state"`
+	Manager string   `json:"manager"`
+	Version string   `json:"version,omitempty"`
+	PID     int      `json:"pid,omitempty"`
+	UptimeS *int64   `json:"uptime_s"`
+	Latency float64  `json:"latency_ms,omitempty"`
 	Notes   []string `json:"notes,omitempty"`
 }
 

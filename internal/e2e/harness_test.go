@@ -86,12 +86,12 @@ type module struct {
 
 // hubEnv is one hub under test: its config root, port and process.
 type hubEnv struct {
-	t      testing.TB
-	root   string
-	port   int
-	cmd    *exec.Cmd
-	out    *syncBuffer
-	done   chan struct{}
+	t       testing.TB
+	root    string
+	port    int
+	cmd     *exec.Cmd
+	out     *syncBuffer
+	done    chan struct{}
 	exitErr error
 }
 

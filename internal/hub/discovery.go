@@ -85,7 +85,7 @@ func buildDiscovery(origin string, f *manifest.File) map[string]any {
 		}
 		p := paths[0]
 		ds := discoveryService{Name: row.Name, URL: origin + p, Path: p, Version: row.Version,
-			InfoURL: origin + strings.TrimRight(p, "/") + "/.parachute/info",
+			InfoURL:     origin + strings.TrimRight(p, "/") + "/.parachute/info",
 			DisplayName: row.DisplayName, Tagline: row.Tagline}
 		if mod != nil {
 			if mod.DisplayName != "" {

@@ -83,5 +83,5 @@ func (s *Server) proxyError(w http.ResponseWriter, short string, err error) {
 	}
 	writeJSON(w, http.StatusBadGateway, map[string]any{"error": "upstream_unreachable",
 		"error_description": short + " is not reachable: " + err.Error() + " — see `parachute status` and `parachute logs " + short + "`",
-		"service": short})
+		"service":           short})
 }

@@ -1,0 +1,305 @@
+// Package migrate moves a box from the legacy detached model (a hub and
+// modules started as independent daemons with pidfiles) to the supervised
+// model (`parachute serve` under the platform's service manager), and back.
+//
+// The cutover is ordered so that a failure at any step leaves the box
+// recoverable by re-running it: write the unit without starting it, stop
+// the legacy processes by their pidfiles, free only ports held by our own
+// processes, prove the ports are free, start the unit, and verify the hub
+// and its modules (reference lifecycle.md §5.4).
+package migrate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/hubsvc"
+	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/ports"
+	"github.com/openparachute/parachute/internal/servicemgr"
+)
+
+// Outcome names how a cutover ended; anything but Migrated and
+// AlreadyMigrated comes with an error.
+type Outcome string
+
+// Cutover outcomes (the reference's names, so scripts keep working).
+const (
+	Migrated        Outcome = "migrated"
+	AlreadyMigrated Outcome = "already-migrated"
+	NoManager       Outcome = "no-manager"
+	WriteFailed     Outcome = "write-failed"
+	PortStuck       Outcome = "port-stuck"
+	StartFailed     Outcome = "start-failed"
+	VerifyTimeout   Outcome = "verify-timeout"
+)
+
+// Cutover performs `parachute migrate --to-supervised`.
+type Cutover struct {
+	Paths config.Paths
+	Ctl   *hubsvc.Controller
+	// HubPort is the hub's port (the unit's PORT).
+	HubPort int
+	// Grace is how long a legacy process gets after SIGTERM, and how long a
+	// port may take to become free. Default 15 s.
+	Grace time.Duration
+	// Modules, if set, reports the supervised modules' states after the
+	// start, for the final verification (short → ready, error text).
+	Modules func(ctx context.Context) (map[string]string, error)
+	Logf    func(format string, args ...any)
+}
+
+func (c *Cutover) logf(format string, args ...any) {
+	if c.Logf != nil {
+		c.Logf(format, args...)
+	}
+}
+
+// legacyProc is a process named by a legacy pidfile.
+type legacyProc struct {
+	label   string
+	pidfile string
+	pid     int
+}
+
+// Run performs the cutover. It is idempotent: on a migrated, healthy box it
+// changes nothing, and after a failure it can simply be run again.
+func (c *Cutover) Run(ctx context.Context) (Outcome, error) {
+	if c.Grace == 0 {
+		c.Grace = 15 * time.Second
+	}
+	ctl := c.Ctl
+	if ctl.Mgr.Kind() == servicemgr.KindNone {
+		return NoManager, fmt.Errorf("this host has no service manager (systemd/launchd) — the supervised model needs one; run `parachute serve` in the foreground instead")
+	}
+	st, _ := ctl.State(ctx)
+	if (st.Installed || st.LoadState == "loaded") && ctl.Health(ctx) == nil && len(c.legacy()) == 0 {
+		return AlreadyMigrated, nil
+	}
+	c.logf("Migrating to the supervised model (parachute serve under %s).", ctl.Label(st))
+	if st.Installed {
+		c.logf("Found a hub unit already written (resuming a prior cutover).")
+	}
+
+	// 1. Write the unit without starting it.
+	c.logf("Writing the hub unit file (not starting it yet)…")
+	u, err := ctl.DefaultRender()
+	if err == nil {
+		if err = c.Paths.EnsureRoot(); err == nil {
+			var msgs []string
+			msgs, err = ctl.Mgr.Install(ctx, u, false)
+			for _, m := range msgs {
+				c.logf("  %s", m)
+			}
+		}
+	}
+	if err != nil {
+		return WriteFailed, fmt.Errorf("could not write the hub unit file — nothing was stopped: %w", err)
+	}
+	c.logf("  ✓ wrote %s", u.Path)
+
+	// 2. Stop the legacy processes by their pidfiles.
+	c.logf("Stopping the detached hub + modules…")
+	owned := map[int]bool{}
+	for _, p := range c.legacy() {
+		owned[p.pid] = true
+		if err := c.stopProc(p); err != nil {
+			return PortStuck, err
+		}
+		c.logf("  ✓ stopped %s (pid %d)", p.label, p.pid)
+	}
+
+	// 3. Free the declared ports, but only from our own processes.
+	c.logf("Sweeping orphaned processes still bound to declared ports…")
+	want := c.declaredPorts()
+	for _, dp := range want {
+		h, ok := ports.HolderOf(dp.port)
+		if !ok {
+			continue
+		}
+		if !owned[h.PID] && !strings.Contains(strings.ToLower(h.Cmd), "parachute") {
+			c.logf("  ⚠ port %d for %s is held by an unrelated process (%s: %s); refusing to kill it.", dp.port, dp.label, h, h.Cmd)
+			continue
+		}
+		c.logf("  orphan on port %d (%s, %s) — stopping it.", dp.port, dp.label, h)
+		if err := c.stopProc(legacyProc{label: dp.label, pid: h.PID}); err != nil {
+			return PortStuck, err
+		}
+	}
+
+	// 4. Prove the ports are free before starting anything.
+	c.logf("Verifying ports are free before starting the unit…")
+	for _, dp := range want {
+		if !c.waitPortFree(ctx, dp.port) {
+			return PortStuck, fmt.Errorf("port %d (%s) is still held by %s after stopping the detached processes.\n"+
+				"The hub unit is written but NOT started — your box is unchanged except the unit file.\n"+
+				"Stop that process, then re-run `parachute migrate --to-supervised`", dp.port, dp.label, ports.Describe(dp.port))
+		}
+	}
+
+	// 5. Start the unit and wait for /health.
+	c.logf("Starting the hub unit…")
+	if err := ctl.Mgr.Start(ctx, u.Name); err != nil {
+		return StartFailed, fmt.Errorf("could not start the hub unit: %w", err)
+	}
+	c.logf("Verifying the supervised hub is healthy…")
+	if err := ctl.WaitHealthy(ctx); err != nil {
+		return VerifyTimeout, err
+	}
+
+	// 6. Verify the modules came back under the supervisor.
+	if c.Modules != nil {
+		if err := c.verifyModules(ctx); err != nil {
+			return VerifyTimeout, err
+		}
+	}
+	return Migrated, nil
+}
+
+// legacy lists live processes named by legacy pidfiles: hub/run/hub.pid
+// and <short>/run/<short>.pid for each registered module.
+func (c *Cutover) legacy() []legacyProc {
+	var out []legacyProc
+	add := func(label, path string) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+		if err != nil || pid <= 1 || !alive(pid) {
+			os.Remove(path) // stale: nothing to stop
+			return
+		}
+		out = append(out, legacyProc{label: label, pidfile: path, pid: pid})
+	}
+	add("hub", c.Paths.HubPIDFile())
+	f, _ := manifest.LoadLenient(c.Paths.ServicesJSON())
+	seen := map[string]bool{}
+	for _, row := range f.Services {
+		short := manifest.ShortName(row.Name)
+		if !seen[short] {
+			seen[short] = true
+			add(short, c.Paths.LegacyModulePIDFile(short))
+		}
+	}
+	return out
+}
+
+type declaredPort struct {
+	port  int
+	label string
+}
+
+func (c *Cutover) declaredPorts() []declaredPort {
+	out := []declaredPort{{c.HubPort, "hub"}}
+	f, _ := manifest.LoadLenient(c.Paths.ServicesJSON())
+	seen := map[int]bool{c.HubPort: true}
+	for _, row := range f.Services {
+		if !seen[row.Port] {
+			seen[row.Port] = true
+			out = append(out, declaredPort{row.Port, manifest.ShortName(row.Name)})
+		}
+	}
+	return out
+}
+
+// stopProc sends SIGTERM to the process's group (so a wrapper's children go
+// too), then SIGKILL after the grace period, and removes its pidfile.
+func (c *Cutover) stopProc(p legacyProc) error {
+	target := p.pid
+	if pg, err := syscall.Getpgid(p.pid); err == nil && pg == p.pid {
+		target = -p.pid // it leads its own group: signal the whole group
+	}
+	_ = syscall.Kill(target, syscall.SIGTERM)
+	deadline := time.Now().Add(c.Grace)
+	for alive(p.pid) && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond)
+	}
+	if alive(p.pid) {
+		c.logf("  %s didn't exit; sending SIGKILL.", p.label)
+		_ = syscall.Kill(target, syscall.SIGKILL)
+		for end := time.Now().Add(5 * time.Second); alive(p.pid) && time.Now().Before(end); {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if alive(p.pid) {
+			return fmt.Errorf("%s (pid %d) survived SIGKILL", p.label, p.pid)
+		}
+	}
+	if p.pidfile != "" {
+		os.Remove(p.pidfile)
+	}
+	return nil
+}
+
+func (c *Cutover) waitPortFree(ctx context.Context, port int) bool {
+	deadline := time.Now().Add(c.Grace)
+	for ports.Listening(port, 200*time.Millisecond) {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	return true
+}
+
+func (c *Cutover) verifyModules(ctx context.Context) error {
+	f, _ := manifest.LoadLenient(c.Paths.ServicesJSON())
+	if len(f.Services) == 0 {
+		return nil
+	}
+	c.logf("Verifying the modules came back under the supervisor…")
+	deadline := time.Now().Add(c.Grace)
+	for {
+		states, err := c.Modules(ctx)
+		pending := []string{}
+		if err == nil {
+			for _, row := range f.Services {
+				short := manifest.ShortName(row.Name)
+				if s := states[short]; s != "ready" {
+					pending = append(pending, short+" ("+orUnknown(s)+")")
+				}
+			}
+			if len(pending) == 0 {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			if err != nil {
+				return fmt.Errorf("the hub is up but its module states could not be read: %w", err)
+			}
+			return fmt.Errorf("the hub is up but these modules are not ready: %s — see `parachute status` and `parachute logs <module>`", strings.Join(pending, ", "))
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "not supervised"
+	}
+	return s
+}
+
+// alive reports whether pid exists and is not a zombie.
+func alive(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	if err != nil && !errors.Is(err, syscall.EPERM) {
+		return false
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return true // no /proc (macOS): trust kill(0)
+	}
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 && i+2 < len(s) {
+		return s[i+2] != 'Z'
+	}
+	return true
+}

@@ -92,12 +92,15 @@ func newApp(e *env) *cli.App {
 		ExitErrHandler:       func(*cli.Context, error) {}, // Main decides exit codes
 		Commands: []*cli.Command{
 			serveCommand(e),
+			initCommand(e),
 			statusCommand(e),
 			startCommand(e),
 			stopCommand(e),
 			restartCommand(e),
 			logsCommand(e),
 			authCommand(e),
+			migrateCommand(e),
+			unitCommand(e),
 			versionCommand(e),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {

@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/hubsvc"
+	"github.com/openparachute/parachute/internal/servicemgr"
 )
 
 // managerView is the service manager's view of the hub, for status.
@@ -14,6 +17,10 @@ type managerView struct {
 	state    string // active | activating | inactive | failed | unknown | none
 	lastExit *int
 	detail   string
+	mainPID  int
+	started  time.Time
+	subState string
+	result   string
 }
 
 // hubManagerView asks the platform's service manager about the hub unit.
@@ -21,7 +28,41 @@ func hubManagerView(ctx context.Context, paths config.Paths) managerView {
 	if os.Getenv("PARACHUTE_HOME") == config.ContainerHome {
 		return managerView{label: "container", state: "none"}
 	}
-	return managerView{label: "foreground", state: "none"}
+	mgr, err := servicemgr.Detect(servicemgr.HostDetectOptions())
+	if err != nil || mgr.Kind() == servicemgr.KindNone {
+		return managerView{label: "foreground", state: "none"}
+	}
+	ctl := &hubsvc.Controller{Paths: paths, Mgr: mgr}
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+	defer cancel()
+	st, err := ctl.State(ctx)
+	if !st.Installed && st.LoadState != "loaded" {
+		// No unit here: the hub (if up) runs in the foreground, or under
+		// the other scope's manager.
+		if k := otherScopeUnit(ctl); k != "" {
+			return managerView{label: fmt.Sprintf("managed unit (%s)", k), state: "unknown", detail: "(installed in the other scope)"}
+		}
+		return managerView{label: "foreground", state: "none"}
+	}
+	v := managerView{label: ctl.Label(st), lastExit: st.LastExitCode, mainPID: st.MainPID, started: st.StartedAt,
+		subState: st.SubState, result: st.Result}
+	if err != nil {
+		v.state, v.detail = "unknown", err.Error()
+		return v
+	}
+	switch st.ActiveState {
+	case "active":
+		v.state = "active"
+	case "activating", "reloading", "deactivating":
+		v.state = "activating"
+	case "failed":
+		v.state = "failed"
+	case "inactive":
+		v.state = "inactive"
+	default:
+		v.state, v.detail = "unknown", st.ActiveState
+	}
+	return v
 }
 
 // hubRowState combines the manager's state with /health (reference
@@ -53,6 +94,13 @@ func hubRowState(m managerView, up bool) (string, []string) {
 	case "activating":
 		if up {
 			return stateActive, nil
+		}
+		if m.subState == "auto-restart" {
+			n := "the hub keeps failing; the service manager is restarting it (" + m.result
+			if m.lastExit != nil {
+				n += fmt.Sprintf(", last exit code %d", *m.lastExit)
+			}
+			return stateFailing, []string{n + ") — see `parachute logs hub`"}
 		}
 		return statePending, []string{"service manager reports the hub unit is starting"}
 	}

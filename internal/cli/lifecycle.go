@@ -63,6 +63,15 @@ func moduleVerb(e *env, c *cli.Context, op string) error {
 	if svc == "" || svc == "hub" {
 		return hubVerb(e, c, paths, op)
 	}
+	if ev := legacyEvidence(paths); ev != "" {
+		// A live legacy hub may answer /health, but it is not ours to
+		// drive: point at the cutover first.
+		ctl, err := newController(e, paths)
+		if err != nil {
+			return fail(ExitFail, "✗ %v", err)
+		}
+		return legacyGate(e, paths, ctl)
+	}
 	client := hubclient.New(paths)
 	if _, err := client.Health(c.Context); err != nil {
 		if op == "stop" {

@@ -29,8 +29,18 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(inBoxEnv) != "" {
+		// Inside systemd-box: the host bound the binaries in.
+		parachuteBin, testmodBin = boxBin+"/parachute", boxBin+"/testmod"
+		os.Exit(m.Run())
+	}
 	dir, err := os.MkdirTemp("", "parachute-e2e-bin-")
 	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	// The box's non-root test user must be able to run what is in here.
+	if err := os.Chmod(dir, 0o755); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

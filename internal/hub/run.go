@@ -107,6 +107,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	} else if created {
 		log.Info("minted the operator token", "path", o.Paths.OperatorToken())
 	}
+	shareTokenWithGroup(o.Paths, log)
 
 	if err := writeRunFiles(o.Paths, port); err != nil {
 		log.Warn("could not record the hub port", "err", err)
@@ -245,24 +246,44 @@ func startWatchdog(ctx context.Context, log *slog.Logger) func() {
 	return cancel
 }
 
-// writeRunFiles records the bound port and pid so the CLI finds the hub.
+// writeRunFiles records the bound port so the CLI finds the hub. It writes
+// no hub.pid: that file is the legacy detached hub's, and migrate treats a
+// live pid in it as a process to stop.
 func writeRunFiles(p config.Paths, port int) error {
 	if err := os.MkdirAll(p.HubRunDir(), 0o700); err != nil {
 		return err
 	}
-	if err := atomicfile.WriteFile(p.HubPortFile(), []byte(strconv.Itoa(port)+"\n"), 0o644); err != nil {
-		return err
-	}
-	return atomicfile.WriteFile(p.HubPIDFile(), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644)
+	return atomicfile.WriteFile(p.HubPortFile(), []byte(strconv.Itoa(port)+"\n"), 0o644)
 }
 
-// removeRunFiles removes the run files if they still describe this hub (a
-// newer hub may have replaced them).
+// removeRunFiles removes the port file if it still names this hub's port (a
+// newer hub may have replaced it).
 func removeRunFiles(p config.Paths, port int) {
-	if b, err := os.ReadFile(p.HubPIDFile()); err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(os.Getpid()) {
-		os.Remove(p.HubPIDFile())
-		if b, err := os.ReadFile(p.HubPortFile()); err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(port) {
-			os.Remove(p.HubPortFile())
+	if b, err := os.ReadFile(p.HubPortFile()); err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(port) {
+		os.Remove(p.HubPortFile())
+	}
+}
+
+// shareTokenWithGroup makes operator.token readable by the config root's
+// group when the root itself is group-readable (the system package makes
+// /var/lib/parachute 0750 parachute:parachute), so operators in that group
+// use the CLI without sudo. A private root (0700) keeps the token 0600.
+func shareTokenWithGroup(p config.Paths, log *slog.Logger) {
+	root, err := os.Stat(p.Root)
+	if err != nil || root.Mode().Perm()&0o050 != 0o050 {
+		return
+	}
+	tok, err := os.Stat(p.OperatorToken())
+	if err != nil || tok.Mode().Perm() == 0o640 {
+		return
+	}
+	if st, ok := root.Sys().(*syscall.Stat_t); ok {
+		if err := os.Chown(p.OperatorToken(), -1, int(st.Gid)); err != nil {
+			log.Warn("could not give the operator token to the config root's group", "err", err)
+			return
 		}
+	}
+	if err := os.Chmod(p.OperatorToken(), 0o640); err != nil {
+		log.Warn("could not make the operator token group-readable", "err", err)
 	}
 }

@@ -28,4 +28,5 @@ func BenchmarkStreamThroughput(b *testing.B) {
 	}
 	b.StopTimer()
 	s.Close(context.Background())
+	b.ReportMetric(float64(s.Dropped())/float64(b.N), "dropped-lines/op")
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -24,6 +25,8 @@ type asyncWriter struct {
 	max    int
 	marker func(dropped int) string
 	errorf func(format string, args ...any)
+
+	totalDropped atomic.Int64 // lines dropped over the writer's life
 
 	mu       sync.Mutex // guards the fields below
 	pending  []string
@@ -55,6 +58,7 @@ func (a *asyncWriter) enqueue(batch string, lines int) {
 	case a.closed:
 	case a.size > 0 && a.size+len(batch) > a.max:
 		a.dropped += lines
+		a.totalDropped.Add(int64(lines))
 	default:
 		a.pending = append(a.pending, batch)
 		a.size += len(batch)

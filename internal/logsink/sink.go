@@ -32,7 +32,7 @@ const MaxLine = 64 << 10
 // Defaults for Options fields left zero.
 const (
 	DefaultRingBytes   = 64 << 10
-	DefaultQueueBytes  = 1 << 20
+	DefaultQueueBytes  = 4 << 20
 	DefaultFollowLines = 4096
 )
 
@@ -60,7 +60,7 @@ type Options struct {
 	Output      *Output                       // hub stdout; nil = none
 	File        *RotatingFile                 // per-module log file; nil = none
 	RingBytes   int                           // ring budget, counting prefixed lines; default 64 KiB
-	QueueBytes  int                           // queue per asynchronous destination; default 1 MiB
+	QueueBytes  int                           // queue per asynchronous destination; default 4 MiB
 	FollowLines int                           // channel buffer per follower; default 4096
 	Errorf      func(format string, a ...any) // reports destination errors (rate-limited); nil = ignore
 }
@@ -227,6 +227,19 @@ func (f *follower) send(short, line string) {
 	default:
 		f.dropped++
 	}
+}
+
+// Dropped returns how many lines the hub output and the file have lost to
+// full queues so far (followers' losses are theirs and not counted).
+func (s *Sink) Dropped() int64 {
+	var n int64
+	if s.out != nil {
+		n += s.out.totalDropped.Load()
+	}
+	if s.file != nil {
+		n += s.file.totalDropped.Load()
+	}
+	return n
 }
 
 // Close stops accepting lines, closes followers' channels, flushes the

@@ -322,3 +322,18 @@ func TestSinkFileRotation(t *testing.T) {
 		t.Errorf("log file mode = %v (%v), want 0600", fi.Mode().Perm(), err)
 	}
 }
+
+func TestDroppedCounts(t *testing.T) {
+	bw := &blockingWriter{entered: make(chan struct{}), release: make(chan struct{})}
+	s := New(Options{Short: "m", Output: NewOutput(bw), QueueBytes: 100})
+	st := s.NewStream()
+	st.Write([]byte("first\n"))
+	<-bw.entered
+	st.Write([]byte(strings.Repeat("x", 90) + "\n")) // queued
+	st.Write([]byte("a\nb\nc\n"))                    // queue full: 3 lines dropped
+	if got := s.Dropped(); got != 3 {
+		t.Errorf("Dropped = %d, want 3", got)
+	}
+	close(bw.release)
+	closeSink(t, s)
+}

@@ -56,7 +56,9 @@ func newHarness(t *testing.T, opts Options) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, out: &syncBuffer{}, logs: &syncBuffer{}, exe: exe, spawn: make(chan int, 100)}
-	opts.Output = h.out
+	if opts.Output == nil {
+		opts.Output = h.out
+	}
 	opts.Logger = slog.New(slog.NewTextHandler(h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h.sup = New(opts)
 	h.sup.onSpawn = func(pid int) {

@@ -1,0 +1,469 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/openparachute/parachute/internal/manifest"
+)
+
+// placement records where a package was put and what it replaced, so a
+// failed install or an unhealthy new version can be undone.
+type placement struct {
+	// pm is the package manager that installed it; nil when the source
+	// directory is used in place.
+	pm *pkgManager
+	// dir is the install directory.
+	dir string
+	// backup is where the previous contents of dir were moved ("" none).
+	backup string
+	// fresh reports that dir did not exist before.
+	fresh bool
+	pkg   string
+}
+
+// apply is the install path shared by Install and Upgrade: check the
+// version rules, put the package on disk, validate module.json, register
+// the row, start the module, and roll back when a replacement is unhealthy.
+// expect, when set, is the short name the source must turn out to be.
+func (in *Installer) apply(ctx context.Context, src Source, req Request, expect string) (*Result, error) {
+	res := &Result{Source: src.Kind}
+	short := sourceShort(src)
+	if err := checkExpected(src, short, expect); err != nil {
+		return nil, err
+	}
+	old, err := in.findRow(short)
+	if err != nil {
+		return nil, err
+	}
+	if old != nil {
+		res.PreviousVersion = old.Version
+		if src.ChannelDefaulted && (src.Kind == SourceKnown || src.Kind == SourceRegistry) {
+			// Channel stickiness (reference hub#332): an rc install stays
+			// on rc unless the operator names a channel.
+			src.Spec = src.Package + "@" + DetectChannel(old.Version)
+		}
+		if src.Version == "" && (src.Kind == SourceKnown || src.Kind == SourceRegistry) {
+			src.Version = in.npmView(ctx, src.Spec)
+		}
+		if unchanged, err := guard(short, old.Version, src.Version, req); err != nil || unchanged {
+			res.Short, res.Name, res.Version, res.Unchanged = short, old.Name, old.Version, unchanged
+			return res, err
+		}
+	}
+	if req.DryRun {
+		res.Short, res.Version, res.DryRun = short, src.Version, true
+		if old != nil {
+			res.Name, res.Port, res.Replaced = old.Name, old.Port, true
+		}
+		return res, nil
+	}
+
+	pl, err := in.place(ctx, src, old)
+	if err != nil {
+		return nil, err
+	}
+	mod, err := in.moduleAt(pl.dir, src)
+	if err == nil {
+		short = moduleShort(mod, src.Known)
+		err = checkIdentity(src, mod, short, expect)
+	}
+	if err == nil && old == nil {
+		old, err = in.findRow(short)
+	}
+	if err != nil {
+		in.undoQuiet(ctx, pl)
+		return nil, err
+	}
+	pkg, _ := readPackageJSON(pl.dir)
+	version := firstNonEmpty(versionOf(pkg, mod), "0.0.0-linked")
+	if old != nil && src.Version == "" {
+		// The version was unknown before installing (a registry tag
+		// without npm view): apply the rules now and undo if they say no.
+		unchanged, err := guard(short, old.Version, version, req)
+		if err != nil {
+			in.undoQuiet(ctx, pl)
+			return nil, err
+		}
+		if unchanged {
+			in.commit(pl)
+			res.Short, res.Name, res.Version, res.Unchanged = short, old.Name, version, true
+			return res, nil
+		}
+	}
+
+	row, err := in.register(short, mod, src.Known, pl.dir, version, req.Port, old)
+	if err != nil {
+		in.undoQuiet(ctx, pl)
+		return nil, err
+	}
+	res.Short, res.Name, res.Port, res.InstallDir, res.Version = short, row.Name, row.Port, row.InstallDir, version
+	res.Replaced = old != nil
+	if pl.pm != nil {
+		res.Manager = pl.pm.name
+	}
+	if old != nil {
+		in.rep.Info(fmt.Sprintf("✓ %s %s → %s registered on port %d", row.Name, orUnknown(old.Version), version, row.Port))
+	} else {
+		in.rep.Info(fmt.Sprintf("✓ %s %s registered on port %d", row.Name, version, row.Port))
+	}
+	if in.rt == nil || req.NoStart {
+		in.commit(pl)
+		return res, nil
+	}
+	end := in.rep.Begin("starting " + short)
+	err = in.rt.Start(ctx, short)
+	end(err)
+	if err == nil {
+		in.commit(pl)
+		res.Started = true
+		return res, nil
+	}
+	if old == nil {
+		in.commit(pl)
+		return res, &StartError{Short: short, Err: err}
+	}
+	return res, in.rollback(ctx, short, version, *old, err, func() error { return in.undo(ctx, pl) })
+}
+
+// guard applies the version rules before anything changes: an upgrade to
+// the installed version is a no-op, and a downgrade is refused unless
+// allowed. Versions that do not parse skip the rules.
+func guard(short, installed, target string, req Request) (unchanged bool, err error) {
+	c, ok := CompareVersions(target, installed)
+	if !ok {
+		return false, nil
+	}
+	if c == 0 && req.upgrade {
+		return true, nil
+	}
+	if c < 0 && !req.AllowDowngrade {
+		return false, &DowngradeError{Short: short, Installed: installed, Target: target}
+	}
+	return false, nil
+}
+
+// sourceShort is the module's short name when the source tells it before
+// installing ("" for a registry package that is not first-party).
+func sourceShort(src Source) string {
+	if src.Known != nil {
+		return src.Known.Short
+	}
+	if src.Module != nil {
+		return src.Module.Name
+	}
+	return ""
+}
+
+func moduleShort(m *manifest.Module, k *manifest.Known) string {
+	if k != nil {
+		return k.Short
+	}
+	return m.Name
+}
+
+func checkExpected(src Source, short, expect string) error {
+	if expect != "" && short != "" && short != expect {
+		return fmt.Errorf("%s is the module %q, not %q", src.Arg, short, expect)
+	}
+	return nil
+}
+
+// checkIdentity refuses a third-party module named like a first-party one
+// (it would take over that module's row, port and URL) or a reserved name.
+func checkIdentity(src Source, m *manifest.Module, short, expect string) error {
+	if err := checkExpected(src, short, expect); err != nil {
+		return err
+	}
+	if src.Known != nil {
+		return nil
+	}
+	if _, ok := manifest.KnownByShort(m.Name); ok || manifest.ShortName(m.Name) != m.Name || reservedNames[m.Name] {
+		return fmt.Errorf("%w: %s declares the name %q, which belongs to Parachute itself; rename the module in its .parachute/module.json",
+			ErrCollision, src.Arg, m.Name)
+	}
+	return nil
+}
+
+// findRow returns a copy of short's main services.json row, or nil.
+func (in *Installer) findRow(short string) (*manifest.Service, error) {
+	if short == "" {
+		return nil, nil
+	}
+	f, err := manifest.Load(in.paths.ServicesJSON())
+	if err != nil {
+		return nil, err
+	}
+	name := rowName(short)
+	for _, s := range f.Services {
+		if s.Name == name {
+			return &s, nil
+		}
+	}
+	return nil, nil
+}
+
+// rowName is the services.json row name of a module.
+func rowName(short string) string {
+	if k, ok := manifest.KnownByShort(short); ok {
+		return k.ManifestName
+	}
+	return short
+}
+
+// place puts the package on disk. A directory is used in place. Anything
+// else is installed globally by the package manager that owns the current
+// install (else the preferred one), after moving the current package
+// directory aside so it can be put back.
+func (in *Installer) place(ctx context.Context, src Source, old *manifest.Service) (placement, error) {
+	if src.Kind == SourceDir {
+		return placement{dir: src.Path}, nil
+	}
+	pm, ok := pkgManager{}, false
+	if old != nil {
+		pm, ok = in.owner(ctx, old.InstallDir)
+	}
+	if !ok {
+		var err error
+		if pm, err = in.preferred(ctx); err != nil {
+			return placement{}, err
+		}
+	}
+	pl := placement{pm: &pm, dir: pm.dir(src.Package), pkg: src.Package}
+	if _, err := os.Lstat(pl.dir); err == nil {
+		pl.backup = backupPath(pl.dir)
+		if err := os.RemoveAll(pl.backup); err != nil {
+			return pl, fmt.Errorf("clearing an old backup at %s: %w", pl.backup, err)
+		}
+		if err := os.Rename(pl.dir, pl.backup); err != nil {
+			return pl, fmt.Errorf("keeping the installed %s aside at %s: %w", src.Package, pl.backup, err)
+		}
+	} else {
+		pl.fresh = true
+	}
+	step := fmt.Sprintf("installing %s with %s", src.Spec, pm.name)
+	end := in.rep.Begin(step)
+	_, err := in.run(ctx, pm.addCmd(src.Spec))
+	_, statErr := os.Stat(filepath.Join(pl.dir, "package.json"))
+	var ce *CmdError
+	switch {
+	case err != nil && statErr == nil && errors.As(err, &ce):
+		// bun 1.2.x exits 1 after some successful global installs
+		// (reference lifecycle.md §9.32): believe the disk.
+		end(nil)
+		in.rep.Warn(fmt.Sprintf("%s exited %d, but %s is installed at %s; continuing.", pm.name, ce.Code, src.Package, pl.dir))
+	case err != nil:
+		end(err)
+		in.undoQuiet(ctx, pl)
+		return pl, fmt.Errorf("%s: %w", step, err)
+	case statErr != nil:
+		end(statErr)
+		in.undoQuiet(ctx, pl)
+		return pl, fmt.Errorf("%s finished, but %s has no package.json — the package name in %s may differ from %q",
+			step, pl.dir, src.Arg, src.Package)
+	default:
+		end(nil)
+	}
+	return pl, nil
+}
+
+// backupPath is a sibling of dir that package managers ignore (their
+// names never start with a dot), on the same file system so moving the
+// package aside and back is a rename.
+func backupPath(dir string) string {
+	return filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".parachute-prev")
+}
+
+// undo puts back what place replaced, or removes what it installed.
+func (in *Installer) undo(ctx context.Context, pl placement) error {
+	if pl.pm == nil {
+		return nil
+	}
+	if pl.backup != "" {
+		if err := os.RemoveAll(pl.dir); err != nil {
+			return fmt.Errorf("removing the new %s: %w", pl.dir, err)
+		}
+		if err := os.Rename(pl.backup, pl.dir); err != nil {
+			return fmt.Errorf("restoring %s from %s: %w", pl.dir, pl.backup, err)
+		}
+		return nil
+	}
+	if pl.fresh {
+		if _, err := os.Stat(pl.dir); err == nil {
+			if _, err := in.run(ctx, pl.pm.removeCmd(pl.pkg)); err != nil {
+				in.rep.Warn(fmt.Sprintf("could not remove %s again: %v", pl.pkg, err))
+			}
+			_ = os.RemoveAll(pl.dir)
+		}
+	}
+	return nil
+}
+
+func (in *Installer) undoQuiet(ctx context.Context, pl placement) {
+	if err := in.undo(ctx, pl); err != nil {
+		in.rep.Warn(err.Error())
+	}
+}
+
+// commit drops the previous version once the new one is accepted.
+func (in *Installer) commit(pl placement) {
+	if pl.backup != "" {
+		if err := os.RemoveAll(pl.backup); err != nil {
+			in.rep.Warn(fmt.Sprintf("could not remove the previous version at %s: %v", pl.backup, err))
+		}
+	}
+}
+
+// moduleAt reads and validates <dir>/.parachute/module.json. A first-party
+// package without one gets the hub's built-in manifest.
+func (in *Installer) moduleAt(dir string, src Source) (*manifest.Module, error) {
+	m, err := manifest.LoadModule(dir)
+	switch {
+	case err == nil:
+		return m, nil
+	case errors.Is(err, fs.ErrNotExist) && src.Known != nil:
+		k := src.Known
+		in.rep.Info(fmt.Sprintf("%s ships no .parachute/module.json; using the hub's built-in manifest for %s.", k.Package, k.Short))
+		sp := k.StripPrefix
+		return &manifest.Module{Name: k.Short, DisplayName: k.DisplayName, Tagline: k.Tagline, Port: k.Port,
+			Paths: k.Paths, Health: k.Health, StripPrefix: &sp}, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("%w: %s ships no .parachute/module.json (%s)", ErrNotModule, src.Arg, manifest.ModulePath(dir))
+	}
+	return nil, err
+}
+
+// register writes the services.json row under the registry's lock. An
+// installed module keeps its row's port, exposure, UIs and unknown fields;
+// a new one gets a port from assignPort.
+func (in *Installer) register(short string, m *manifest.Module, k *manifest.Known, dir, version string, port int, old *manifest.Service) (manifest.Service, error) {
+	name := rowName(short)
+	var row manifest.Service
+	var note string
+	err := manifest.Update(in.paths.ServicesJSON(), func(f *manifest.File) error {
+		idx := -1
+		for i, s := range f.Services {
+			if s.Name == name {
+				idx, row = i, s
+			}
+		}
+		canonical := m.Port
+		if canonical == 0 && k != nil {
+			canonical = k.Port
+		}
+		switch {
+		case idx >= 0 && (port == 0 || port == row.Port):
+		case idx >= 0:
+			p, _, err := assignPort(f, name, 0, port, in.ports)
+			if err != nil {
+				return err
+			}
+			row.Port = p
+		default:
+			p, msg, err := assignPort(f, name, canonical, port, in.ports)
+			if err != nil {
+				return err
+			}
+			row = manifest.Service{Name: name, Port: p}
+			note = msg
+		}
+		fillRow(&row, m, k, dir, version)
+		if idx >= 0 {
+			f.Services[idx] = row
+		} else {
+			f.Services = append(f.Services, row)
+		}
+		return nil
+	})
+	if err != nil {
+		return row, fmt.Errorf("registering %s in %s: %w", name, in.paths.ServicesJSON(), err)
+	}
+	if note != "" {
+		in.rep.Warn(note)
+	}
+	return row, nil
+}
+
+// fillRow copies the module's declared facts onto its row.
+func fillRow(row *manifest.Service, m *manifest.Module, k *manifest.Known, dir, version string) {
+	row.Paths = m.Paths
+	if len(row.Paths) == 0 && k != nil {
+		row.Paths = k.Paths
+	}
+	if len(row.Paths) == 0 {
+		row.Paths = []string{"/" + m.Name}
+	}
+	row.Health = m.Health
+	if row.Health == "" && k != nil {
+		row.Health = k.Health
+	}
+	if row.Health == "" {
+		row.Health = strings.TrimSuffix(row.Paths[0], "/") + "/health"
+	}
+	row.Version = version
+	row.InstallDir = dir
+	row.DisplayName = firstNonEmpty(m.DisplayName, knownField(k, func(k *manifest.Known) string { return k.DisplayName }), row.DisplayName)
+	row.Tagline = firstNonEmpty(m.Tagline, knownField(k, func(k *manifest.Known) string { return k.Tagline }), row.Tagline)
+	if m.StripPrefix != nil {
+		sp := *m.StripPrefix
+		row.StripPrefix = &sp
+	}
+}
+
+func knownField(k *manifest.Known, f func(*manifest.Known) string) string {
+	if k == nil {
+		return ""
+	}
+	return f(k)
+}
+
+// rollback puts the previous version back after the new one failed to
+// become ready: its files (restore), its row, and a restart.
+func (in *Installer) rollback(ctx context.Context, short, failed string, old manifest.Service, cause error, restore func() error) error {
+	in.rep.Warn(fmt.Sprintf("%s %s did not become ready: %v", short, failed, cause))
+	in.rep.Info(fmt.Sprintf("rolling %s back to %s", short, orUnknown(old.Version)))
+	var errs []error
+	if err := restore(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := in.restoreRow(old); err != nil {
+		errs = append(errs, err)
+	}
+	end := in.rep.Begin(fmt.Sprintf("restarting %s %s", short, orUnknown(old.Version)))
+	err := in.rt.Start(ctx, short)
+	end(err)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("restarting %s %s: %w", short, old.Version, err))
+	}
+	return &RollbackError{Short: short, Failed: failed, Restored: old.Version, Cause: cause, RestoreErr: errors.Join(errs...)}
+}
+
+// restoreRow writes old back over the row of the same name.
+func (in *Installer) restoreRow(old manifest.Service) error {
+	err := manifest.Update(in.paths.ServicesJSON(), func(f *manifest.File) error {
+		for i := range f.Services {
+			if f.Services[i].Name == old.Name {
+				f.Services[i] = old
+				return nil
+			}
+		}
+		f.Services = append(f.Services, old)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("restoring the services.json row of %s: %w", old.Name, err)
+	}
+	return nil
+}
+
+func orUnknown(v string) string {
+	if v == "" {
+		return "(unknown version)"
+	}
+	return v
+}

@@ -1,0 +1,159 @@
+package install
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/openparachute/parachute/internal/manifest"
+)
+
+// UninstallRequest is one uninstall.
+type UninstallRequest struct {
+	Short string
+	// Purge also removes <root>/<short>/ (its .env, logs and data).
+	Purge bool
+}
+
+// UninstallResult describes what an uninstall did.
+type UninstallResult struct {
+	Short string
+	// Rows are the services.json rows removed.
+	Rows []string
+	// Package is the npm package removed ("" when none was), with Manager.
+	Package, Manager string
+	// KeptDir is an install directory left in place because parachute did
+	// not install it (a linked checkout).
+	KeptDir string
+	// Purged is the module directory removed by Purge ("" when none).
+	Purged string
+}
+
+// Uninstall stops the module (given a Runtime), removes its services.json
+// rows (for vault, every instance row too), removes its package when a
+// package manager installed it, and with Purge removes <root>/<short>/.
+// A module with no row is ErrNotInstalled, unless Purge finds its directory.
+func (in *Installer) Uninstall(ctx context.Context, req UninstallRequest) (*UninstallResult, error) {
+	short := manifest.ShortName(req.Short)
+	if !validShort(short) {
+		return nil, fmt.Errorf("%q is not a module name", req.Short)
+	}
+	unlock, err := in.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	res := &UninstallResult{Short: short}
+	f, err := manifest.Load(in.paths.ServicesJSON())
+	if err != nil {
+		return nil, err
+	}
+	var rows []manifest.Service
+	for _, s := range f.Services {
+		if manifest.ShortName(s.Name) == short {
+			rows = append(rows, s)
+		}
+	}
+	modDir := in.paths.ModuleDir(short)
+	_, statErr := os.Stat(modDir)
+	if len(rows) == 0 && !(req.Purge && statErr == nil) {
+		return nil, fmt.Errorf("%w: %s has no services.json entry in %s", ErrNotInstalled, short, in.paths.ServicesJSON())
+	}
+
+	if in.rt != nil && len(rows) > 0 {
+		end := in.rep.Begin("stopping " + short)
+		err := in.rt.Stop(ctx, short)
+		end(err)
+		if err != nil {
+			return nil, fmt.Errorf("stopping %s: %w", short, err)
+		}
+	}
+	if len(rows) > 0 {
+		err := manifest.Update(in.paths.ServicesJSON(), func(f *manifest.File) error {
+			kept := f.Services[:0]
+			for _, s := range f.Services {
+				if manifest.ShortName(s.Name) == short {
+					res.Rows = append(res.Rows, s.Name)
+					continue
+				}
+				kept = append(kept, s)
+			}
+			f.Services = kept
+			return nil
+		})
+		if err != nil {
+			return nil, fmt.Errorf("removing %s from %s: %w", short, in.paths.ServicesJSON(), err)
+		}
+		for _, r := range res.Rows {
+			in.rep.Info(fmt.Sprintf("✓ removed %s from services.json", r))
+		}
+	}
+	for _, row := range rows {
+		if row.InstallDir == "" || row.Name != rowName(short) {
+			continue
+		}
+		if err := in.removePackage(ctx, row.InstallDir, res); err != nil {
+			return res, err
+		}
+	}
+	if req.Purge && statErr == nil {
+		if err := purgeDir(in.paths.Root, modDir); err != nil {
+			return res, err
+		}
+		res.Purged = modDir
+		in.rep.Info("✓ removed " + modDir)
+	}
+	return res, nil
+}
+
+// removePackage removes the package at dir when a package manager put it
+// there; a directory parachute did not install is left alone.
+func (in *Installer) removePackage(ctx context.Context, dir string, res *UninstallResult) error {
+	pm, ok := in.owner(ctx, dir)
+	if !ok {
+		res.KeptDir = dir
+		in.rep.Info(fmt.Sprintf("left %s in place (parachute did not install it)", dir))
+		return nil
+	}
+	pkg, err := readPackageJSON(dir)
+	if err != nil || pkg.Name == "" {
+		return fmt.Errorf("finding the package name of %s: %w", dir, err)
+	}
+	end := in.rep.Begin(fmt.Sprintf("removing %s with %s", pkg.Name, pm.name))
+	_, err = in.run(ctx, pm.removeCmd(pkg.Name))
+	end(err)
+	if err != nil {
+		return fmt.Errorf("removing %s: %w", pkg.Name, err)
+	}
+	res.Package, res.Manager = pkg.Name, pm.name
+	return nil
+}
+
+// purgeDir removes dir, which must be a direct child of root: a bad short
+// name must never turn --purge into removing something else.
+func purgeDir(root, dir string) error {
+	if filepath.Dir(filepath.Clean(dir)) != filepath.Clean(root) {
+		return fmt.Errorf("refusing to remove %s: not a module directory directly under %s", dir, root)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return fmt.Errorf("removing %s: %w", dir, err)
+	}
+	return nil
+}
+
+// validShort accepts module names that are safe as one path element.
+func validShort(s string) bool {
+	if s == "" || s == "." || s == ".." || len(s) > 128 || reservedNames[s] {
+		return false
+	}
+	for _, c := range s {
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,232 @@
+package install
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/openparachute/parachute/internal/manifest"
+)
+
+// ErrDirtyTree means a linked checkout has uncommitted changes.
+var ErrDirtyTree = errors.New("dirty working tree")
+
+// UpgradeRequest is one module upgrade.
+type UpgradeRequest struct {
+	Short string
+	// From upgrades from this source (a directory, a .tgz or an npm spec)
+	// instead of following the install (registry channel or git).
+	From string
+	// Channel ("rc" or "latest") overrides the channel the installed
+	// version follows (a prerelease follows rc); Tag (a dist-tag or exact
+	// version) overrides both.
+	Channel, Tag string
+	// AllowDowngrade permits moving to an older version.
+	AllowDowngrade bool
+	// DryRun reports the plan and changes nothing.
+	DryRun bool
+}
+
+// Upgrade brings an installed module to a newer version and restarts it
+// through the Runtime (if any) once the new version is on disk. Nothing
+// restarts when the version did not change. A package installed by bun or
+// npm is upgraded from the registry on its channel; a git checkout is
+// pulled (--ff-only, refused on a dirty tree). If the new version does
+// not become ready, the previous one is put back and restarted and the
+// error is a *RollbackError.
+func (in *Installer) Upgrade(ctx context.Context, req UpgradeRequest) (*Result, error) {
+	if err := CheckChannel(req.Channel); err != nil {
+		return nil, err
+	}
+	short := manifest.ShortName(req.Short)
+	unlock, err := in.lock(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	row, err := in.findRow(short)
+	if err != nil {
+		return nil, err
+	}
+	if row == nil {
+		return nil, fmt.Errorf("%w: %s — run `parachute install %s` first", ErrNotInstalled, short, short)
+	}
+	r := Request{Channel: req.Channel, Tag: req.Tag, AllowDowngrade: req.AllowDowngrade, DryRun: req.DryRun, upgrade: true}
+	if req.From != "" {
+		src, err := ParseSource(req.From, SourceOptions{Channel: req.Channel, Tag: req.Tag, DefaultChannel: DetectChannel(row.Version)})
+		if err != nil {
+			return nil, err
+		}
+		return in.apply(ctx, src, r, short)
+	}
+
+	dir := row.InstallDir
+	k, known := manifest.KnownByShort(short)
+	if dir == "" && known {
+		dir, _ = in.locate(ctx, k.Package)
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("%s: services.json does not say where it is installed (no installDir) — reinstall with `parachute install %s`", short, short)
+	}
+	if _, err := os.Stat(dir); err != nil {
+		return nil, fmt.Errorf("%s: install directory %s is missing (%w) — reinstall with `parachute install %s`", short, dir, err, short)
+	}
+	if pm, ok := in.owner(ctx, dir); ok {
+		pkg, err := readPackageJSON(dir)
+		if err != nil || pkg.Name == "" {
+			return nil, fmt.Errorf("%s: finding the package name in %s: %w", short, dir, err)
+		}
+		tag := firstNonEmpty(req.Tag, req.Channel, DetectChannel(firstNonEmpty(row.Version, pkg.Version)))
+		src := Source{Kind: SourceRegistry, Arg: pkg.Name + "@" + tag, Package: pkg.Name, Spec: pkg.Name + "@" + tag}
+		if kk, ok := knownByPackage(pkg.Name); ok {
+			src.Known = &kk
+		}
+		if isExactVersion(tag) {
+			src.Version = strings.TrimPrefix(tag, "v")
+		}
+		in.rep.Info(fmt.Sprintf("%s: installed with %s at %s; following %s", short, pm.name, dir, tag))
+		return in.apply(ctx, src, r, short)
+	}
+	if in.isGitCheckout(ctx, dir) {
+		var kp *manifest.Known
+		if known {
+			kp = &k
+		}
+		return in.gitUpgrade(ctx, short, *row, dir, kp, r)
+	}
+	return nil, fmt.Errorf("%s is used in place from %s, which is neither a bun/npm install nor a git checkout, so there is nothing to upgrade from — "+
+		"install the new version with `parachute install <directory|.tgz|npm-spec>` or `parachute upgrade %s --from <...>`", short, dir, short)
+}
+
+func (in *Installer) isGitCheckout(ctx context.Context, dir string) bool {
+	git, err := in.lookPath("git")
+	if err != nil {
+		return false
+	}
+	out, err := in.run(ctx, Cmd{Dir: dir, Name: git, Args: []string{"rev-parse", "--is-inside-work-tree"}})
+	return err == nil && strings.TrimSpace(string(out)) == "true"
+}
+
+// gitUpgrade pulls a linked checkout fast-forward only, reinstalls its
+// dependencies when the lockfile changed, and restarts it; an unhealthy
+// result is reset to the previous commit and restarted.
+func (in *Installer) gitUpgrade(ctx context.Context, short string, row manifest.Service, dir string, k *manifest.Known, req Request) (*Result, error) {
+	res := &Result{Short: short, Name: row.Name, Port: row.Port, InstallDir: dir, Version: row.Version, PreviousVersion: row.Version, Source: SourceDir}
+	git, _ := in.lookPath("git")
+	gitCmd := func(args ...string) (string, error) {
+		out, err := in.run(ctx, Cmd{Dir: dir, Name: git, Args: args})
+		return strings.TrimSpace(string(out)), err
+	}
+	status, err := gitCmd("status", "--porcelain")
+	if err != nil {
+		return nil, fmt.Errorf("%s: git status in %s: %w", short, dir, err)
+	}
+	if status != "" {
+		return nil, fmt.Errorf("%w: %s: the checkout at %s has uncommitted changes — commit or stash them, then re-run", ErrDirtyTree, short, dir)
+	}
+	before, err := gitCmd("rev-parse", "HEAD")
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading HEAD in %s: %w", short, dir, err)
+	}
+	in.rep.Info(fmt.Sprintf("%s: git checkout at %s (%s)", short, dir, short7(before)))
+	if req.DryRun {
+		in.rep.Info(fmt.Sprintf("%s: would run git pull --ff-only in %s", short, dir))
+		res.DryRun = true
+		return res, nil
+	}
+	end := in.rep.Begin("git pull --ff-only in " + dir)
+	_, err = gitCmd("pull", "--ff-only")
+	end(err)
+	if err != nil {
+		return nil, fmt.Errorf("%s: git pull --ff-only: %w", short, err)
+	}
+	after, err := gitCmd("rev-parse", "HEAD")
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading HEAD in %s: %w", short, dir, err)
+	}
+	if after == before {
+		in.rep.Info(fmt.Sprintf("%s: already up to date (%s); nothing restarted", short, short7(before)))
+		res.Unchanged = true
+		return res, nil
+	}
+	reset := func() error {
+		if _, err := gitCmd("reset", "--hard", before); err != nil {
+			return fmt.Errorf("resetting %s to %s: %w", dir, short7(before), err)
+		}
+		return nil
+	}
+	fail := func(err error) (*Result, error) {
+		if rerr := reset(); rerr != nil {
+			err = errors.Join(err, rerr)
+		}
+		return nil, err
+	}
+	if err := in.installDeps(ctx, dir, gitCmd, before, after); err != nil {
+		return fail(err)
+	}
+	mod, err := in.moduleAt(dir, Source{Arg: dir, Known: k})
+	if err == nil {
+		err = checkIdentity(Source{Arg: dir, Known: k}, mod, moduleShort(mod, k), short)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	pkg, _ := readPackageJSON(dir)
+	version := firstNonEmpty(versionOf(pkg, mod), row.Version)
+	if _, err := in.register(short, mod, k, dir, version, 0, &row); err != nil {
+		return fail(err)
+	}
+	res.Version = version
+	in.rep.Info(fmt.Sprintf("%s: %s → %s", short, short7(before), short7(after)))
+	if in.rt == nil {
+		return res, nil
+	}
+	endStart := in.rep.Begin("restarting " + short)
+	err = in.rt.Start(ctx, short)
+	endStart(err)
+	if err != nil {
+		return res, in.rollback(ctx, short, short7(after), row, err, reset)
+	}
+	res.Started = true
+	return res, nil
+}
+
+// installDeps reinstalls a checkout's dependencies when its manifest or
+// lockfile changed between two commits.
+func (in *Installer) installDeps(ctx context.Context, dir string, gitCmd func(...string) (string, error), before, after string) error {
+	changed, err := gitCmd("diff", "--name-only", before+".."+after)
+	if err != nil {
+		return fmt.Errorf("listing changed files in %s: %w", dir, err)
+	}
+	files := map[string]bool{}
+	for _, f := range strings.Split(changed, "\n") {
+		files[strings.TrimSpace(f)] = true
+	}
+	if !files["package.json"] && !files["bun.lock"] && !files["bun.lockb"] && !files["package-lock.json"] {
+		return nil
+	}
+	var c Cmd
+	if bun := in.findBun(); bun != "" && (files["bun.lock"] || files["bun.lockb"] || !files["package-lock.json"]) {
+		c = Cmd{Dir: dir, Name: bun, Args: []string{"install", "--frozen-lockfile"}}
+	} else if npm, err := in.lookPath("npm"); err == nil {
+		c = Cmd{Dir: dir, Name: npm, Args: []string{"ci", "--no-fund", "--no-audit"}}
+	} else {
+		return fmt.Errorf("%s changed its dependencies, but %w", dir, ErrNoPackageManager)
+	}
+	end := in.rep.Begin(fmt.Sprintf("installing dependencies (%s)", c))
+	_, err = in.run(ctx, c)
+	end(err)
+	if err != nil {
+		return fmt.Errorf("installing dependencies in %s: %w", dir, err)
+	}
+	return nil
+}
+
+func short7(sha string) string {
+	if len(sha) > 7 {
+		return sha[:7]
+	}
+	return sha
+}

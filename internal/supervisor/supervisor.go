@@ -289,7 +289,8 @@ func (s *Supervisor) Start(ctx context.Context, spec Spec) (State, error) {
 // child has exited and its group is empty. A pending restart is cancelled.
 // Stopping a stopped or crashed module only records the stop; no signal is
 // sent to a process the supervisor does not hold. supervised is false (and
-// the State empty) when the module was never started.
+// the State empty) when the module was never started. If ctx is done before
+// the child is gone, Stop returns ctx.Err() and the stop completes anyway.
 func (s *Supervisor) Stop(ctx context.Context, short string) (st State, supervised bool, err error) {
 	m, err := s.lookup(short, false)
 	if errors.Is(err, ErrNotSupervised) {

@@ -37,6 +37,9 @@ func (in *Installer) apply(ctx context.Context, src Source, req Request, expect 
 	if err := checkExpected(src, short, expect); err != nil {
 		return nil, err
 	}
+	if short == "" {
+		short = expect // an upgrade of a registry package names its module
+	}
 	old, err := in.findRow(short)
 	if err != nil {
 		return nil, err

@@ -49,6 +49,9 @@ type Options struct {
 	Runtime Runtime
 	// Reporter receives progress; nil means Discard.
 	Reporter Reporter
+	// PackageManager restricts installs to "bun" or "npm"; "" prefers bun
+	// when it is installed, else npm.
+	PackageManager string
 }
 
 // Installer installs, upgrades and uninstalls modules under one config root.
@@ -61,6 +64,7 @@ type Installer struct {
 	ports   PortProbe
 	rt      Runtime
 	rep     Reporter
+	onlyPM  string
 
 	pmOnce sync.Once // guards pms: package managers are found once
 	pms    []pkgManager
@@ -68,7 +72,7 @@ type Installer struct {
 
 // New returns an Installer.
 func New(o Options) *Installer {
-	in := &Installer{paths: o.Paths, runner: o.Runner, environ: o.Environ, ports: o.Ports, rt: o.Runtime, rep: o.Reporter}
+	in := &Installer{paths: o.Paths, runner: o.Runner, environ: o.Environ, ports: o.Ports, rt: o.Runtime, rep: o.Reporter, onlyPM: o.PackageManager}
 	if in.runner == nil {
 		in.runner = ExecRunner
 	}

@@ -69,10 +69,10 @@ func realpath(p string) string {
 // which honours NPM_CONFIG_PREFIX and the prefix in .npmrc.
 func (in *Installer) managers(ctx context.Context) []pkgManager {
 	in.pmOnce.Do(func() {
-		if bun := in.findBun(); bun != "" {
+		if bun := in.findBun(); bun != "" && in.onlyPM != "npm" {
 			in.pms = append(in.pms, pkgManager{name: "bun", bin: bun, root: in.bunRoot()})
 		}
-		if npm, err := in.lookPath("npm"); err == nil {
+		if npm, err := in.lookPath("npm"); err == nil && in.onlyPM != "bun" {
 			out, err := in.run(ctx, Cmd{Name: npm, Args: []string{"root", "-g"}})
 			lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 			if root := strings.TrimSpace(lines[len(lines)-1]); err == nil && filepath.IsAbs(root) {

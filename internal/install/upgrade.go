@@ -2,9 +2,11 @@ package install
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/openparachute/parachute/internal/manifest"
@@ -207,12 +209,22 @@ func (in *Installer) installDeps(ctx context.Context, dir string, gitCmd func(..
 	if !files["package.json"] && !files["bun.lock"] && !files["bun.lockb"] && !files["package-lock.json"] {
 		return nil
 	}
+	has := func(name string) bool { _, err := os.Stat(filepath.Join(dir, name)); return err == nil }
+	bun := in.findBun()
+	npm, npmErr := in.lookPath("npm")
 	var c Cmd
-	if bun := in.findBun(); bun != "" && (files["bun.lock"] || files["bun.lockb"] || !files["package-lock.json"]) {
+	switch {
+	case bun != "" && (has("bun.lock") || has("bun.lockb")):
 		c = Cmd{Dir: dir, Name: bun, Args: []string{"install", "--frozen-lockfile"}}
-	} else if npm, err := in.lookPath("npm"); err == nil {
+	case npmErr == nil && has("package-lock.json"):
 		c = Cmd{Dir: dir, Name: npm, Args: []string{"ci", "--no-fund", "--no-audit"}}
-	} else {
+	case !hasDependencies(dir):
+		return nil
+	case bun != "":
+		c = Cmd{Dir: dir, Name: bun, Args: []string{"install"}}
+	case npmErr == nil:
+		c = Cmd{Dir: dir, Name: npm, Args: []string{"install", "--no-fund", "--no-audit"}}
+	default:
 		return fmt.Errorf("%s changed its dependencies, but %w", dir, ErrNoPackageManager)
 	}
 	end := in.rep.Begin(fmt.Sprintf("installing dependencies (%s)", c))
@@ -222,6 +234,19 @@ func (in *Installer) installDeps(ctx context.Context, dir string, gitCmd func(..
 		return fmt.Errorf("installing dependencies in %s: %w", dir, err)
 	}
 	return nil
+}
+
+// hasDependencies reports whether <dir>/package.json declares any
+// dependencies (a checkout without them needs no install step).
+func hasDependencies(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil {
+		return false
+	}
+	var p struct {
+		Dependencies map[string]any `json:"dependencies"`
+	}
+	return json.Unmarshal(b, &p) == nil && len(p.Dependencies) > 0
 }
 
 func short7(sha string) string {

@@ -39,10 +39,11 @@ func (s *Server) bearer(r *http.Request, scope string) (*auth.Claims, *APIError)
 	if tok == "" {
 		return nil, apiErr(http.StatusUnauthorized, "unauthenticated", "empty bearer token")
 	}
-	if s.auth == nil {
-		return nil, apiErr(http.StatusServiceUnavailable, "auth_unavailable", "the hub has no signing keys loaded")
+	store := s.auth.Load()
+	if store == nil {
+		return nil, apiErr(http.StatusServiceUnavailable, "starting", "the hub is still starting (loading its signing keys); retry in a moment")
 	}
-	c, err := s.auth.Verify(r.Context(), tok, auth.VerifyOptions{Issuers: s.origins.Accepted()})
+	c, err := store.Verify(r.Context(), tok, auth.VerifyOptions{Issuers: s.origins.Accepted()})
 	if err != nil {
 		msg := "bearer token invalid — " + err.Error()
 		switch {

@@ -14,6 +14,13 @@ import (
 const bootWindow = 30 * time.Second
 
 func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
+	if s.auth.Load() == nil {
+		// Listening, but hub.db and the operator token are not ready yet:
+		// a client that saw 200 must be able to use the API at once.
+		w.Header().Set("Retry-After", "1")
+		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "starting", "service": "parachute-hub", "version": s.version})
+		return
+	}
 	now := s.now()
 	writeJSON(w, http.StatusOK, api.HealthResponse{Status: "ok", Service: "parachute-hub", Version: s.version,
 		PID: os.Getpid(), StartedAt: s.started.UTC().Format(time.RFC3339Nano), UptimeS: int64(now.Sub(s.started) / time.Second)})
@@ -59,11 +66,13 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	if s.auth == nil {
-		writeJSON(w, http.StatusOK, map[string]any{"keys": []any{}})
+	store := s.auth.Load()
+	if store == nil {
+		w.Header().Set("Retry-After", "1")
+		writeErr(w, apiErr(http.StatusServiceUnavailable, "starting", "the hub is still loading its signing keys"))
 		return
 	}
-	jwks, err := s.auth.JWKS(r.Context())
+	jwks, err := store.JWKS(r.Context())
 	if err != nil {
 		writeErr(w, apiErr(http.StatusInternalServerError, "jwks_failed", "reading signing keys: %v", err))
 		return

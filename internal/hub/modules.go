@@ -138,6 +138,9 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	lines, ok := s.sup.Logs(short, n)
+	if n == 0 {
+		lines = nil // lines=0 asks for none (Logs treats 0 as "all")
+	}
 	if !ok {
 		writeErr(w, apiErr(http.StatusNotFound, "not_supervised",
 			"%s is not currently supervised — install or start it first (older output is in %s)", short, s.paths.ModuleLog(short)))

@@ -93,22 +93,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	defer ln.Close()
 	port := ln.Addr().(*net.TCPAddr).Port
 
-	store, err := auth.Open(o.Paths.HubDB())
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", o.Paths.HubDB(), err)
-	}
-	defer store.Close()
 	origins := OriginsFromEnv(port)
-	if _, err := store.EnsureSigningKey(ctx); err != nil {
-		return fmt.Errorf("ensuring the hub signing key: %w", err)
-	}
-	if created, err := store.EnsureOperatorToken(ctx, o.Paths.OperatorToken(), origins.Issuer()); err != nil {
-		log.Warn("could not write the operator token", "path", o.Paths.OperatorToken(), "err", err)
-	} else if created {
-		log.Info("minted the operator token", "path", o.Paths.OperatorToken())
-	}
-	shareTokenWithGroup(o.Paths, log)
-
 	if err := writeRunFiles(o.Paths, port); err != nil {
 		log.Warn("could not record the hub port", "err", err)
 	}
@@ -120,11 +105,34 @@ func Run(ctx context.Context, o RunOptions) error {
 		LogDir: o.Paths.ModuleLogDir,
 		RunDir: o.Paths.ModuleRunDir,
 	})
-	srv := New(Options{Paths: o.Paths, Supervisor: sup, Auth: store, Origins: origins,
+	srv := New(Options{Paths: o.Paths, Supervisor: sup, Origins: origins,
 		Version: o.Version, Source: o.Source, Logger: log})
 	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 255 * time.Second}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- httpSrv.Serve(ln) }()
+
+	// Modules need no keys: boot them while hub.db opens.
+	bootDone := make(chan struct{})
+	go func() {
+		defer close(bootDone)
+		srv.boot(ctx)
+		_, _ = daemon.SdNotify(false, "STATUS="+srv.statusLine())
+	}()
+
+	store, err := openAuth(ctx, o.Paths, origins, log)
+	if err != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), ShutdownDeadline)
+		defer cancel()
+		_ = sup.Shutdown(sctx)
+		<-bootDone
+		_ = httpSrv.Close()
+		if ctx.Err() != nil {
+			return nil // stopped while starting up: a clean stop, not a failure
+		}
+		return err
+	}
+	defer store.Close()
+	srv.SetAuth(store)
 
 	log.Info("parachute serve: listening", "url", "http://"+ln.Addr().String(), "root", o.Paths.Root,
 		"issuer", origins.Issuer(), "version", o.Version)
@@ -137,12 +145,6 @@ func Run(ctx context.Context, o RunOptions) error {
 	stopWatchdog := startWatchdog(ctx, log)
 	defer stopWatchdog()
 
-	bootDone := make(chan struct{})
-	go func() {
-		defer close(bootDone)
-		srv.boot(ctx)
-		_, _ = daemon.SdNotify(false, "STATUS="+srv.statusLine())
-	}()
 
 	select {
 	case <-ctx.Done():
@@ -265,12 +267,13 @@ func removeRunFiles(p config.Paths, port int) {
 }
 
 // shareTokenWithGroup makes operator.token readable by the config root's
-// group when the root itself is group-readable (the system package makes
-// /var/lib/parachute 0750 parachute:parachute), so operators in that group
-// use the CLI without sudo. A private root (0700) keeps the token 0600.
+// group when the root is deliberately shared with a group and nobody else
+// (mode 0750 or 0770: the system package makes /var/lib/parachute 0750
+// parachute:parachute), so operators in that group use the CLI without
+// sudo. Any other root (0700, or a loose 0755) keeps the token 0600.
 func shareTokenWithGroup(p config.Paths, log *slog.Logger) {
 	root, err := os.Stat(p.Root)
-	if err != nil || root.Mode().Perm()&0o050 != 0o050 {
+	if err != nil || root.Mode().Perm()&0o050 != 0o050 || root.Mode().Perm()&0o007 != 0 {
 		return
 	}
 	tok, err := os.Stat(p.OperatorToken())
@@ -286,4 +289,24 @@ func shareTokenWithGroup(p config.Paths, log *slog.Logger) {
 	if err := os.Chmod(p.OperatorToken(), 0o640); err != nil {
 		log.Warn("could not make the operator token group-readable", "err", err)
 	}
+}
+
+// openAuth opens hub.db, makes sure the signing key and the operator token
+// exist, and shares the token with the root's group when the root is shared.
+func openAuth(ctx context.Context, p config.Paths, origins Origins, log *slog.Logger) (*auth.Store, error) {
+	store, err := auth.Open(p.HubDB())
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", p.HubDB(), err)
+	}
+	if _, err := store.EnsureSigningKey(ctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("ensuring the hub signing key in %s: %w", p.HubDB(), err)
+	}
+	if created, err := store.EnsureOperatorToken(ctx, p.OperatorToken(), origins.Issuer()); err != nil {
+		log.Warn("could not write the operator token", "path", p.OperatorToken(), "err", err)
+	} else if created {
+		log.Info("minted the operator token", "path", p.OperatorToken())
+	}
+	shareTokenWithGroup(p, log)
+	return store, nil
 }

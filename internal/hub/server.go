@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openparachute/parachute/internal/auth"
@@ -34,7 +35,10 @@ type Options struct {
 type Server struct {
 	paths   config.Paths
 	sup     *supervisor.Supervisor
-	auth    *auth.Store
+	// auth is set once the signing keys are loaded; until then bearer
+	// routes answer 503 (the listener is up before hub.db is opened so
+	// /health answers as early as possible).
+	auth    atomic.Pointer[auth.Store]
 	origins Origins
 	version string
 	source  string
@@ -60,14 +64,20 @@ func New(o Options) *Server {
 		o.Now = time.Now
 	}
 	s := &Server{
-		paths: o.Paths, sup: o.Supervisor, auth: o.Auth, origins: o.Origins,
+		paths: o.Paths, sup: o.Supervisor, origins: o.Origins,
 		version: o.Version, source: o.Source, log: o.Logger, now: o.Now,
 		started: o.Now(), ops: newOpRegistry(100, time.Hour, o.Now),
 		modLocks: map[string]*sync.Mutex{},
 	}
+	if o.Auth != nil {
+		s.auth.Store(o.Auth)
+	}
 	s.routes()
 	return s
 }
+
+// SetAuth installs the token store once it is open.
+func (s *Server) SetAuth(a *auth.Store) { s.auth.Store(a) }
 
 func (s *Server) routes() {
 	m := http.NewServeMux()

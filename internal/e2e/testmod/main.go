@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -94,16 +95,26 @@ func serve(ignoreTerm bool) {
 	}
 }
 
+// spew writes 100-byte lines as fast as stdout takes them and, when it has
+// written $SPEW_BYTES, reports on stderr how fast that went from its own
+// side: the rate the reader let it write at.
 func spew() {
 	limit, _ := strconv.ParseInt(os.Getenv("SPEW_BYTES"), 10, 64)
 	w := bufio.NewWriterSize(os.Stdout, 64*1024)
 	line := []byte(strings.Repeat("x", 90))
+	start := time.Now()
 	var n int64
 	for i := 0; limit == 0 || n < limit; i++ {
 		k, _ := fmt.Fprintf(w, "%08d %s\n", i, line)
 		n += int64(k)
 	}
 	w.Flush()
+	d := time.Since(start)
+	report := fmt.Sprintf("spew: wrote %d bytes in %d ns\n", n, d.Nanoseconds())
+	fmt.Fprint(os.Stderr, report)
+	if p := os.Getenv("SPEW_REPORT"); p != "" {
+		_ = os.WriteFile(p, []byte(report), 0o644)
+	}
 	fmt.Println("done")
 	select {}
 }

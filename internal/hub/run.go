@@ -145,7 +145,6 @@ func Run(ctx context.Context, o RunOptions) error {
 	stopWatchdog := startWatchdog(ctx, log)
 	defer stopWatchdog()
 
-
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:

@@ -33,8 +33,8 @@ type Options struct {
 
 // Server serves the hub's HTTP API. Create it with New.
 type Server struct {
-	paths   config.Paths
-	sup     *supervisor.Supervisor
+	paths config.Paths
+	sup   *supervisor.Supervisor
 	// auth is set once the signing keys are loaded; until then bearer
 	// routes answer 503 (the listener is up before hub.db is opened so
 	// /health answers as early as possible).

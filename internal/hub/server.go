@@ -139,6 +139,8 @@ func (s *Server) dispatchModule(w http.ResponseWriter, r *http.Request) {
 		s.method("POST", s.admin(s.handleRestart))(w, r)
 	case "logs":
 		s.method("GET", s.admin(s.handleLogs))(w, r)
+	case "install", "upgrade", "uninstall":
+		s.method("POST", s.admin(map[string]http.HandlerFunc{"install": s.handleInstall, "upgrade": s.handleUpgrade, "uninstall": s.handleUninstall}[parts[1]]))(w, r)
 	default:
 		notFound()
 	}

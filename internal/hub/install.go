@@ -1,0 +1,273 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/openparachute/parachute/internal/install"
+	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/supervisor"
+)
+
+// installOpTimeout bounds one install, upgrade or uninstall: a registry
+// download plus a module's readiness window, twice over for a rollback.
+const installOpTimeout = 15 * time.Minute
+
+// InstallBody is the optional JSON body of POST /api/modules/<short>/install.
+type InstallBody struct {
+	// Source is what to install: an absolute directory or .tgz path, or an
+	// npm spec. Empty means the short name itself (a first-party module
+	// or an npm package of that name).
+	Source         string `json:"source,omitempty"`
+	Channel        string `json:"channel,omitempty"`
+	Tag            string `json:"tag,omitempty"`
+	Port           int    `json:"port,omitempty"`
+	NoStart        bool   `json:"no_start,omitempty"`
+	AllowDowngrade bool   `json:"allow_downgrade,omitempty"`
+}
+
+// UpgradeBody is the optional JSON body of POST /api/modules/<short>/upgrade.
+type UpgradeBody struct {
+	// From upgrades from an absolute directory or .tgz path, or an npm spec.
+	From           string `json:"from,omitempty"`
+	Channel        string `json:"channel,omitempty"`
+	Tag            string `json:"tag,omitempty"`
+	AllowDowngrade bool   `json:"allow_downgrade,omitempty"`
+	DryRun         bool   `json:"dry_run,omitempty"`
+}
+
+// UninstallBody is the optional JSON body of POST /api/modules/<short>/uninstall.
+type UninstallBody struct {
+	Purge bool `json:"purge,omitempty"`
+}
+
+// hubRuntime lets the installer start and stop modules through this hub's
+// supervisor, rebuilding the spawn request from disk like the start route.
+type hubRuntime struct{ s *Server }
+
+// Start implements install.Runtime: restart when supervised, else start,
+// and report the supervisor's reason when the module is not ready.
+func (rt hubRuntime) Start(ctx context.Context, short string) error {
+	s := rt.s
+	l := s.moduleLock(short)
+	l.Lock()
+	defer l.Unlock()
+	row, ok := s.findRow(short)
+	if !ok {
+		return fmt.Errorf("%s has no services.json entry", short)
+	}
+	spec, warns, err := s.buildSpec(row)
+	for _, w := range warns {
+		s.log.Warn(w)
+	}
+	if err != nil {
+		return err
+	}
+	var st supervisor.State
+	if _, supervised := s.sup.Get(short); supervised {
+		st, err = s.sup.Restart(ctx, spec)
+	} else {
+		st, err = s.sup.Start(ctx, spec)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", describeStartFailure(short, st, err), err)
+	}
+	return nil
+}
+
+// Stop implements install.Runtime.
+func (rt hubRuntime) Stop(ctx context.Context, short string) error {
+	l := rt.s.moduleLock(short)
+	l.Lock()
+	defer l.Unlock()
+	_, _, err := rt.s.sup.Stop(ctx, short)
+	return err
+}
+
+func (s *Server) handleInstall(w http.ResponseWriter, r *http.Request) {
+	short := r.PathValue("short")
+	var b InstallBody
+	if apiE := decodeOptionalJSON(r, &b); apiE != nil {
+		writeErr(w, apiE)
+		return
+	}
+	if apiE := checkOpSource(b.Channel, b.Source); apiE != nil {
+		writeErr(w, apiE)
+		return
+	}
+	src := b.Source
+	if src == "" {
+		src = short
+	}
+	s.startInstallOp(w, "install", short, func(ctx context.Context, in *install.Installer, logf func(string)) error {
+		res, err := in.Install(ctx, install.Request{Source: src, Channel: b.Channel, Tag: b.Tag, Port: b.Port,
+			NoStart: b.NoStart, AllowDowngrade: b.AllowDowngrade})
+		if res != nil && err == nil {
+			logf(summarise(res))
+		}
+		return err
+	})
+}
+
+func (s *Server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
+	short := r.PathValue("short")
+	var b UpgradeBody
+	if apiE := decodeOptionalJSON(r, &b); apiE != nil {
+		writeErr(w, apiE)
+		return
+	}
+	if apiE := checkOpSource(b.Channel, b.From); apiE != nil {
+		writeErr(w, apiE)
+		return
+	}
+	s.startInstallOp(w, "upgrade", short, func(ctx context.Context, in *install.Installer, logf func(string)) error {
+		res, err := in.Upgrade(ctx, install.UpgradeRequest{Short: short, From: b.From, Channel: b.Channel, Tag: b.Tag,
+			AllowDowngrade: b.AllowDowngrade, DryRun: b.DryRun})
+		if res != nil && err == nil {
+			logf(summarise(res))
+		}
+		return err
+	})
+}
+
+func (s *Server) handleUninstall(w http.ResponseWriter, r *http.Request) {
+	short := r.PathValue("short")
+	var b UninstallBody
+	if apiE := decodeOptionalJSON(r, &b); apiE != nil {
+		writeErr(w, apiE)
+		return
+	}
+	s.startInstallOp(w, "uninstall", short, func(ctx context.Context, in *install.Installer, logf func(string)) error {
+		res, err := in.Uninstall(ctx, install.UninstallRequest{Short: short, Purge: b.Purge})
+		if err == nil {
+			logf(fmt.Sprintf("✓ %s uninstalled", res.Short))
+		}
+		return err
+	})
+}
+
+// startInstallOp answers 202 with an operation id and runs fn in the
+// background with an Installer whose progress lines go to the operation's
+// log and whose Runtime is this hub's supervisor.
+func (s *Server) startInstallOp(w http.ResponseWriter, kind, short string,
+	fn func(ctx context.Context, in *install.Installer, logf func(string)) error) {
+	id := s.ops.create(kind, short)
+	logf := func(line string) {
+		s.ops.update(id, func(op *Operation) { op.Log = append(op.Log, line) })
+	}
+	in := install.New(install.Options{Paths: s.paths, Runtime: hubRuntime{s}, Reporter: &install.Lines{OnLine: logf}})
+	go func() {
+		// Detached from the request: a client that hangs up must not leave
+		// a half-installed module behind.
+		ctx, cancel := context.WithTimeout(context.Background(), installOpTimeout)
+		defer cancel()
+		s.ops.update(id, func(op *Operation) { op.Status = "running" })
+		err := fn(ctx, in, logf)
+		s.ops.update(id, func(op *Operation) {
+			if err == nil {
+				op.Status = "succeeded"
+				return
+			}
+			op.Status, op.Error = "failed", err.Error()
+			op.ErrorDetail = map[string]string{"error_type": installErrorType(err)}
+		})
+		if err != nil {
+			s.log.Warn("module operation failed", "op", kind, "module", short, "err", err)
+		} else {
+			s.log.Info("module operation succeeded", "op", kind, "module", short)
+		}
+	}()
+	writeJSON(w, http.StatusAccepted, map[string]string{"operation_id": id})
+}
+
+// summarise is the last line of a successful install or upgrade.
+func summarise(res *install.Result) string {
+	switch {
+	case res.DryRun && res.Replaced:
+		return fmt.Sprintf("dry run: %s would go from %s to %s; nothing changed", res.Short, orDash(res.PreviousVersion), orDash(res.Version))
+	case res.DryRun:
+		return fmt.Sprintf("dry run: %s %s would be installed; nothing changed", res.Short, orDash(res.Version))
+	case res.Unchanged:
+		return fmt.Sprintf("✓ %s is already at %s; nothing restarted", res.Short, orDash(res.Version))
+	case res.Started:
+		return fmt.Sprintf("✓ %s %s is running on port %d", res.Short, res.Version, res.Port)
+	}
+	return fmt.Sprintf("✓ %s %s is installed on port %d (not started)", res.Short, res.Version, res.Port)
+}
+
+func orDash(v string) string {
+	if v == "" {
+		return "—"
+	}
+	return v
+}
+
+// installErrorType classifies an installer error for clients.
+func installErrorType(err error) string {
+	var rb *install.RollbackError
+	var se *install.StartError
+	var me *manifest.ManifestError
+	switch {
+	case errors.As(err, &rb):
+		return "rolled_back"
+	case errors.As(err, &se):
+		return "start_failed"
+	case errors.Is(err, install.ErrDowngrade):
+		return "downgrade_refused"
+	case errors.Is(err, install.ErrCollision):
+		return "name_collision"
+	case errors.Is(err, install.ErrNotModule):
+		return "not_a_module"
+	case errors.Is(err, install.ErrPortInUse):
+		return "port_in_use"
+	case errors.Is(err, install.ErrNotInstalled):
+		return "not_installed"
+	case errors.Is(err, install.ErrDirtyTree):
+		return "dirty_tree"
+	case errors.Is(err, install.ErrNoPackageManager):
+		return "missing_dependency"
+	case errors.As(err, &me):
+		return "invalid_manifest"
+	}
+	return "failed"
+}
+
+// checkOpSource validates a channel and a path source: the hub's working
+// directory means nothing to a client, so paths must be absolute.
+func checkOpSource(channel, source string) *APIError {
+	if err := install.CheckChannel(channel); err != nil {
+		return apiErr(http.StatusBadRequest, "invalid_channel", "%v", err)
+	}
+	if (strings.HasPrefix(source, ".") || strings.Contains(source, string(filepath.Separator))) &&
+		!strings.HasPrefix(source, "@") && !filepath.IsAbs(source) {
+		return apiErr(http.StatusBadRequest, "invalid_request", "source path %q must be absolute", source)
+	}
+	return nil
+}
+
+// decodeOptionalJSON decodes a JSON body when there is one. Unknown
+// members are refused so a typo ("no-start") is not silently ignored.
+func decodeOptionalJSON(r *http.Request, v any) *APIError {
+	if r.Body == nil || r.ContentLength == 0 {
+		return nil
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
+			return apiErr(http.StatusUnsupportedMediaType, "invalid_request", "send the body as application/json (got %s)", ct)
+		}
+	}
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
+		return apiErr(http.StatusBadRequest, "invalid_request", "request body: %v", err)
+	}
+	return nil
+}

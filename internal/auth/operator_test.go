@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/openparachute/parachute/internal/testenv"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -218,7 +219,7 @@ func TestTokenFileWriteRead(t *testing.T) {
 
 func TestWriteTokenFileKeepsGroupRead(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to give the file a foreign group (as the system package does)")
+		testenv.Unavailable(t, "needs root to give the file a foreign group (as the system package does)")
 	}
 	path := filepath.Join(t.TempDir(), "operator.token")
 	if err := WriteTokenFile(path, "one"); err != nil {

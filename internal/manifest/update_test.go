@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/openparachute/parachute/internal/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -376,7 +377,7 @@ func TestStartError(t *testing.T) {
 // leave it owned by the operator.
 func TestUpdateKeepsOwner(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to chown the file to another user")
+		testenv.Unavailable(t, "needs root to chown the file to another user")
 	}
 	path := writeServices(t, rows(row("a", 1950)))
 	const uid, gid = 4321, 4322

@@ -3,6 +3,7 @@ package servicemgr
 import (
 	"bytes"
 	"context"
+	"github.com/openparachute/parachute/internal/testenv"
 	"io"
 	"os"
 	"os/exec"
@@ -90,15 +91,15 @@ func TestSystemdBox(t *testing.T) {
 		t.Skip("boots systemd in a box; skipped with -short")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: systemd-box boots systemd in new namespaces (CI runs as root)")
+		testenv.Unavailable(t, "needs root: systemd-box boots systemd in new namespaces (CI runs as root)")
 	}
 	tool := boxTool()
 	if tool == "" {
-		t.Skip("systemd-box not found (set SYSTEMD_BOX or keep ../shared/tools beside the repo)")
+		testenv.Unavailable(t, "systemd-box not found (set SYSTEMD_BOX or keep ../shared/tools beside the repo)")
 	}
 	for _, p := range []string{"unshare", "nsenter"} {
 		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("systemd-box needs %s: %v", p, err)
+			testenv.Unavailable(t, "systemd-box needs %s: %v", p, err)
 		}
 	}
 	self, err := os.Executable()
@@ -122,7 +123,7 @@ func TestSystemdBox(t *testing.T) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Skipf("systemd-box could not boot systemd here: %v\n%s", err, stderr.String())
+		testenv.Unavailable(t, "systemd-box could not boot systemd here: %v\n%s", err, stderr.String())
 	}
 	pid := strings.TrimSpace(string(out))
 	t.Cleanup(func() {

@@ -2,6 +2,7 @@ package unit
 
 import (
 	"bytes"
+	"github.com/openparachute/parachute/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -19,14 +20,14 @@ func systemdBox(t *testing.T) string {
 		t.Skip("-short: not booting systemd")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("systemd-box needs root")
+		testenv.Unavailable(t, "systemd-box needs root")
 	}
 	tool := os.Getenv("SYSTEMD_BOX")
 	if tool == "" {
 		tool = filepath.Join(repoRoot(t), "..", "shared", "tools", "systemd-box")
 	}
 	if _, err := os.Stat(tool); err != nil {
-		t.Skipf("systemd-box not found (%v); set SYSTEMD_BOX", err)
+		testenv.Unavailable(t, "systemd-box not found (%v); set SYSTEMD_BOX", err)
 	}
 	// Building the box's root takes a while and must not race another
 	// package's first boot, so it is a one-time setup step, not ours.
@@ -35,7 +36,7 @@ func systemdBox(t *testing.T) string {
 		root = "/var/cache/systemd-box/root"
 	}
 	if _, err := os.Stat(filepath.Join(root, "lib", "systemd", "systemd")); err != nil {
-		t.Skipf("systemd-box root %s is not built; run `%s rootfs` once", root, tool)
+		testenv.Unavailable(t, "systemd-box root %s is not built; run `%s rootfs` once", root, tool)
 	}
 	return tool
 }

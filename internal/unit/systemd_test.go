@@ -2,6 +2,7 @@ package unit
 
 import (
 	"bytes"
+	"github.com/openparachute/parachute/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -293,7 +294,7 @@ func TestRenderSystemdRejects(t *testing.T) {
 func TestSystemdAnalyzeVerify(t *testing.T) {
 	analyze, err := exec.LookPath("systemd-analyze")
 	if err != nil {
-		t.Skip("systemd-analyze not found; install systemd to verify rendered units")
+		testenv.Unavailable(t, "systemd-analyze not found; install systemd to verify rendered units")
 	}
 	type target struct {
 		name string

@@ -275,6 +275,27 @@ func boxSystemUnit(t *testing.T) {
 	if got := systemctl(t, "is-active", "parachute-hub.service"); got != "active" {
 		t.Fatalf("after start web, is-active = %q", got)
 	}
+	// Watchdog: with a 2 s WatchdogSec (a drop-in), systemd sees the hub's
+	// WATCHDOG=1 pings: the timestamp moves and the hub is not killed.
+	dropIn := "/etc/systemd/system/parachute-hub.service.d/watchdog.conf"
+	os.MkdirAll(filepath.Dir(dropIn), 0o755)
+	if err := os.WriteFile(dropIn, []byte("[Service]\nWatchdogSec=2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	systemctl(t, "daemon-reload")
+	b.must("restart")
+	wdPID := mainPID(t)
+	wd := func() string { return systemctl(t, "show", "-p", "WatchdogTimestampMonotonic", "--value", "parachute-hub.service") }
+	first := wd()
+	waitFor(t, "a watchdog ping after the first", 10*time.Second, func() bool { return wd() != first && wd() != "0" })
+	second := wd()
+	waitFor(t, "another watchdog ping", 10*time.Second, func() bool { return wd() != second })
+	if p := mainPID(t); p != wdPID {
+		t.Fatalf("the hub was restarted (MainPID %d → %d) under a 2 s watchdog", wdPID, p)
+	}
+	os.Remove(dropIn)
+	systemctl(t, "daemon-reload")
+
 	// The unit renders the same text as `unit render`.
 	rendered := b.must("unit", "render", "systemd")
 	installed, err := os.ReadFile("/etc/systemd/system/parachute-hub.service")

@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -366,5 +368,52 @@ func TestVersion(t *testing.T) {
 	var v map[string]string
 	if code != 0 || json.Unmarshal([]byte(out), &v) != nil || v["version"] == "" || v["go_version"] == "" {
 		t.Fatalf("version --json: exit %d: %s", code, out)
+	}
+}
+
+// A SIGKILLed hub takes its direct children with it (Pdeathsig), but a
+// grandchild that a module forked survives, holding the module's port. The
+// next hub finds the group recorded under <root>/<short>/run/, kills it,
+// and the module comes back on its port.
+func TestStaleGroupReapedAtBoot(t *testing.T) {
+	h := newHome(t, module{name: "wrapper", mode: []string{"fork-grandchild"}})
+	h.start()
+	var pgid, port int
+	waitFor(t, "wrapper active", 15*time.Second, func() bool {
+		st, _ := h.status()
+		m, ok := st.module("wrapper")
+		if ok && m.State == "active" && m.PID != nil {
+			pgid, port = *m.PID, m.Port
+			return true
+		}
+		return false
+	})
+	if err := h.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-h.done
+	waitFor(t, "the wrapper (direct child) to die with the hub", 10*time.Second, func() bool {
+		return syscall.Kill(pgid, 0) != nil
+	})
+	if groupGone(pgid) {
+		t.Fatal("the grandchild died too; this test needs it to outlive the hub")
+	}
+	// A TCP connect only: an HTTP request would make the orphan log to the
+	// dead hub's pipe and die of SIGPIPE.
+	if c, err := net.DialTimeout("tcp", "127.0.0.1:"+strconv.Itoa(port), time.Second); err != nil {
+		t.Fatalf("the orphaned grandchild is not holding the module's port: %v", err)
+	} else {
+		c.Close()
+	}
+
+	h.start() // a new hub on the same root
+	waitFor(t, "the orphaned group to be reaped", 15*time.Second, func() bool { return groupGone(pgid) })
+	waitFor(t, "wrapper active again under the new hub", 15*time.Second, func() bool {
+		st, _ := h.status()
+		m, ok := st.module("wrapper")
+		return ok && m.State == "active" && m.PID != nil && *m.PID != pgid
+	})
+	if !strings.Contains(h.out.String(), "previous hub") {
+		t.Errorf("the new hub did not say it reaped a group left by a previous hub:\n%s", h.out.String())
 	}
 }

@@ -18,11 +18,32 @@ const DefaultHubPort = 1939
 // means "this hub runs in a container" (compatible with the reference hub).
 const ContainerHome = "/parachute"
 
+// SystemRoot is where the packaged (deb/rpm) system hub keeps its state.
+const SystemRoot = "/var/lib/parachute"
+
 // Root returns the config root: $PARACHUTE_HOME when set and non-empty,
 // otherwise <home>/.parachute, where home comes from the OS user database
 // (falling back to $HOME when the database has no entry, e.g. in a
-// container running as an unnamed uid).
+// container running as an unnamed uid). When that personal root does not
+// exist but the system hub's root does and this user can see into it (root,
+// or a member of the parachute group), the system root is used: one hub per
+// box, and its operators need no flags.
 func Root() (string, error) {
+	r, err := personalRoot()
+	if err != nil {
+		return "", err
+	}
+	if os.Getenv("PARACHUTE_HOME") == "" {
+		if _, err := os.Stat(r); errors.Is(err, os.ErrNotExist) {
+			if _, err := os.Stat(filepath.Join(SystemRoot, "hub.db")); err == nil {
+				return SystemRoot, nil
+			}
+		}
+	}
+	return r, nil
+}
+
+func personalRoot() (string, error) {
 	if v := os.Getenv("PARACHUTE_HOME"); v != "" {
 		return filepath.Abs(v)
 	}

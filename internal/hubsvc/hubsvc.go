@@ -44,6 +44,46 @@ type Controller struct {
 	Sleep func(time.Duration)
 	// ReadyTimeout overrides the package default.
 	ReadyTimeout time.Duration
+	// Home is the user's home directory; "" asks the OS.
+	Home string
+	// Exists reports whether a path exists; nil asks the file system.
+	Exists func(path string) bool
+}
+
+// BrewLabel is the launchd label `brew services` gives the formula's
+// service; its plist runs the same `parachute serve`.
+const BrewLabel = "homebrew.mxcl.parachute"
+
+func (c *Controller) home() string {
+	if c.Home != "" {
+		return c.Home
+	}
+	h, _ := os.UserHomeDir()
+	return h
+}
+
+func (c *Controller) exists(p string) bool {
+	if c.Exists != nil {
+		return c.Exists(p)
+	}
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// brewService returns the path of the `brew services` plist for parachute
+// when Homebrew runs the hub on this (launchd) host.
+func (c *Controller) brewService() string {
+	switch c.Mgr.Kind() {
+	case servicemgr.KindLaunchd, servicemgr.KindLaunchdSystem:
+	default:
+		return ""
+	}
+	for _, k := range []servicemgr.Kind{c.Mgr.Kind(), servicemgr.KindLaunchd, servicemgr.KindLaunchdSystem} {
+		if p := servicemgr.UnitPath(k, c.home(), BrewLabel); c.exists(p) {
+			return p
+		}
+	}
+	return ""
 }
 
 func (c *Controller) logf(format string, args ...any) {
@@ -52,19 +92,25 @@ func (c *Controller) logf(format string, args ...any) {
 	}
 }
 
-// UnitName is the manager's name for the hub unit.
+// UnitName is the manager's name for the hub unit: brew's label when
+// Homebrew runs the hub, else ours.
 func (c *Controller) UnitName() string {
 	switch c.Mgr.Kind() {
 	case servicemgr.KindLaunchd, servicemgr.KindLaunchdSystem:
+		if c.brewService() != "" {
+			return BrewLabel
+		}
 		return unit.LaunchdLabel
 	}
 	return unit.SystemdName
 }
 
-// UnitPath is where this CLI installs the hub unit.
+// UnitPath is where the hub unit lives (ours, or brew's plist).
 func (c *Controller) UnitPath() string {
-	home, _ := os.UserHomeDir()
-	return servicemgr.UnitPath(c.Mgr.Kind(), home, c.UnitName())
+	if p := c.brewService(); p != "" {
+		return p
+	}
+	return servicemgr.UnitPath(c.Mgr.Kind(), c.home(), c.UnitName())
 }
 
 // Label names the manager for humans: "managed unit (systemd)" etc.
@@ -73,6 +119,9 @@ func (c *Controller) Label(st servicemgr.State) string {
 	case servicemgr.KindNone:
 		return "foreground"
 	case servicemgr.KindLaunchd, servicemgr.KindLaunchdSystem:
+		if c.brewService() != "" {
+			return "managed unit (launchd, brew services)"
+		}
 		return "managed unit (launchd)"
 	}
 	if o := Owner(st.Path); o != "" {
@@ -91,6 +140,8 @@ func Owner(path string) string {
 	resolved := path
 	if r, err := filepath.EvalSymlinks(path); err == nil {
 		resolved = r
+	} else if r, err := os.Readlink(path); err == nil {
+		resolved = r // a link whose target this user cannot follow still names it
 	}
 	switch {
 	case strings.HasPrefix(resolved, "/nix/store/"):
@@ -222,8 +273,15 @@ func (c *Controller) Install(ctx context.Context) (InstallResult, error) {
 		return res, servicemgr.ErrNoManager
 	}
 	st, _ := c.State(ctx)
-	if o := Owner(st.Path); o != "" && st.LoadState == "loaded" {
-		res.Adopted = o + " (" + st.Path + ")"
+	owner := Owner(st.Path)
+	if owner != "" && st.LoadState != "loaded" {
+		owner = ""
+	}
+	if p := c.brewService(); p != "" {
+		owner, st.Path = "brew services", p
+	}
+	if owner != "" {
+		res.Adopted = owner + " (" + st.Path + ")"
 		if c.Health(ctx) != nil {
 			if err := c.Mgr.Start(ctx, c.UnitName()); err != nil {
 				return res, c.withJournal(ctx, err)

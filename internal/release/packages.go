@@ -22,7 +22,7 @@ const (
 	Maintainer  = "Parachute maintainers <maintainers@parachute.computer>"
 	Vendor      = "Parachute"
 	Summary     = "Local hub and supervisor for Parachute modules"
-	Description = `Local hub and supervisor for Parachute modules.
+	Description = `Local hub and supervisor for Parachute modules
 parachute serve runs an HTTP hub on 127.0.0.1:1939 and supervises every
 installed module (vault, scribe, channel, runner, surface and third-party
 modules): it starts them, restarts crashed ones within a budget, captures
@@ -219,11 +219,20 @@ func packageInfo(req PackageRequest) (*nfpm.Info, error) {
 		}
 	}
 
+	changelog := filepath.Join(req.Stage, "changelog-"+req.Format+".yml")
+	if err := writeFile(changelog, changelogYAML(req.Stamp), 0o644); err != nil {
+		return nil, err
+	}
+
 	info := &nfpm.Info{
-		Name:        Name,
-		Arch:        req.Target.Arch,
-		Platform:    req.Target.OS,
-		Version:     req.Stamp.Version,
+		Name:     Name,
+		Arch:     req.Target.Arch,
+		Platform: req.Target.OS,
+		Version:  req.Stamp.Version,
+		// Release 1 gives the deb a Debian revision, so the hyphen of a
+		// pseudo-version (0.0.0-<time>-<sha>) stays in the upstream part.
+		Release:     "1",
+		Changelog:   changelog,
 		Section:     "net",
 		Priority:    "optional",
 		Maintainer:  Maintainer,
@@ -247,6 +256,22 @@ func packageInfo(req PackageRequest) (*nfpm.Info, error) {
 		},
 	}
 	return nfpm.WithDefaults(info), nil
+}
+
+// changelogYAML is the one-entry changelog (chglog format) nfpm turns into
+// the deb's changelog.Debian.gz and the rpm's %changelog: it points at the
+// release notes, which live with the tag.
+func changelogYAML(s Stamp) []byte {
+	return []byte(fmt.Sprintf(`- semver: %q
+  date: %q
+  packager: %q
+  deb:
+    urgency: medium
+    distributions: [stable]
+  changes:
+    - note: %q
+    - note: %q
+`, s.Version, s.Date(), Maintainer, "Upstream release "+s.Version+".", "Release notes: "+Homepage+"/releases"))
 }
 
 // writeFile creates the parent directories and writes data.

@@ -94,6 +94,9 @@ func newApp(e *env) *cli.App {
 			serveCommand(e),
 			initCommand(e),
 			statusCommand(e),
+			installCommand(e),
+			uninstallCommand(e),
+			upgradeCommand(e),
 			startCommand(e),
 			stopCommand(e),
 			restartCommand(e),
@@ -128,7 +131,7 @@ func newApp(e *env) *cli.App {
 // treat the value as a positional argument.
 var valueFlags = map[string]bool{
 	"-n": true, "--lines": true, "--port": true, "--bind": true, "--scope-set": true,
-	"--user": true, "--home": true, "--channel": true, "--tag": true, "--hub-origin": true,
+	"--user": true, "--home": true, "--channel": true, "--tag": true, "--hub-origin": true, "--from": true,
 }
 
 // permuteFlags moves flags that follow a verb's positional arguments in

@@ -111,7 +111,7 @@ func (s *Server) handleInstall(w http.ResponseWriter, r *http.Request) {
 		res, err := in.Install(ctx, install.Request{Source: src, Channel: b.Channel, Tag: b.Tag, Port: b.Port,
 			NoStart: b.NoStart, AllowDowngrade: b.AllowDowngrade})
 		if res != nil && err == nil {
-			logf(summarise(res))
+			logf(res.Summary())
 		}
 		return err
 	})
@@ -132,7 +132,7 @@ func (s *Server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 		res, err := in.Upgrade(ctx, install.UpgradeRequest{Short: short, From: b.From, Channel: b.Channel, Tag: b.Tag,
 			AllowDowngrade: b.AllowDowngrade, DryRun: b.DryRun})
 		if res != nil && err == nil {
-			logf(summarise(res))
+			logf(res.Summary())
 		}
 		return err
 	})
@@ -186,28 +186,6 @@ func (s *Server) startInstallOp(w http.ResponseWriter, kind, short string,
 		}
 	}()
 	writeJSON(w, http.StatusAccepted, map[string]string{"operation_id": id})
-}
-
-// summarise is the last line of a successful install or upgrade.
-func summarise(res *install.Result) string {
-	switch {
-	case res.DryRun && res.Replaced:
-		return fmt.Sprintf("dry run: %s would go from %s to %s; nothing changed", res.Short, orDash(res.PreviousVersion), orDash(res.Version))
-	case res.DryRun:
-		return fmt.Sprintf("dry run: %s %s would be installed; nothing changed", res.Short, orDash(res.Version))
-	case res.Unchanged:
-		return fmt.Sprintf("✓ %s is already at %s; nothing restarted", res.Short, orDash(res.Version))
-	case res.Started:
-		return fmt.Sprintf("✓ %s %s is running on port %d", res.Short, res.Version, res.Port)
-	}
-	return fmt.Sprintf("✓ %s %s is installed on port %d (not started)", res.Short, res.Version, res.Port)
-}
-
-func orDash(v string) string {
-	if v == "" {
-		return "—"
-	}
-	return v
 }
 
 // installErrorType classifies an installer error for clients.

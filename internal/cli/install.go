@@ -1,0 +1,417 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/hub"
+	"github.com/openparachute/parachute/internal/hubclient"
+	"github.com/openparachute/parachute/internal/install"
+	"github.com/openparachute/parachute/internal/manifest"
+)
+
+// opDeadline bounds waiting for a hub operation (it has its own timeout).
+const opDeadline = 16 * time.Minute
+
+func installCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "install",
+		Usage:     "install a module: a first-party name, a local directory or .tgz, or an npm package",
+		ArgsUsage: "<service>|<path>|<npm-spec>",
+		Description: `Installs and registers a module, then starts it through the running hub.
+
+  parachute install vault                  first-party module from npm (bun when installed, else npm)
+  parachute install ./my-module            a directory with .parachute/module.json, used in place
+  parachute install ./my-module-1.0.0.tgz  an npm tarball, installed globally
+  parachute install some-module@1.2.3      an npm package with .parachute/module.json
+
+services: ` + strings.Join(knownShortList(), ", ") + `
+
+Installing a module that is already installed replaces it in place (same port,
+same .env) and restarts it; if the new version does not become ready, the old
+one is put back. A new module gets its canonical port when free, else one from
+the unassigned Parachute range (1944, 1947–1949), else one above it.
+With the hub down, the module is registered and starts with the hub.`,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "channel", Usage: "npm channel: rc or latest (default: $PARACHUTE_INSTALL_CHANNEL, else the installed module's, else latest)"},
+			&cli.StringFlag{Name: "tag", Usage: "npm dist-tag or exact version (wins over --channel)"},
+			&cli.IntFlag{Name: "port", Usage: "port for a new module (default: assigned)"},
+			&cli.BoolFlag{Name: "no-start", Usage: "register only; do not start the module"},
+			&cli.BoolFlag{Name: "allow-downgrade", Usage: "allow replacing an installed module with an older version"},
+		},
+		Action: func(c *cli.Context) error { return runInstall(e, c) },
+	}
+}
+
+func uninstallCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:      "uninstall",
+		Usage:     "stop a module, unregister it and remove its package",
+		ArgsUsage: "<service>",
+		Description: `Stops the module, removes its services.json entry, and removes its npm package
+when bun or npm installed it (a directory installed in place is left alone).
+--purge also removes <config root>/<service>/ (its .env, logs and data).`,
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "purge", Usage: "also remove the module's directory under the config root"}},
+		Action: func(c *cli.Context) error {
+			if c.Args().Len() != 1 {
+				return fail(ExitUsage, "usage: parachute uninstall <service> [--purge]")
+			}
+			short := c.Args().First()
+			paths, err := e.paths()
+			if err != nil {
+				return rootErr(err)
+			}
+			purge := c.Bool("purge")
+			return viaHubOrLocal(e, c, paths, "uninstall", short, hub.UninstallBody{Purge: purge},
+				func(in *install.Installer) (string, error) {
+					res, err := in.Uninstall(c.Context, install.UninstallRequest{Short: short, Purge: purge})
+					if err != nil {
+						return "", err
+					}
+					return fmt.Sprintf("✓ %s uninstalled", res.Short), nil
+				})
+		},
+	}
+}
+
+func runInstall(e *env, c *cli.Context) error {
+	if c.Args().Len() != 1 {
+		return fail(ExitUsage, "usage: parachute install <service>|<path>|<npm-spec> [--channel rc|latest] [--tag T] [--port N] [--no-start]\nservices: %s",
+			strings.Join(knownShortList(), ", "))
+	}
+	if err := install.CheckChannel(c.String("channel")); err != nil {
+		return fail(ExitUsage, "parachute install: %v", err)
+	}
+	paths, err := e.paths()
+	if err != nil {
+		return rootErr(err)
+	}
+	arg := absIfPath(c.Args().First())
+	// Read the source here first: a bad module.json is reported before
+	// anything is downloaded, and the hub's route needs the module name.
+	src, err := install.ParseSource(arg, install.SourceOptions{Channel: c.String("channel"), Tag: c.String("tag")})
+	if err != nil {
+		return fail(ExitFail, "✗ %v", err)
+	}
+	short := opShort(src)
+	req := install.Request{Source: arg, Channel: c.String("channel"), Tag: c.String("tag"), Port: c.Int("port"),
+		NoStart: c.Bool("no-start"), AllowDowngrade: c.Bool("allow-downgrade")}
+	body := hub.InstallBody{Source: arg, Channel: req.Channel, Tag: req.Tag, Port: req.Port, NoStart: req.NoStart, AllowDowngrade: req.AllowDowngrade}
+	return viaHubOrLocal(e, c, paths, "install", short, body, func(in *install.Installer) (string, error) {
+		req.NoStart = true // no hub, nothing runs modules
+		res, err := in.Install(c.Context, req)
+		if err != nil {
+			return "", err
+		}
+		if c.Bool("no-start") {
+			return fmt.Sprintf("%s\n  Start it with `parachute start %s`.", res.Summary(), res.Short), nil
+		}
+		return fmt.Sprintf("%s\n  The hub is not running; %s will start with it (`parachute start`).", res.Summary(), res.Short), nil
+	})
+}
+
+// opShort is the module name the hub route is addressed to.
+func opShort(src install.Source) string {
+	switch {
+	case src.Known != nil:
+		return src.Known.Short
+	case src.Module != nil:
+		return src.Module.Name
+	}
+	name := src.Package
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
+}
+
+// viaHubOrLocal runs a module operation through the running hub (so its
+// supervisor stops, starts and health-checks the module), or, when no hub
+// answers, on the disk directly with local.
+func viaHubOrLocal(e *env, c *cli.Context, paths config.Paths, op, short string, body any,
+	local func(in *install.Installer) (string, error)) error {
+	client := hubclient.New(paths)
+	_, herr := client.Health(c.Context)
+	if herr == nil {
+		return runHubOp(e, c.Context, client, op, short, body)
+	}
+	if !errors.Is(herr, hubclient.ErrHubNotRunning) {
+		return fail(ExitFail, "✗ %s %s: the hub at %s did not answer /health: %v", op, short, client.Base, herr)
+	}
+	r := newLineRenderer(e.stdout)
+	defer r.close()
+	in := install.New(install.Options{Paths: paths, Reporter: &install.Lines{OnLine: r.line}})
+	tail, err := local(in)
+	r.close()
+	if err != nil {
+		return installFailure(short, err.Error(), errorTypeOf(err))
+	}
+	if tail != "" {
+		e.printf("%s\n", tail)
+	}
+	return nil
+}
+
+// errorTypeOf classifies a local installer error like the hub does.
+func errorTypeOf(err error) string {
+	var rb *install.RollbackError
+	var se *install.StartError
+	switch {
+	case errors.As(err, &rb):
+		return "rolled_back"
+	case errors.As(err, &se):
+		return "start_failed"
+	case errors.Is(err, install.ErrNotInstalled):
+		return "not_installed"
+	}
+	return ""
+}
+
+// installFailure formats a failed operation with what to run next.
+func installFailure(short, msg, typ string) error {
+	switch typ {
+	case "rolled_back", "start_failed":
+		return fail(ExitFail, "✗ %s\n  See `parachute logs %s` and `parachute status`.", msg, short)
+	case "not_installed":
+		return fail(ExitFail, "✗ %s\n  `parachute status` lists what is installed.", msg)
+	}
+	return fail(ExitFail, "✗ %s", msg)
+}
+
+// runHubOp POSTs /api/modules/<short>/<op>, then follows the operation,
+// printing its log lines as they arrive, until it finishes.
+func runHubOp(e *env, ctx context.Context, client *hubclient.Client, op, short string, body any) error {
+	var accepted struct {
+		ID string `json:"operation_id"`
+	}
+	path := "/api/modules/" + url.PathEscape(short) + "/" + op
+	if err := hubJSON(ctx, client, http.MethodPost, path, body, &accepted); err != nil {
+		return hubOpError(short, op, err)
+	}
+	if accepted.ID == "" {
+		return fail(ExitFail, "✗ %s %s: the hub accepted the request but returned no operation id", op, short)
+	}
+	r := newLineRenderer(e.stdout)
+	defer r.close()
+	ctx, cancel := context.WithTimeout(ctx, opDeadline)
+	defer cancel()
+	printed := 0
+	for {
+		var st hub.Operation
+		if err := hubJSON(ctx, client, http.MethodGet, "/api/modules/operations/"+accepted.ID, nil, &st); err != nil {
+			r.close()
+			if ctx.Err() != nil {
+				return fail(ExitFail, "✗ %s %s: gave up waiting after %s (operation %s); check `parachute status`", op, short, opDeadline, accepted.ID)
+			}
+			return hubOpError(short, op, err)
+		}
+		for ; printed < len(st.Log); printed++ {
+			r.line(st.Log[printed])
+		}
+		switch st.Status {
+		case "succeeded":
+			return nil
+		case "failed":
+			r.close()
+			typ := ""
+			if m, ok := st.ErrorDetail.(map[string]any); ok {
+				typ, _ = m["error_type"].(string)
+			}
+			return installFailure(short, st.Error, typ)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond): // poll interval
+		}
+	}
+}
+
+// hubOpError explains a failed request to the hub.
+func hubOpError(short, op string, err error) error {
+	var he *hubclient.HTTPError
+	if errors.As(err, &he) && he.Status == http.StatusUnauthorized {
+		return fail(ExitFail, "✗ %s %s: %s\n  If the token is stale, run `parachute auth rotate-operator`.", op, short, he.Description)
+	}
+	return fail(ExitFail, "✗ %s %s: %v", op, short, err)
+}
+
+// hubJSON sends one authenticated JSON request to the hub.
+func hubJSON(ctx context.Context, client *hubclient.Client, method, path string, body, out any) error {
+	tok, err := client.Token()
+	if err != nil {
+		return err
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(b)
+	}
+	rctx, cancel := context.WithTimeout(ctx, hubclient.ReadTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(rctx, method, client.Base+path, rd)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := client.HTTP.Do(req)
+	if err != nil {
+		return fmt.Errorf("%w at %s: %v", hubclient.ErrHubNotRunning, client.Base, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode/100 != 2 {
+		he := &hubclient.HTTPError{Status: resp.StatusCode, Body: data}
+		var env struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		if json.Unmarshal(data, &env) == nil {
+			he.Code, he.Description = env.Error, env.Description
+		}
+		return he
+	}
+	if out != nil {
+		return json.Unmarshal(data, out)
+	}
+	return nil
+}
+
+// absIfPath makes a relative path argument absolute, so the hub (whose
+// working directory is elsewhere) gets the directory the operator meant.
+func absIfPath(arg string) string {
+	if arg == "." || arg == ".." || strings.HasPrefix(arg, "./") || strings.HasPrefix(arg, "../") {
+		if abs, err := filepath.Abs(arg); err == nil {
+			return abs
+		}
+	}
+	return arg
+}
+
+// lineRenderer prints installer progress lines. A step line ("installing
+// x with npm …") becomes a spinner on a terminal until its "…: done" or
+// "…: failed" line; elsewhere every line is printed as is.
+type lineRenderer struct {
+	w   io.Writer
+	tty bool
+
+	mu   sync.Mutex // guards the fields below and writes to w
+	step string     // the step the spinner shows, "" when none
+	stop chan struct{}
+	done chan struct{}
+}
+
+func newLineRenderer(w io.Writer) *lineRenderer {
+	r := &lineRenderer{w: w}
+	if f, ok := w.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			r.tty = true
+		}
+	}
+	return r
+}
+
+func (r *lineRenderer) line(l string) {
+	if !r.tty {
+		r.mu.Lock()
+		fmt.Fprintln(r.w, l)
+		r.mu.Unlock()
+		return
+	}
+	if step, ok := strings.CutSuffix(l, " …"); ok {
+		r.endSpinner("")
+		r.startSpinner(step)
+		return
+	}
+	r.mu.Lock()
+	cur := r.step
+	r.mu.Unlock()
+	switch {
+	case cur != "" && l == cur+": done":
+		r.endSpinner("✓ " + cur)
+	case cur != "" && l == cur+": failed":
+		r.endSpinner("✗ " + cur)
+	default:
+		r.endSpinner("")
+		r.mu.Lock()
+		fmt.Fprintln(r.w, l)
+		r.mu.Unlock()
+	}
+}
+
+var spinnerFrames = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+func (r *lineRenderer) startSpinner(step string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.step, r.stop, r.done = step, make(chan struct{}), make(chan struct{})
+	stop, done := r.stop, r.done
+	go func() {
+		defer close(done)
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			r.mu.Lock()
+			fmt.Fprintf(r.w, "\r\033[K%s %s", spinnerFrames[i%len(spinnerFrames)], step)
+			r.mu.Unlock()
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// endSpinner stops the spinner, replacing its line with final (or, when
+// final is "", with the bare step so the record stays on screen).
+func (r *lineRenderer) endSpinner(final string) {
+	r.mu.Lock()
+	step, stop, done := r.step, r.stop, r.done
+	r.step, r.stop, r.done = "", nil, nil
+	r.mu.Unlock()
+	if stop == nil {
+		return
+	}
+	close(stop)
+	<-done
+	if final == "" {
+		final = "… " + step
+	}
+	r.mu.Lock()
+	fmt.Fprintf(r.w, "\r\033[K%s\n", final)
+	r.mu.Unlock()
+}
+
+func (r *lineRenderer) close() { r.endSpinner("") }
+
+// knownShortList is the installable first-party modules, for usage text.
+func knownShortList() []string {
+	var out []string
+	for _, k := range manifest.KnownModules() {
+		out = append(out, k.Short)
+	}
+	return out
+}

@@ -159,6 +159,21 @@ type Result struct {
 	DryRun bool
 }
 
+// Summary is a one-line account of the result for the operator.
+func (r *Result) Summary() string {
+	switch {
+	case r.DryRun && r.Replaced:
+		return fmt.Sprintf("dry run: %s would go from %s to %s; nothing changed", r.Short, orUnknown(r.PreviousVersion), orUnknown(r.Version))
+	case r.DryRun:
+		return fmt.Sprintf("dry run: %s %s would be installed; nothing changed", r.Short, orUnknown(r.Version))
+	case r.Unchanged:
+		return fmt.Sprintf("✓ %s is already at %s; nothing restarted", r.Short, orUnknown(r.Version))
+	case r.Started:
+		return fmt.Sprintf("✓ %s %s is running on port %d", r.Short, r.Version, r.Port)
+	}
+	return fmt.Sprintf("✓ %s %s is installed on port %d (not started)", r.Short, r.Version, r.Port)
+}
+
 // DowngradeError refuses replacing a version with an older one.
 type DowngradeError struct {
 	Short, Installed, Target string

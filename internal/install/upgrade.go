@@ -115,7 +115,7 @@ func (in *Installer) isGitCheckout(ctx context.Context, dir string) bool {
 // dependencies when the lockfile changed, and restarts it; an unhealthy
 // result is reset to the previous commit and restarted.
 func (in *Installer) gitUpgrade(ctx context.Context, short string, row manifest.Service, dir string, k *manifest.Known, req Request) (*Result, error) {
-	res := &Result{Short: short, Name: row.Name, Port: row.Port, InstallDir: dir, Version: row.Version, PreviousVersion: row.Version, Source: SourceDir}
+	res := &Result{Short: short, Name: row.Name, Port: row.Port, InstallDir: dir, Version: row.Version, PreviousVersion: row.Version, Source: SourceDir, Replaced: true}
 	git, _ := in.lookPath("git")
 	gitCmd := func(args ...string) (string, error) {
 		out, err := in.run(ctx, Cmd{Dir: dir, Name: git, Args: args})

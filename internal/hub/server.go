@@ -86,6 +86,8 @@ func (s *Server) routes() {
 	m.HandleFunc("/.well-known/parachute.json", s.handleDiscovery)
 	m.HandleFunc("/.well-known/jwks.json", s.handleJWKS)
 	m.HandleFunc("/api/hub", s.method("GET", s.admin(s.handleHub)))
+	m.HandleFunc("/api/hub/upgrade", s.method("POST", s.admin(s.handleHubUpgrade)))
+	m.HandleFunc("/api/hub/upgrade/status", s.method("GET", s.admin(s.handleHubUpgradeStatus)))
 	m.HandleFunc("/api/modules", s.method("GET", s.authed("parachute:host:auth", s.handleModules)))
 	m.HandleFunc("/api/modules/{rest...}", s.dispatchModule)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,233 @@
+package hub
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openparachute/parachute/internal/hubsvc"
+	"github.com/openparachute/parachute/internal/install"
+	"github.com/openparachute/parachute/internal/selfupdate"
+	"github.com/openparachute/parachute/internal/servicemgr"
+)
+
+// HubUpgradeBody is the JSON body of POST /api/hub/upgrade.
+type HubUpgradeBody struct {
+	// From is the absolute path of the new parachute binary on this host.
+	// There is no release server yet, so it is required.
+	From           string `json:"from,omitempty"`
+	AllowDowngrade bool   `json:"allow_downgrade,omitempty"`
+	// Channel is accepted for compatibility with the reference admin UI
+	// ("rc" or "latest"); without a release server it selects nothing.
+	Channel string `json:"channel,omitempty"`
+}
+
+// HubUpgradeAccepted is the 202 answer of POST /api/hub/upgrade.
+type HubUpgradeAccepted struct {
+	OperationID    string  `json:"operation_id"`
+	Mode           string  `json:"mode"`
+	CurrentVersion string  `json:"current_version"`
+	TargetVersion  *string `json:"target_version"`
+}
+
+// hubUpgradeEnv is what the hub-upgrade handler asks of the host; tests
+// replace it.
+type hubUpgradeEnv struct {
+	detect  func(ctx context.Context) (selfupdate.Source, error)
+	manager func() (servicemgr.Manager, error)
+	spawn   func(ctx context.Context, kind servicemgr.Kind, unit string, argv, env []string) error
+	exe     func() (string, error)
+}
+
+var defaultHubUpgradeEnv = hubUpgradeEnv{
+	detect:  func(ctx context.Context) (selfupdate.Source, error) { return selfupdate.Detect(ctx, selfupdate.HostDefaults()) },
+	manager: func() (servicemgr.Manager, error) { return servicemgr.Detect(servicemgr.HostDetectOptions()) },
+	spawn:   selfupdate.SpawnHelper,
+	exe:     os.Executable,
+}
+
+// hubUpgradeMu serialises reads and writes of the status file by this
+// hub's handlers (the helper process writes it too, one step at a time).
+var hubUpgradeMu sync.Mutex
+
+// handleHubUpgrade starts a hub self-upgrade: checks, a smoke test of the
+// new binary, the status file, then a helper outside the hub's own unit
+// (`parachute upgrade hub --from ... --op <id>`) that swaps the binary,
+// restarts the unit and rolls back if the new hub is not healthy. The hub
+// never rewrites or restarts itself inline: the restart would kill it
+// mid-way.
+func (s *Server) handleHubUpgrade(w http.ResponseWriter, r *http.Request) {
+	s.hubUpgrade(w, r, defaultHubUpgradeEnv)
+}
+
+func (s *Server) hubUpgrade(w http.ResponseWriter, r *http.Request, hx hubUpgradeEnv) {
+	var b HubUpgradeBody
+	if apiE := decodeOptionalJSON(r, &b); apiE != nil {
+		writeErr(w, apiE)
+		return
+	}
+	if err := install.CheckChannel(b.Channel); err != nil {
+		writeErr(w, apiErr(http.StatusBadRequest, "invalid_channel", "%v", err))
+		return
+	}
+	ctx := r.Context()
+	now := s.now()
+	hubUpgradeMu.Lock()
+	defer hubUpgradeMu.Unlock()
+	path := selfupdate.StatusPath(s.paths)
+	prev, err := selfupdate.ReadStatus(path)
+	if err != nil {
+		s.log.Warn("unreadable hub upgrade status; starting over", "err", err)
+		prev = nil
+	}
+	if prev != nil {
+		if prev.Reconcile(s.version, now) {
+			_ = selfupdate.WriteStatus(path, prev)
+		}
+		if prev.InFlight(now) {
+			writeErr(w, apiErr(http.StatusConflict, "upgrade_in_flight",
+				"a hub upgrade is already %s (operation %s); poll GET /api/hub/upgrade/status", prev.Phase, prev.OperationID))
+			return
+		}
+	}
+	src, err := hx.detect(ctx)
+	if err != nil {
+		writeErr(w, apiErr(http.StatusInternalServerError, "detect_failed", "%v", err))
+		return
+	}
+	id := newOpID()
+	st := &selfupdate.Status{OperationID: id, CurrentVersion: s.version, From: b.From, Log: []string{},
+		StartedAt: now.UTC(), UpdatedAt: now.UTC()}
+	switch {
+	case src.Kind == selfupdate.KindContainer:
+		st.Mode, st.Log = selfupdate.PhaseRedeployRequired, []string{selfupdate.ErrRedeployRequired.Error()}
+		st.Finish(selfupdate.PhaseRedeployRequired, nil, now)
+		if err := selfupdate.WriteStatus(path, st); err != nil {
+			writeErr(w, apiErr(http.StatusInternalServerError, "status_write_failed", "%v", err))
+			return
+		}
+		writeJSON(w, http.StatusAccepted, HubUpgradeAccepted{OperationID: id, Mode: st.Mode, CurrentVersion: s.version})
+		return
+	case src.Packaged():
+		writeErr(w, apiErr(http.StatusConflict, "packaged", "%v", &selfupdate.PackagedError{Source: src}))
+		return
+	case b.From == "":
+		writeErr(w, apiErr(http.StatusBadRequest, "no_release_source",
+			`no release source is configured for the hub; send {"from": "/absolute/path/to/new/parachute"}`))
+		return
+	case !filepath.IsAbs(b.From):
+		writeErr(w, apiErr(http.StatusBadRequest, "invalid_request", "from must be an absolute path, got %q", b.From))
+		return
+	}
+	mgr, apiE := s.upgradeManager(ctx, hx)
+	if apiE != nil {
+		writeErr(w, apiE)
+		return
+	}
+	target, err := selfupdate.VersionOf(ctx, b.From)
+	if err != nil {
+		writeErr(w, apiErr(http.StatusBadRequest, "smoke_test_failed", "%v", err))
+		return
+	}
+	st.Mode, st.Phase, st.TargetVersion = "in-place", selfupdate.PhasePending, &target
+	st.Log = append(st.Log, fmt.Sprintf("accepted hub upgrade %s → %s from %s", s.version, target, b.From))
+	if err := selfupdate.WriteStatus(path, st); err != nil {
+		writeErr(w, apiErr(http.StatusInternalServerError, "status_write_failed", "%v", err))
+		return
+	}
+	if err := s.spawnUpgradeHelper(ctx, hx, mgr.Kind(), id, b); err != nil {
+		st.Log = append(st.Log, err.Error())
+		st.Finish(selfupdate.PhaseFailed, err, s.now())
+		_ = selfupdate.WriteStatus(path, st)
+		writeErr(w, apiErr(http.StatusInternalServerError, "helper_failed", "%v", err))
+		return
+	}
+	s.log.Info("hub upgrade started", "op", id, "from", s.version, "to", target)
+	writeJSON(w, http.StatusAccepted, HubUpgradeAccepted{OperationID: id, Mode: st.Mode, CurrentVersion: s.version, TargetVersion: &target})
+}
+
+// upgradeManager returns the service manager that runs this hub, or why an
+// in-place upgrade cannot restart it.
+func (s *Server) upgradeManager(ctx context.Context, hx hubUpgradeEnv) (servicemgr.Manager, *APIError) {
+	mgr, err := hx.manager()
+	if err != nil {
+		return nil, apiErr(http.StatusInternalServerError, "no_manager", "%v", err)
+	}
+	if mgr.Kind() == servicemgr.KindNone {
+		return nil, apiErr(http.StatusConflict, "no_manager",
+			"no service manager runs this hub, so it cannot restart itself; on the host run `parachute upgrade hub --from <binary>` and restart `parachute serve`")
+	}
+	ctl := &hubsvc.Controller{Paths: s.paths, Mgr: mgr}
+	st, _ := ctl.State(ctx)
+	if !st.Installed && st.LoadState != "loaded" {
+		return nil, apiErr(http.StatusConflict, "not_managed",
+			"this hub is not run by %s (no %s unit), so it cannot restart itself; on the host run `parachute upgrade hub --from <binary>`", mgr.Kind(), ctl.UnitName())
+	}
+	return mgr, nil
+}
+
+// spawnUpgradeHelper runs `parachute upgrade hub --from ... --op <id>`
+// outside this hub's unit, with the hub's environment minus what systemd
+// gave the hub alone.
+func (s *Server) spawnUpgradeHelper(ctx context.Context, hx hubUpgradeEnv, kind servicemgr.Kind, id string, b HubUpgradeBody) error {
+	exe, err := hx.exe()
+	if err != nil {
+		return fmt.Errorf("finding this binary: %w", err)
+	}
+	argv := []string{exe, "upgrade", "hub", "--from", b.From, "--op", id}
+	if b.AllowDowngrade {
+		argv = append(argv, "--allow-downgrade")
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if !hubOnlyEnv[k] && k != "PARACHUTE_HOME" {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "PARACHUTE_HOME="+s.paths.Root)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if err := hx.spawn(sctx, kind, selfupdate.HelperUnitName(id), argv, env); err != nil {
+		return fmt.Errorf("starting the upgrade helper: %w", err)
+	}
+	return nil
+}
+
+// handleHubUpgradeStatus answers the status file, settled first: a
+// restarting upgrade whose target is now running is written succeeded, and
+// one with no progress for a while failed, so it never blocks the next.
+func (s *Server) handleHubUpgradeStatus(w http.ResponseWriter, r *http.Request) {
+	hubUpgradeMu.Lock()
+	defer hubUpgradeMu.Unlock()
+	path := selfupdate.StatusPath(s.paths)
+	st, err := selfupdate.ReadStatus(path)
+	if err != nil {
+		writeErr(w, apiErr(http.StatusInternalServerError, "status_unreadable", "%v", err))
+		return
+	}
+	if st == nil {
+		writeErr(w, apiErr(http.StatusNotFound, "not_found", "no hub upgrade has been started"))
+		return
+	}
+	if st.Reconcile(s.version, s.now()) {
+		if err := selfupdate.WriteStatus(path, st); err != nil && !errors.Is(err, os.ErrPermission) {
+			s.log.Warn("could not settle the hub upgrade status", "err", err)
+		}
+	}
+	writeJSON(w, http.StatusOK, st)
+}
+
+func newOpID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

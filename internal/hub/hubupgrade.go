@@ -48,7 +48,9 @@ type hubUpgradeEnv struct {
 }
 
 var defaultHubUpgradeEnv = hubUpgradeEnv{
-	detect:  func(ctx context.Context) (selfupdate.Source, error) { return selfupdate.Detect(ctx, selfupdate.HostDefaults()) },
+	detect: func(ctx context.Context) (selfupdate.Source, error) {
+		return selfupdate.Detect(ctx, selfupdate.HostDefaults())
+	},
 	manager: func() (servicemgr.Manager, error) { return servicemgr.Detect(servicemgr.HostDetectOptions()) },
 	spawn:   selfupdate.SpawnHelper,
 	exe:     os.Executable,

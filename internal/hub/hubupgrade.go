@@ -184,10 +184,14 @@ func (s *Server) spawnUpgradeHelper(ctx context.Context, hx hubUpgradeEnv, kind 
 	if err != nil {
 		return fmt.Errorf("finding this binary: %w", err)
 	}
-	argv := []string{exe, "upgrade", "hub", "--from", b.From, "--op", id}
+	// "--flag=value" forms and flags before the target: the CLI moves
+	// flags that follow a positional, and would take a bare value of a
+	// flag it does not know for the target.
+	argv := []string{exe, "upgrade", "--from=" + b.From, "--op=" + id}
 	if b.AllowDowngrade {
 		argv = append(argv, "--allow-downgrade")
 	}
+	argv = append(argv, "hub")
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")

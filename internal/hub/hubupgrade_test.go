@@ -158,7 +158,7 @@ func TestHubUpgradeLifecycle(t *testing.T) {
 		t.Fatalf("POST = %d %v", code, out)
 	}
 	id, _ := out["operation_id"].(string)
-	want := [][]string{{"systemd-system", selfupdate.HelperUnitName(id), "/usr/local/bin/parachute", "upgrade", "hub", "--from", bin, "--op", id}}
+	want := [][]string{{"systemd-system", selfupdate.HelperUnitName(id), "/usr/local/bin/parachute", "upgrade", "--from=" + bin, "--op=" + id, "hub"}}
 	if d := cmp.Diff(want, f.spawns); d != "" {
 		t.Fatalf("helper argv (-want +got):\n%s", d)
 	}

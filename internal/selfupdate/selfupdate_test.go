@@ -170,7 +170,9 @@ func TestStatusReconcile(t *testing.T) {
 		{name: "restarting onto the target", st: Status{Phase: PhaseRestarting, TargetVersion: &v2, UpdatedAt: now}, running: "2.0.0", wantPhase: PhaseSucceeded, changed: true},
 		{name: "restarting, still the old hub", st: Status{Phase: PhaseRestarting, TargetVersion: &v2, UpdatedAt: now}, running: "1.0.0", wantPhase: PhaseRestarting, inFlight: true},
 		{name: "stale helper", st: Status{Phase: PhaseRunning, UpdatedAt: now.Add(-StaleAfter - time.Second)}, running: "1.0.0", wantPhase: PhaseFailed, changed: true},
-		{name: "running helper", st: Status{Phase: PhaseRunning, UpdatedAt: now.Add(-time.Minute)}, running: "1.0.0", wantPhase: PhaseRunning, inFlight: true},
+		{name: "running helper", st: Status{Phase: PhaseRunning, UpdatedAt: now.Add(-3 * time.Minute)}, running: "1.0.0", wantPhase: PhaseRunning, inFlight: true},
+		{name: "helper never reported", st: Status{Phase: PhasePending, UpdatedAt: now.Add(-PendingStaleAfter - time.Second)}, running: "1.0.0", wantPhase: PhaseFailed, changed: true},
+		{name: "helper about to report", st: Status{Phase: PhasePending, UpdatedAt: now.Add(-time.Second)}, running: "1.0.0", wantPhase: PhasePending, inFlight: true},
 		{name: "finished", st: Status{Phase: PhaseRolledBack, UpdatedAt: now.Add(-time.Hour)}, running: "1.0.0", wantPhase: PhaseRolledBack},
 	}
 	for _, tc := range tests {

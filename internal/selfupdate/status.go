@@ -27,7 +27,12 @@ const (
 // StaleAfter is how long an in-flight upgrade may go without progress
 // before it is declared failed, so a helper that died never blocks the
 // next upgrade (the reference's 409-forever bug, lifecycle.md §9.1).
-const StaleAfter = 10 * time.Minute
+// PendingStaleAfter is the same for an upgrade whose helper never
+// reported at all (it marks the status running as soon as it starts).
+const (
+	StaleAfter        = 10 * time.Minute
+	PendingStaleAfter = 2 * time.Minute
+)
 
 // Status is <root>/hub-upgrade-status.json: one slot, the latest upgrade.
 type Status struct {
@@ -51,7 +56,9 @@ func StatusPath(p config.Paths) string { return filepath.Join(p.Root, "hub-upgra
 // with progress within StaleAfter.
 func (s *Status) InFlight(now time.Time) bool {
 	switch s.Phase {
-	case PhasePending, PhaseRunning, PhaseRestarting:
+	case PhasePending:
+		return now.Sub(s.UpdatedAt) < PendingStaleAfter
+	case PhaseRunning, PhaseRestarting:
 		return now.Sub(s.UpdatedAt) < StaleAfter
 	}
 	return false
@@ -78,7 +85,7 @@ func (s *Status) Reconcile(runningVersion string, now time.Time) bool {
 		s.Finish(PhaseSucceeded, nil, now)
 		return true
 	case (s.Phase == PhasePending || s.Phase == PhaseRunning || s.Phase == PhaseRestarting) && !s.InFlight(now):
-		s.Log = append(s.Log, fmt.Sprintf("no progress for %s; the upgrade helper is gone", StaleAfter))
+		s.Log = append(s.Log, fmt.Sprintf("no progress since %s; the upgrade helper is gone", s.UpdatedAt.Format(time.RFC3339)))
 		s.Finish(PhaseFailed, errors.New("the upgrade did not finish (its helper stopped reporting)"), now)
 		return true
 	}

@@ -177,13 +177,24 @@ func errorTypeOf(err error) string {
 		return "start_failed"
 	case errors.Is(err, install.ErrNotInstalled):
 		return "not_installed"
+	case errors.Is(err, install.ErrNothingToUpgrade):
+		return "nothing_to_upgrade"
 	}
 	return ""
 }
 
+// nothingToUpgrade is the failure of `upgrade <module>` for a module with
+// no upgrade source; the sweep (`upgrade` alone) reports it as a note.
+type nothingToUpgrade struct{ err *exitError }
+
+func (n *nothingToUpgrade) Error() string { return n.err.Error() }
+func (n *nothingToUpgrade) Unwrap() error { return n.err }
+
 // installFailure formats a failed operation with what to run next.
 func installFailure(short, msg, typ string) error {
 	switch typ {
+	case "nothing_to_upgrade":
+		return &nothingToUpgrade{err: &exitError{code: ExitFail, msg: "✗ " + msg}}
 	case "rolled_back", "start_failed":
 		return fail(ExitFail, "✗ %s\n  See `parachute logs %s` and `parachute status`.", msg, short)
 	case "not_installed":

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -84,6 +85,11 @@ func upgradeAll(e *env, c *cli.Context, paths config.Paths) error {
 	code := ExitOK
 	report := func(err error) {
 		if err == nil {
+			return
+		}
+		var nothing *nothingToUpgrade
+		if errors.As(err, &nothing) {
+			e.printf("%s (skipped)\n", strings.TrimPrefix(nothing.err.msg, "✗ "))
 			return
 		}
 		var ee *exitError

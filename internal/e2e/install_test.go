@@ -293,3 +293,44 @@ func httpGet(url string) (int, error) {
 	resp.Body.Close()
 	return resp.StatusCode, nil
 }
+
+// TestInstallWithHubDownThenSweep: with no hub the CLI registers the
+// module itself and says it starts with the hub; the hub then runs it. A
+// sweep skips what has no upgrade source, and `upgrade hub` without a
+// release source says what to pass.
+func TestInstallWithHubDownThenSweep(t *testing.T) {
+	h := newHome(t)
+	port := freePort(t)
+	dir := fixtureModule(t, filepath.Join(t.TempDir(), "lazy"), "lazy", "1.0.0", "lazy", port, "serve")
+	out := h.mustRun("install", dir)
+	if !strings.Contains(out, "lazy 1.0.0 registered on port "+strconv.Itoa(port)) || !strings.Contains(out, "The hub is not running; lazy will start with it") {
+		t.Fatalf("install with the hub down:\n%s", out)
+	}
+	h.start()
+	waitFor(t, "lazy started by the hub", 15*time.Second, func() bool { return h.modules()["lazy"].State == "active" })
+
+	// In a container (this sandbox may be one) the hub is redeployed,
+	// never replaced in place; elsewhere it needs --from.
+	hubNote, hubErr := "hub: no release source is configured; skipping", "parachute upgrade hub --from"
+	for _, marker := range []string{"/.dockerenv", "/run/.containerenv"} {
+		if _, err := os.Stat(marker); err == nil {
+			hubNote, hubErr = "hub: runs from a container image", "redeploy-required"
+		}
+	}
+	out = h.mustRun("upgrade")
+	if !strings.Contains(out, hubNote) || !strings.Contains(out, "(skipped)") {
+		t.Fatalf("upgrade sweep:\n%s", out)
+	}
+	_, errOut, code := h.run("upgrade", "lazy")
+	if code != 1 || !strings.Contains(errOut, "neither a bun/npm install nor a git checkout") {
+		t.Fatalf("upgrade lazy: exit %d\n%s", code, errOut)
+	}
+	_, errOut, code = h.run("upgrade", "hub")
+	if code != 1 || !strings.Contains(errOut, hubErr) {
+		t.Fatalf("upgrade hub without --from: exit %d\n%s", code, errOut)
+	}
+	_, errOut, code = h.run("upgrade", "nope")
+	if code != 1 || !strings.Contains(errOut, "parachute install nope") {
+		t.Fatalf("upgrade of a module that is not installed: exit %d\n%s", code, errOut)
+	}
+}

@@ -210,6 +210,8 @@ func installErrorType(err error) string {
 		return "not_installed"
 	case errors.Is(err, install.ErrDirtyTree):
 		return "dirty_tree"
+	case errors.Is(err, install.ErrNothingToUpgrade):
+		return "nothing_to_upgrade"
 	case errors.Is(err, install.ErrNoPackageManager):
 		return "missing_dependency"
 	case errors.As(err, &me):

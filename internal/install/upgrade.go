@@ -15,6 +15,10 @@ import (
 // ErrDirtyTree means a linked checkout has uncommitted changes.
 var ErrDirtyTree = errors.New("dirty working tree")
 
+// ErrNothingToUpgrade means the module is used in place from a directory
+// that is neither a package-manager install nor a git checkout.
+var ErrNothingToUpgrade = errors.New("nothing to upgrade from")
+
 // UpgradeRequest is one module upgrade.
 type UpgradeRequest struct {
 	Short string
@@ -98,8 +102,8 @@ func (in *Installer) Upgrade(ctx context.Context, req UpgradeRequest) (*Result, 
 		}
 		return in.gitUpgrade(ctx, short, *row, dir, kp, r)
 	}
-	return nil, fmt.Errorf("%s is used in place from %s, which is neither a bun/npm install nor a git checkout, so there is nothing to upgrade from — "+
-		"install the new version with `parachute install <directory|.tgz|npm-spec>` or `parachute upgrade %s --from <...>`", short, dir, short)
+	return nil, fmt.Errorf("%w: %s is used in place from %s, which is neither a bun/npm install nor a git checkout — "+
+		"install the new version with `parachute install <directory|.tgz|npm-spec>` or `parachute upgrade %s --from <...>`", ErrNothingToUpgrade, short, dir, short)
 }
 
 func (in *Installer) isGitCheckout(ctx context.Context, dir string) bool {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"os"
@@ -79,9 +80,4 @@ func logLevel() slog.Level {
 }
 
 // installSource says how this binary was installed, for /api/hub and status.
-func installSource() string {
-	if os.Getenv("PARACHUTE_HOME") == "/parachute" {
-		return "container"
-	}
-	return "standalone"
-}
+func installSource() string { return hubSource(context.Background()) }

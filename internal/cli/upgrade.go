@@ -262,6 +262,16 @@ func hubRestarter(e *env, paths config.Paths, opts *selfupdate.Options, statusPa
 	return ""
 }
 
+// hubSource says how this binary was installed (standalone, deb, rpm,
+// homebrew, nix, container), for GET /api/hub.
+func hubSource(ctx context.Context) string {
+	src, err := selfupdate.Detect(ctx, selfupdate.HostDefaults())
+	if err != nil {
+		return "unknown"
+	}
+	return string(src.Kind)
+}
+
 func orDash(v string) string {
 	if v == "" {
 		return "(unknown)"

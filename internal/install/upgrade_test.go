@@ -21,6 +21,8 @@ import (
 type fakeNPM struct {
 	root string
 	tags map[string]string // dist-tag → version
+	// noManifest installs packages without .parachute/module.json.
+	noManifest bool
 
 	mu    sync.Mutex
 	calls []string
@@ -53,6 +55,9 @@ func (f *fakeNPM) run(_ context.Context, c Cmd) ([]byte, int, error) {
 		mj := `{"name":"fixture","port":4400,"startCmd":["true"]}`
 		if err := os.WriteFile(filepath.Join(dir, "package.json"), []byte(pj), 0o644); err != nil {
 			return nil, -1, err
+		}
+		if f.noManifest {
+			return nil, 0, os.RemoveAll(filepath.Join(dir, ".parachute"))
 		}
 		return nil, 0, os.WriteFile(filepath.Join(dir, ".parachute", "module.json"), []byte(mj), 0o644)
 	}
@@ -234,4 +239,59 @@ func TestGitUpgrade(t *testing.T) {
 		}
 		wantErrContains(t, err, "parachute install nope")
 	})
+}
+
+// TestKnownModuleInstall installs a first-party module by short name: the
+// npm spec follows the channel, a package without module.json gets the
+// built-in manifest, and the row carries the canonical name and port.
+func TestKnownModuleInstall(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "npm"), []byte("#!/bin/sh\nexit 99\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	npm := &fakeNPM{root: filepath.Join(t.TempDir(), "lib", "node_modules"), tags: map[string]string{"latest": "0.5.0", "rc": "0.6.0-rc.1"}, noManifest: true}
+	paths := config.Paths{Root: root}
+	rt := &fakeRuntime{paths: paths}
+	env := []string{"PATH=" + bin, "HOME=" + root}
+	in := New(Options{Paths: paths, Runner: npm.run, Environ: func() []string { return env }, Ports: fakePorts{}, Runtime: rt})
+
+	res, err := in.Install(ctx, Request{Source: "scribe", DryRun: true})
+	if err != nil || !res.DryRun || len(npm.Calls()) > 1 {
+		t.Fatalf("dry run = %+v, %v; npm calls %v", res, err, npm.Calls())
+	}
+	res, err = in.Install(ctx, Request{Source: "scribe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := rows(t, paths)["parachute-scribe"]
+	want := manifest.Service{Name: "parachute-scribe", Port: 1943, Paths: []string{"/scribe"}, Health: "/scribe/health", Version: "0.5.0",
+		DisplayName: "Scribe", Tagline: "Local audio transcription for vault recordings.", InstallDir: filepath.Join(npm.root, "@openparachute", "scribe"),
+		StripPrefix: row.StripPrefix}
+	if d := cmp.Diff(want, row); d != "" || row.StripPrefix == nil || !*row.StripPrefix {
+		t.Fatalf("scribe row (-want +got):\n%s\nstripPrefix %v", d, row.StripPrefix)
+	}
+	if res.Short != "scribe" || !res.Started {
+		t.Fatalf("result = %+v", res)
+	}
+
+	// Reinstalling without a channel follows the installed one; asking for
+	// rc moves to rc, and a later plain install stays there.
+	if _, err := in.Install(ctx, Request{Source: "scribe", Channel: "rc"}); err != nil {
+		t.Fatal(err)
+	}
+	npm.calls = nil
+	res, err = in.Install(ctx, Request{Source: "scribe"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantCalls := []string{"view @openparachute/scribe@rc version", "install -g --no-fund --no-audit @openparachute/scribe@rc"}
+	if d := cmp.Diff(wantCalls, npm.Calls()); d != "" || res.Version != "0.6.0-rc.1" {
+		t.Fatalf("plain reinstall on rc: version %s, npm calls (-want +got):\n%s", res.Version, d)
+	}
+	// An explicit latest would be a downgrade from the rc.
+	if _, err := in.Install(ctx, Request{Source: "scribe", Channel: "latest"}); !errors.Is(err, ErrDowngrade) {
+		t.Fatalf("install scribe --channel latest over an rc: %v, want ErrDowngrade", err)
+	}
 }

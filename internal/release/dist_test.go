@@ -66,19 +66,28 @@ func TestDistLayout(t *testing.T) {
 	}
 }
 
-// TestReproducible builds the release a second time into another
-// directory and compares every artifact byte for byte: the deb, the rpm,
-// the tarball and the whole OCI layout (index, manifests, configs, layers).
+// TestReproducible builds the release twice from one snapshot of the
+// source into two directories and compares every artifact byte for byte:
+// the binary, the deb, the rpm, the tarball and the whole OCI layout
+// (index, manifests, configs, layers). The snapshot keeps edits made to the
+// working tree during the test out of the comparison.
 func TestReproducible(t *testing.T) {
-	first := sharedDist(t)
-	second, err := Build(context.Background(), Options{
-		Root: repoRoot(t), Out: t.TempDir(), Stamp: testStamp, Targets: []Target{hostTarget},
-	})
-	if err != nil {
-		t.Fatal(err)
+	if testing.Short() {
+		t.Skip("-short: not building the release")
 	}
-	dist1 := filepath.Join(scratch, "dist")
-	dist2 := filepath.Dir(second.ImageDir)
+	src := snapshotTree(t)
+	build := func() (*Result, string) {
+		out := t.TempDir()
+		res, err := Build(context.Background(), Options{
+			Root: src, Out: out, Stamp: testStamp, Targets: []Target{hostTarget},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res, out
+	}
+	first, dist1 := build()
+	second, dist2 := build()
 	files := func(dir string) map[string]string {
 		sums := map[string]string{}
 		err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
@@ -108,6 +117,35 @@ func TestReproducible(t *testing.T) {
 	if blobs < 5 || first.ImageDigest != second.ImageDigest {
 		t.Errorf("OCI layout: %d blobs, digests %s and %s", blobs, first.ImageDigest, second.ImageDigest)
 	}
+}
+
+// snapshotTree copies the source files of the repository (tracked and
+// untracked, not ignored: what a build reads) into a temporary directory.
+func snapshotTree(t *testing.T) string {
+	t.Helper()
+	git := need(t, "git", "git")
+	root := repoRoot(t)
+	cmd := exec.Command(git, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("listing the source: %v", err)
+	}
+	dst := t.TempDir()
+	for _, name := range strings.Split(strings.TrimRight(string(out), "\x00"), "\x00") {
+		fi, err := os.Lstat(filepath.Join(root, name))
+		if err != nil || !fi.Mode().IsRegular() {
+			continue // deleted in the working tree, or not a file
+		}
+		data, err := os.ReadFile(filepath.Join(root, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := writeFile(filepath.Join(dst, name), data, fi.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
 }
 
 // TestCheckedInUnits: goreleaser packages the unit files checked in under

@@ -1,0 +1,244 @@
+package release
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openparachute/parachute/internal/testenv"
+	"github.com/openparachute/parachute/internal/unit"
+)
+
+// box is one booted systemd-box: a throwaway Debian 12 root with systemd
+// 252 as PID 1 of its own namespaces (../shared/tools/systemd-box).
+type box struct {
+	t    *testing.T
+	tool string
+	pid  string
+}
+
+// startBox boots a box with dir visible at /dist inside, or skips (fails in
+// CI) when it cannot. The box is stopped when the test ends.
+func startBox(t *testing.T, dir string) *box {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: not booting systemd")
+	}
+	testenv.NeedRoot(t, "systemd-box boots systemd in new namespaces")
+	tool := os.Getenv("SYSTEMD_BOX")
+	if tool == "" {
+		tool = filepath.Join(repoRoot(t), "..", "shared", "tools", "systemd-box")
+	}
+	if _, err := os.Stat(tool); err != nil {
+		testenv.Unavailable(t, "systemd-box not found (%v); set SYSTEMD_BOX", err)
+	}
+	root := os.Getenv("SYSTEMD_BOX_ROOT")
+	if root == "" {
+		root = "/var/cache/systemd-box/root"
+	}
+	// Building the root is a one-time setup step, not a test's.
+	if _, err := os.Stat(filepath.Join(root, "lib", "systemd", "systemd")); err != nil {
+		testenv.Unavailable(t, "systemd-box root %s is not built; run `%s rootfs` once", root, tool)
+	}
+	out, err := exec.Command(tool, "start", "--bind", dir+":/dist").Output()
+	if err != nil {
+		t.Fatalf("systemd-box start: %v", err)
+	}
+	b := &box{t: t, tool: tool, pid: strings.TrimSpace(string(out))}
+	t.Cleanup(func() {
+		if out, err := exec.Command(tool, "stop", b.pid).CombinedOutput(); err != nil {
+			t.Errorf("systemd-box stop: %v\n%s", err, out)
+		}
+	})
+	return b
+}
+
+// run runs a command in the box and returns its output and error.
+func (b *box) run(args ...string) (string, error) {
+	out, err := exec.Command(b.tool, append([]string{"run", b.pid}, args...)...).CombinedOutput()
+	return strings.TrimSpace(string(out)), err
+}
+
+// must runs a command that must succeed.
+func (b *box) must(args ...string) string {
+	b.t.Helper()
+	out, err := b.run(args...)
+	if err != nil {
+		b.t.Fatalf("in the box: %s: %v\n%s\njournal:\n%s", strings.Join(args, " "), err, out, b.journal())
+	}
+	return out
+}
+
+func (b *box) journal() string {
+	out, _ := b.run("journalctl", "--no-pager", "-n", "40", "-u", unit.SystemdName)
+	return out
+}
+
+// show reads unit properties.
+func (b *box) show(props ...string) map[string]string {
+	b.t.Helper()
+	out := b.must(append([]string{"systemctl", "show", unit.SystemdName}, prefixEach("-p", props)...)...)
+	m := map[string]string{}
+	for _, l := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(l, "="); ok {
+			m[k] = v
+		}
+	}
+	return m
+}
+
+func prefixEach(flag string, vals []string) []string {
+	var out []string
+	for _, v := range vals {
+		out = append(out, flag, v)
+	}
+	return out
+}
+
+// debPair builds two debs of the shared binary, 1.0.0 and 1.0.1, into a
+// directory of their own (the box sees it as /dist).
+func debPair(t *testing.T) string {
+	t.Helper()
+	res := sharedDist(t)
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"1.0.0", "1.0.1"} {
+		s := testStamp
+		s.Version = v
+		req := PackageRequest{Root: repoRoot(t), Stage: t.TempDir(), Binary: res.Binaries[hostTarget],
+			Target: hostTarget, Stamp: s, Format: FormatDeb}
+		if err := BuildPackage(req, filepath.Join(dir, PackageFileName(FormatDeb, s, hostTarget))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestDebLifecycle installs the deb into a booted systemd and walks the
+// Debian lifecycle: install → enabled, active, /health answering, running
+// as parachute, state dir 0750; upgrade → restarted with the state kept;
+// remove → stopped and masked, account and state kept; purge → state,
+// account and every enable link gone.
+func TestDebLifecycle(t *testing.T) {
+	dir := debPair(t)
+	b := startBox(t, dir)
+	deb := func(v string) string { return "/dist/" + PackageFileName(FormatDeb, Stamp{Version: v}, hostTarget) }
+	active := func() error {
+		if p := b.show("ActiveState"); p["ActiveState"] != "active" {
+			return fmt.Errorf("ActiveState=%s", p["ActiveState"])
+		}
+		return nil
+	}
+
+	// install
+	b.must("dpkg", "-i", deb("1.0.0"))
+	waitFor(t, "the hub to be active", 30*time.Second, active)
+	if got := b.must("systemctl", "is-enabled", unit.SystemdName); got != "enabled" {
+		t.Errorf("after install: is-enabled = %q, want enabled", got)
+	}
+	var health struct{ Status, Service, Version string }
+	waitFor(t, "/health", 30*time.Second, func() error {
+		out, err := b.run("curl", "-sf", "http://127.0.0.1:1939/health")
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, out)
+		}
+		return json.Unmarshal([]byte(out), &health)
+	})
+	if health.Status != "ok" || health.Version != "1.0.0" {
+		t.Errorf("/health = %+v, want ok from 1.0.0", health)
+	}
+	first := b.show("MainPID", "InvocationID")
+	if user := b.must("ps", "-o", "user=", "-p", first["MainPID"]); user != "parachute" {
+		t.Errorf("the hub runs as %q, want parachute", user)
+	}
+	if got := b.must("stat", "-c", "%U:%G %a", "/var/lib/parachute"); got != "parachute:parachute 750" {
+		t.Errorf("/var/lib/parachute is %q, want parachute:parachute 750", got)
+	}
+	if got := b.must("getent", "passwd", "parachute"); !strings.HasSuffix(got, ":/var/lib/parachute:/usr/sbin/nologin") {
+		t.Errorf("account: %q", got)
+	}
+	waitFor(t, "the operator token", 10*time.Second, func() error {
+		_, err := b.run("test", "-s", "/var/lib/parachute/operator.token")
+		return err
+	})
+	if got := b.must("stat", "-c", "%U:%G %a", "/var/lib/parachute/operator.token"); got != "parachute:parachute 640" {
+		t.Errorf("operator.token is %q, want parachute:parachute 640 (group-readable in a 0750 root)", got)
+	}
+	token := b.must("sha256sum", "/var/lib/parachute/operator.token")
+
+	// upgrade
+	b.must("dpkg", "-i", deb("1.0.1"))
+	waitFor(t, "the hub to be active after the upgrade", 30*time.Second, active)
+	second := b.show("MainPID", "InvocationID")
+	if second["InvocationID"] == first["InvocationID"] || second["MainPID"] == first["MainPID"] {
+		t.Errorf("upgrade did not restart the hub: before %v, after %v", first, second)
+	}
+	if got := b.must("sha256sum", "/var/lib/parachute/operator.token"); got != token {
+		t.Error("upgrade changed the operator token")
+	}
+	if got := b.must("dpkg-query", "-W", "-f", "${Version}", "parachute"); got != "1.0.1-1" {
+		t.Errorf("installed version %q, want 1.0.1-1", got)
+	}
+
+	// remove
+	b.must("dpkg", "-r", "parachute")
+	if p := b.show("ActiveState"); p["ActiveState"] != "inactive" {
+		t.Errorf("after remove: ActiveState=%s, want inactive", p["ActiveState"])
+	}
+	if got, _ := b.run("systemctl", "is-enabled", unit.SystemdName); got != "masked" {
+		t.Errorf("after remove: is-enabled = %q, want masked", got)
+	}
+	if _, err := b.run("curl", "-sf", "http://127.0.0.1:1939/health"); err == nil {
+		t.Error("after remove: /health still answers")
+	}
+	b.must("getent", "passwd", "parachute")
+	b.must("test", "-s", "/var/lib/parachute/operator.token")
+
+	// purge
+	b.must("dpkg", "-P", "parachute")
+	for _, check := range [][]string{
+		{"test", "-e", "/var/lib/parachute"},
+		{"getent", "passwd", "parachute"},
+		{"getent", "group", "parachute"},
+		{"test", "-L", "/etc/systemd/system/" + unit.SystemdName},
+		{"test", "-L", "/etc/systemd/system/multi-user.target.wants/" + unit.SystemdName},
+	} {
+		if out, err := b.run(check...); err == nil {
+			t.Errorf("after purge: %s still holds: %s", strings.Join(check, " "), out)
+		}
+	}
+}
+
+// TestDebInstallWithoutSystemd installs the deb where systemd is not
+// running (a chroot, an image build: no /run/systemd/system): the
+// maintainer scripts must succeed, create the account and state, enable
+// the unit for the next boot and start nothing.
+func TestDebInstallWithoutSystemd(t *testing.T) {
+	dir := debPair(t)
+	b := startBox(t, dir)
+	// A private /run hides /run/systemd/system from the scripts, as in a
+	// chroot; systemd itself keeps running outside that mount namespace.
+	pkg := "/dist/" + PackageFileName(FormatDeb, Stamp{Version: "1.0.0"}, hostTarget)
+	b.must("unshare", "--mount", "sh", "-c", "mount -t tmpfs tmpfs /run && dpkg -i "+pkg)
+	if got := b.must("readlink", "/etc/systemd/system/multi-user.target.wants/"+unit.SystemdName); !strings.HasSuffix(got, "/systemd/system/"+unit.SystemdName) {
+		t.Errorf("enable link points at %q", got)
+	}
+	if p := b.show("ActiveState"); p["ActiveState"] != "inactive" {
+		t.Errorf("the hub was started without systemd: ActiveState=%s", p["ActiveState"])
+	}
+	b.must("getent", "passwd", "parachute")
+	if got := b.must("stat", "-c", "%U:%G %a", "/var/lib/parachute"); got != "parachute:parachute 750" {
+		t.Errorf("/var/lib/parachute is %q", got)
+	}
+	b.must("unshare", "--mount", "sh", "-c", "mount -t tmpfs tmpfs /run && dpkg -P parachute")
+	if _, err := b.run("getent", "passwd", "parachute"); err == nil {
+		t.Error("purge without systemd left the account")
+	}
+}

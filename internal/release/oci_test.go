@@ -1,0 +1,331 @@
+package release
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/openparachute/parachute/internal/testenv"
+)
+
+// hostImage opens the image of the shared build for the host platform.
+func hostImage(t *testing.T) (v1.ImageIndex, v1.Image) {
+	t.Helper()
+	res := sharedDist(t)
+	p, err := layout.FromPath(res.ImageDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	top, err := p.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := top.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(im.Manifests) != 1 || im.Manifests[0].MediaType != types.OCIImageIndex ||
+		im.Manifests[0].Annotations["org.opencontainers.image.ref.name"] != "1.0.0" {
+		t.Fatalf("index.json should name one multi-arch index tagged 1.0.0: %+v", im.Manifests)
+	}
+	idx, err := top.ImageIndex(im.Manifests[0].Digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inner, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range inner.Manifests {
+		if d.Platform != nil && d.Platform.OS == "linux" && d.Platform.Architecture == hostTarget.Arch {
+			img, err := idx.Image(d.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return idx, img
+		}
+	}
+	t.Fatalf("no linux/%s image in %+v", hostTarget.Arch, inner.Manifests)
+	return nil, nil
+}
+
+// TestImageConfig reads the image back with go-containerregistry: OCI
+// media types, the runtime contract (uid 65532, entrypoint, environment,
+// volume, port), the commit time everywhere, and the files of its layers.
+func TestImageConfig(t *testing.T) {
+	_, img := hostImage(t)
+	if mt, _ := img.MediaType(); mt != types.OCIManifestSchema1 {
+		t.Errorf("manifest media type %s", mt)
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := v1.Config{
+		User:         "65532:65532",
+		Env:          []string{"PATH=/usr/bin:/bin", "PARACHUTE_HOME=/parachute", "PARACHUTE_BIND_HOST=0.0.0.0", "PORT=1939", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"},
+		Entrypoint:   []string{"/usr/bin/parachute", "serve"},
+		WorkingDir:   "/parachute",
+		ExposedPorts: map[string]struct{}{"1939/tcp": {}},
+		Volumes:      map[string]struct{}{"/parachute": {}},
+		StopSignal:   "SIGTERM",
+		Labels:       imageAnnotations(testStamp),
+	}
+	if diff := cmp.Diff(want, cf.Config); diff != "" {
+		t.Errorf("image config (-want +got):\n%s", diff)
+	}
+	if cf.OS != "linux" || cf.Architecture != hostTarget.Arch || !cf.Created.Time.Equal(testStamp.Time) {
+		t.Errorf("config: %s/%s created %v", cf.OS, cf.Architecture, cf.Created)
+	}
+	for _, h := range cf.History {
+		if !h.Created.Time.Equal(testStamp.Time) {
+			t.Errorf("history %q created %v", h.CreatedBy, h.Created)
+		}
+	}
+
+	layers, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	files := map[string][]byte{}
+	for _, l := range layers {
+		if mt, _ := l.MediaType(); mt != types.OCILayer {
+			t.Errorf("layer media type %s", mt)
+		}
+		rc, err := l.Uncompressed()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr := tar.NewReader(rc)
+		for {
+			h, err := tr.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !h.ModTime.Equal(testStamp.Time) {
+				t.Errorf("%s mtime %v", h.Name, h.ModTime)
+			}
+			got = append(got, fmt.Sprintf("%s %o %d:%d", h.Name, h.Mode, h.Uid, h.Gid))
+			if h.Typeflag == tar.TypeReg && h.Size < 1<<20 {
+				files[h.Name], _ = io.ReadAll(tr)
+			}
+		}
+		rc.Close()
+	}
+	wantFiles := []string{
+		"etc/ 755 0:0", "etc/passwd 644 0:0", "etc/group 644 0:0", "etc/ssl/ 755 0:0", "etc/ssl/certs/ 755 0:0",
+		"etc/ssl/certs/ca-certificates.crt 644 0:0", "parachute/ 750 65532:65532", "root/ 700 0:0", "tmp/ 1777 0:0",
+		"usr/ 755 0:0", "usr/bin/ 755 0:0", "usr/bin/parachute 755 0:0",
+	}
+	if diff := cmp.Diff(wantFiles, got); diff != "" {
+		t.Errorf("image files (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(string(files["etc/passwd"]), "parachute:x:65532:65532:Parachute hub:/parachute:/sbin/nologin") {
+		t.Errorf("passwd lacks the 65532 entry:\n%s", files["etc/passwd"])
+	}
+	if !strings.Contains(string(files["etc/ssl/certs/ca-certificates.crt"]), "BEGIN CERTIFICATE") {
+		t.Error("the CA bundle holds no certificate")
+	}
+}
+
+// TestFlyConfig keeps fly.toml in step with the image: the volume is the
+// image's data directory, the service port its PORT, the check /health.
+func TestFlyConfig(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "fly.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`destination = "` + ImageHome + `"`,
+		"internal_port = " + strconv.Itoa(1939),
+		`path = "/health"`,
+		`image = "` + ImageRepository + `:latest"`,
+	} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("fly.toml lacks %s", want)
+		}
+	}
+}
+
+// TestImageRuns unpacks the image with umoci and runs it with runc (crun
+// refuses this machine's hybrid cgroups): /health answers and the hub is
+// uid 65532. The volume is a host directory owned by 65532, as Fly mounts
+// it; the container shares the host network so the test can reach it on
+// a free port.
+func TestImageRuns(t *testing.T) {
+	umoci := need(t, "umoci", "umoci")
+	runc := need(t, "runc", "runc")
+	testenv.NeedRoot(t, "runc runs containers as root")
+	res := sharedDist(t)
+
+	bundle := filepath.Join(t.TempDir(), "bundle")
+	run(t, umoci, "unpack", "--image", res.ImageDir+":1.0.0", bundle)
+	vol := t.TempDir()
+	if err := os.Chown(vol, ImageUID, ImageUID); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(vol, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	editBundle(t, filepath.Join(bundle, "config.json"), vol, port)
+
+	id := fmt.Sprintf("parachute-test-%d", os.Getpid())
+	logf, err := os.Create(filepath.Join(t.TempDir(), "container.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(runc, "run", "--detach", "--bundle", bundle, id)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("runc run: %v", err)
+	}
+	t.Cleanup(func() {
+		exec.Command(runc, "kill", id, "KILL").Run()
+		waitFor(t, "the container to stop", 10*time.Second, func() error { return containerStopped(runc, id) })
+		if out, err := exec.Command(runc, "delete", "--force", id).CombinedOutput(); err != nil {
+			t.Errorf("runc delete: %v\n%s", err, out)
+		}
+	})
+	containerLog := func() string { b, _ := os.ReadFile(logf.Name()); return string(b) }
+
+	var body string
+	waitFor(t, "/health from the container", 30*time.Second, func() error {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/health", port))
+		if err != nil {
+			return fmt.Errorf("%w\n%s", err, containerLog())
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("status %s", resp.Status)
+		}
+		return nil
+	})
+	if !strings.Contains(body, `"status": "ok"`) && !strings.Contains(body, `"status":"ok"`) {
+		t.Errorf("/health = %s", body)
+	}
+
+	var state struct{ Pid int }
+	if err := json.Unmarshal([]byte(run(t, runc, "state", id)), &state); err != nil {
+		t.Fatal(err)
+	}
+	status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", state.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(l, "Uid:") || strings.HasPrefix(l, "Gid:") {
+			if f := strings.Fields(l); len(f) != 5 || f[1] != "65532" || f[2] != "65532" {
+				t.Errorf("the hub runs with %s, want 65532", l)
+			}
+		}
+	}
+	// The state lands in the volume, owned by the image's user.
+	fi, err := os.Stat(filepath.Join(vol, "operator.token"))
+	if err != nil {
+		t.Fatalf("no operator.token in the volume: %v\n%s", err, containerLog())
+	}
+	if fi.Mode().Perm() != 0o640 {
+		t.Errorf("operator.token mode %v, want 0640", fi.Mode().Perm())
+	}
+
+	// As PID 1 the hub still stops on SIGTERM (the runtime's stop signal).
+	run(t, runc, "kill", id, "TERM")
+	waitFor(t, "the hub to exit on SIGTERM", 20*time.Second, func() error { return containerStopped(runc, id) })
+}
+
+// editBundle adapts umoci's runtime config for the test: no terminal, the
+// host's network (no network namespace), the hub on port, and the volume
+// as a bind mount of vol instead of umoci's root-owned tmpfs.
+func editBundle(t *testing.T, path, vol string, port int) {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	proc := cfg["process"].(map[string]any)
+	proc["terminal"] = false
+	var env []any
+	for _, e := range proc["env"].([]any) {
+		if !strings.HasPrefix(e.(string), "PORT=") {
+			env = append(env, e)
+		}
+	}
+	proc["env"] = append(env, "PORT="+strconv.Itoa(port))
+	linux := cfg["linux"].(map[string]any)
+	var ns []any
+	for _, n := range linux["namespaces"].([]any) {
+		if n.(map[string]any)["type"] != "network" {
+			ns = append(ns, n)
+		}
+	}
+	linux["namespaces"] = ns
+	var mounts []any
+	for _, m := range cfg["mounts"].([]any) {
+		if m.(map[string]any)["destination"] != ImageHome {
+			mounts = append(mounts, m)
+		}
+	}
+	cfg["mounts"] = append(mounts, map[string]any{
+		"destination": ImageHome, "type": "bind", "source": vol, "options": []string{"rbind", "rw"},
+	})
+	out, err := json.Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func containerStopped(runc, id string) error {
+	out, err := exec.Command(runc, "state", id).Output()
+	if err != nil {
+		return nil // gone
+	}
+	var st struct{ Status string }
+	if err := json.Unmarshal(out, &st); err != nil {
+		return err
+	}
+	if st.Status != "stopped" {
+		return fmt.Errorf("status %s", st.Status)
+	}
+	return nil
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}

@@ -170,6 +170,7 @@ func viaHubOrLocal(e *env, c *cli.Context, paths config.Paths, op, short string,
 func errorTypeOf(err error) string {
 	var rb *install.RollbackError
 	var se *install.StartError
+	var me *manifest.ManifestError
 	switch {
 	case errors.As(err, &rb):
 		return "rolled_back"
@@ -179,6 +180,8 @@ func errorTypeOf(err error) string {
 		return "not_installed"
 	case errors.Is(err, install.ErrNothingToUpgrade):
 		return "nothing_to_upgrade"
+	case errors.As(err, &me) && filepath.Base(me.Path) == "services.json":
+		return "services_json_malformed"
 	}
 	return ""
 }
@@ -197,6 +200,8 @@ func installFailure(short, msg, typ string) error {
 		return &nothingToUpgrade{err: &exitError{code: ExitFail, msg: "✗ " + msg}}
 	case "rolled_back", "start_failed":
 		return fail(ExitFail, "✗ %s\n  See `parachute logs %s` and `parachute status`.", msg, short)
+	case "services_json_malformed":
+		return fail(ExitFail, "services.json is malformed: %s\nFix or remove the file, then re-run.", msg)
 	case "not_installed":
 		return fail(ExitFail, "✗ %s\n  `parachute status` lists what is installed.", msg)
 	}

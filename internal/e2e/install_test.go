@@ -334,3 +334,22 @@ func TestInstallWithHubDownThenSweep(t *testing.T) {
 		t.Fatalf("upgrade of a module that is not installed: exit %d\n%s", code, errOut)
 	}
 }
+
+// TestInstallMalformedServicesJSON: a broken registry is reported as such
+// and left untouched.
+func TestInstallMalformedServicesJSON(t *testing.T) {
+	h := newHome(t)
+	bad := []byte(`{"services": [ {"name": "x", `)
+	path := filepath.Join(h.root, "services.json")
+	if err := os.WriteFile(path, bad, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dir := fixtureModule(t, filepath.Join(t.TempDir(), "m"), "m", "1.0.0", "m", freePort(t), "serve")
+	_, errOut, code := h.run("install", dir)
+	if code != 1 || !strings.Contains(errOut, "services.json is malformed") || !strings.Contains(errOut, "Fix or remove the file") {
+		t.Fatalf("install over a malformed services.json: exit %d\n%s", code, errOut)
+	}
+	if b, _ := os.ReadFile(path); string(b) != string(bad) {
+		t.Fatalf("services.json was rewritten: %q", b)
+	}
+}

@@ -214,6 +214,8 @@ func installErrorType(err error) string {
 		return "nothing_to_upgrade"
 	case errors.Is(err, install.ErrNoPackageManager):
 		return "missing_dependency"
+	case errors.As(err, &me) && filepath.Base(me.Path) == "services.json":
+		return "services_json_malformed"
 	case errors.As(err, &me):
 		return "invalid_manifest"
 	}

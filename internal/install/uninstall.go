@@ -91,10 +91,17 @@ func (in *Installer) Uninstall(ctx context.Context, req UninstallRequest) (*Unin
 		}
 	}
 	for _, row := range rows {
-		if row.InstallDir == "" || row.Name != rowName(short) {
+		if row.Name != rowName(short) {
+			continue // vault instance rows share the main row's package
+		}
+		dir := row.InstallDir
+		if k, ok := manifest.KnownByShort(short); ok && dir == "" {
+			dir, _ = in.locate(ctx, k.Package) // a row seeded before installDir was recorded
+		}
+		if dir == "" {
 			continue
 		}
-		if err := in.removePackage(ctx, row.InstallDir, res); err != nil {
+		if err := in.removePackage(ctx, dir, res); err != nil {
 			return res, err
 		}
 	}

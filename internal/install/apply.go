@@ -5,27 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/openparachute/parachute/internal/manifest"
 )
-
-// placement records where a package was put and what it replaced, so a
-// failed install or an unhealthy new version can be undone.
-type placement struct {
-	// pm is the package manager that installed it; nil when the source
-	// directory is used in place.
-	pm *pkgManager
-	// dir is the install directory.
-	dir string
-	// backup is where the previous contents of dir were moved ("" none).
-	backup string
-	// fresh reports that dir did not exist before.
-	fresh bool
-	pkg   string
-}
 
 // apply is the install path shared by Install and Upgrade: check the
 // version rules, put the package on disk, validate module.json, register
@@ -217,109 +200,6 @@ func rowName(short string) string {
 		return k.ManifestName
 	}
 	return short
-}
-
-// place puts the package on disk. A directory is used in place. Anything
-// else is installed globally by the package manager that owns the current
-// install (else the preferred one), after moving the current package
-// directory aside so it can be put back.
-func (in *Installer) place(ctx context.Context, src Source, old *manifest.Service) (placement, error) {
-	if src.Kind == SourceDir {
-		return placement{dir: src.Path}, nil
-	}
-	pm, ok := pkgManager{}, false
-	if old != nil {
-		pm, ok = in.owner(ctx, old.InstallDir)
-	}
-	if !ok {
-		var err error
-		if pm, err = in.preferred(ctx); err != nil {
-			return placement{}, err
-		}
-	}
-	pl := placement{pm: &pm, dir: pm.dir(src.Package), pkg: src.Package}
-	if _, err := os.Lstat(pl.dir); err == nil {
-		pl.backup = backupPath(pl.dir)
-		if err := os.RemoveAll(pl.backup); err != nil {
-			return pl, fmt.Errorf("clearing an old backup at %s: %w", pl.backup, err)
-		}
-		if err := os.Rename(pl.dir, pl.backup); err != nil {
-			return pl, fmt.Errorf("keeping the installed %s aside at %s: %w", src.Package, pl.backup, err)
-		}
-	} else {
-		pl.fresh = true
-	}
-	step := fmt.Sprintf("installing %s with %s", src.Spec, pm.name)
-	end := in.rep.Begin(step)
-	_, err := in.run(ctx, pm.addCmd(src.Spec))
-	_, statErr := os.Stat(filepath.Join(pl.dir, "package.json"))
-	var ce *CmdError
-	switch {
-	case err != nil && statErr == nil && errors.As(err, &ce):
-		// bun 1.2.x exits 1 after some successful global installs
-		// (reference lifecycle.md §9.32): believe the disk.
-		end(nil)
-		in.rep.Warn(fmt.Sprintf("%s exited %d, but %s is installed at %s; continuing.", pm.name, ce.Code, src.Package, pl.dir))
-	case err != nil:
-		end(err)
-		in.undoQuiet(ctx, pl)
-		return pl, fmt.Errorf("%s: %w", step, err)
-	case statErr != nil:
-		end(statErr)
-		in.undoQuiet(ctx, pl)
-		return pl, fmt.Errorf("%s finished, but %s has no package.json — the package name in %s may differ from %q",
-			step, pl.dir, src.Arg, src.Package)
-	default:
-		end(nil)
-	}
-	return pl, nil
-}
-
-// backupPath is a sibling of dir that package managers ignore (their
-// names never start with a dot), on the same file system so moving the
-// package aside and back is a rename.
-func backupPath(dir string) string {
-	return filepath.Join(filepath.Dir(dir), "."+filepath.Base(dir)+".parachute-prev")
-}
-
-// undo puts back what place replaced, or removes what it installed.
-func (in *Installer) undo(ctx context.Context, pl placement) error {
-	if pl.pm == nil {
-		return nil
-	}
-	if pl.backup != "" {
-		if err := os.RemoveAll(pl.dir); err != nil {
-			return fmt.Errorf("removing the new %s: %w", pl.dir, err)
-		}
-		if err := os.Rename(pl.backup, pl.dir); err != nil {
-			return fmt.Errorf("restoring %s from %s: %w", pl.dir, pl.backup, err)
-		}
-		return nil
-	}
-	if pl.fresh {
-		if _, err := os.Stat(pl.dir); err == nil {
-			if _, err := in.run(ctx, pl.pm.removeCmd(pl.pkg)); err != nil {
-				in.rep.Warn(fmt.Sprintf("could not remove %s again: %v", pl.pkg, err))
-			}
-			_ = os.RemoveAll(pl.dir)
-		}
-	}
-	return nil
-}
-
-func (in *Installer) undoQuiet(ctx context.Context, pl placement) {
-	if err := in.undo(ctx, pl); err != nil {
-		in.rep.Warn(err.Error())
-	}
-}
-
-// commit drops the previous version once the new one is accepted.
-func (in *Installer) commit(pl placement) {
-	if pl.backup != "" {
-		if err := os.RemoveAll(pl.backup); err != nil {
-			in.rep.Warn(fmt.Sprintf("could not remove the previous version at %s: %v", pl.backup, err))
-		}
-	}
 }
 
 // moduleAt reads and validates <dir>/.parachute/module.json. A first-party

@@ -127,4 +127,3 @@ func (in *Installer) commit(pl placement) {
 		}
 	}
 }
-

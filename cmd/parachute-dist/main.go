@@ -76,8 +76,12 @@ func dist(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if *version != "" {
 		stamp.Version = strings.TrimPrefix(*version, "v")
 	}
-	opts := release.Options{Root: *root, Out: *out, Stamp: stamp, DownloadBase: *base,
-		Logger: slog.New(slog.NewTextHandler(stderr, nil))}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if dirty, err := release.Dirty(ctx, *root); err == nil && dirty {
+		// The stamp names the commit, but the build reads the working tree.
+		log.Warn("the working tree has uncommitted changes: the artifacts are not those of the commit they name", "commit", stamp.Commit)
+	}
+	opts := release.Options{Root: *root, Out: *out, Stamp: stamp, DownloadBase: *base, Logger: log}
 	if *targets != "" {
 		if opts.Targets, err = release.ParseTargets(*targets); err != nil {
 			return err

@@ -79,7 +79,8 @@ func BuildImage(req ImageRequest, dir string) (v1.Hash, error) {
 	}
 
 	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
-	for _, t := range req.Targets {
+	imgs := make([]v1.Image, len(req.Targets))
+	for i, t := range req.Targets {
 		bin, ok := req.Binaries[t]
 		if !ok {
 			return v1.Hash{}, fmt.Errorf("building the image: no binary for %s", t)
@@ -88,6 +89,7 @@ func BuildImage(req ImageRequest, dir string) (v1.Hash, error) {
 		if err != nil {
 			return v1.Hash{}, err
 		}
+		imgs[i] = img
 		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{
 			Add: img,
 			Descriptor: v1.Descriptor{
@@ -105,12 +107,31 @@ func BuildImage(req ImageRequest, dir string) (v1.Hash, error) {
 		return v1.Hash{}, fmt.Errorf("creating the image layout: %w", err)
 	}
 	if err := p.AppendIndex(idx, layout.WithAnnotations(map[string]string{
-		"org.opencontainers.image.ref.name": req.Stamp.Version,
+		refNameAnnotation: req.Stamp.Version,
 	})); err != nil {
 		return v1.Hash{}, fmt.Errorf("writing the image layout: %w", err)
 	}
+	// Each platform's image gets a name of its own too: tools that do not
+	// pick a platform out of an index (umoci 0.4 calls the tag ambiguous)
+	// can still unpack one.
+	for i, t := range req.Targets {
+		if err := p.AppendImage(imgs[i],
+			layout.WithAnnotations(map[string]string{refNameAnnotation: ImageRef(req.Stamp, t)}),
+			layout.WithPlatform(v1.Platform{OS: t.OS, Architecture: t.OCIArch()}),
+		); err != nil {
+			return v1.Hash{}, fmt.Errorf("writing the %s image: %w", t, err)
+		}
+	}
 	return idx.Digest()
 }
+
+// refNameAnnotation names a descriptor of an OCI layout's index.json (the
+// "tag" of oci:<dir>:<tag>).
+const refNameAnnotation = "org.opencontainers.image.ref.name"
+
+// ImageRef is the name of one platform's image in the layout, e.g.
+// "1.2.0-linux-arm64"; the multi-arch index is named by the version alone.
+func ImageRef(s Stamp, t Target) string { return s.Version + "-" + t.OS + "-" + t.OCIArch() }
 
 // imageFor assembles the image of one platform on an empty OCI base.
 func imageFor(t Target, binary string, base v1.Layer, s Stamp) (v1.Image, error) {

@@ -40,9 +40,13 @@ func hostImage(t *testing.T) (v1.ImageIndex, v1.Image) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(im.Manifests) != 1 || im.Manifests[0].MediaType != types.OCIImageIndex ||
-		im.Manifests[0].Annotations["org.opencontainers.image.ref.name"] != "1.0.0" {
-		t.Fatalf("index.json should name one multi-arch index tagged 1.0.0: %+v", im.Manifests)
+	if len(im.Manifests) != 2 || im.Manifests[0].MediaType != types.OCIImageIndex ||
+		im.Manifests[0].Annotations[refNameAnnotation] != "1.0.0" {
+		t.Fatalf("index.json should name a multi-arch index 1.0.0 first: %+v", im.Manifests)
+	}
+	if d := im.Manifests[1]; d.MediaType != types.OCIManifestSchema1 || d.Platform == nil ||
+		d.Annotations[refNameAnnotation] != "1.0.0-linux-"+hostTarget.Arch {
+		t.Fatalf("index.json should name the %s image 1.0.0-linux-%s: %+v", hostTarget, hostTarget.Arch, d)
 	}
 	idx, err := top.ImageIndex(im.Manifests[0].Digest)
 	if err != nil {
@@ -179,7 +183,8 @@ func TestImageRuns(t *testing.T) {
 	res := sharedDist(t)
 
 	bundle := filepath.Join(t.TempDir(), "bundle")
-	run(t, umoci, "unpack", "--image", res.ImageDir+":1.0.0", bundle)
+	// By the platform's own name: umoci 0.4 cannot pick from an index.
+	run(t, umoci, "unpack", "--image", res.ImageDir+":"+ImageRef(testStamp, hostTarget), bundle)
 	vol := t.TempDir()
 	if err := os.Chown(vol, ImageUID, ImageUID); err != nil {
 		t.Fatal(err)

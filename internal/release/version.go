@@ -84,6 +84,16 @@ func StampFromGit(ctx context.Context, dir string) (Stamp, error) {
 	return s, s.Validate()
 }
 
+// Dirty reports whether the working tree in dir differs from its commit
+// (untracked files that git ignores do not count).
+func Dirty(ctx context.Context, dir string) (bool, error) {
+	out, err := git(ctx, dir, "status", "--porcelain", "--untracked-files=normal")
+	if err != nil {
+		return false, err
+	}
+	return out != "", nil
+}
+
 // versionFromDescribe turns `git describe --tags --long` output
 // ("v1.2.3-0-gabc", "v1.2.3-4-gabc" or "") into the release version.
 func versionFromDescribe(desc, commit string, commitTime time.Time) (string, error) {

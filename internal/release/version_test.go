@@ -116,6 +116,16 @@ func TestStampFromGit(t *testing.T) {
 		t.Errorf("date = %q, want the commit time", s.Date())
 	}
 
+	if dirty, err := Dirty(ctx, dir); err != nil || dirty {
+		t.Errorf("Dirty = %v, %v on a clean tree", dirty, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "f"), []byte("edited"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if dirty, err := Dirty(ctx, dir); err != nil || !dirty {
+		t.Errorf("Dirty = %v, %v after an edit", dirty, err)
+	}
+
 	t.Setenv("SOURCE_DATE_EPOCH", "1700000000")
 	if got := stamp().Time; !got.Equal(time.Unix(1700000000, 0)) {
 		t.Errorf("time = %v, want SOURCE_DATE_EPOCH", got)

@@ -1,0 +1,78 @@
+package cli
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/openparachute/parachute/internal/install"
+)
+
+func TestLineRenderer(t *testing.T) {
+	lines := []string{"installing x with npm …", "installing x with npm: done", "! canonical port 4100 is in use", "starting x …", "starting x: failed", "✗ oops"}
+	t.Run("plain lines off a terminal", func(t *testing.T) {
+		var buf bytes.Buffer
+		r := newLineRenderer(&buf)
+		for _, l := range lines {
+			r.line(l)
+		}
+		r.close()
+		if d := cmp.Diff(strings.Join(lines, "\n")+"\n", buf.String()); d != "" {
+			t.Fatalf("output (-want +got):\n%s", d)
+		}
+	})
+	t.Run("spinner on a terminal", func(t *testing.T) {
+		// The renderer's own mutex orders the spinner's writes.
+		var buf bytes.Buffer
+		r := &lineRenderer{w: &buf, tty: true}
+		for _, l := range lines {
+			r.line(l)
+		}
+		r.close()
+		// Each step's spinner line is replaced by its outcome.
+		var final []string
+		for _, seg := range strings.Split(buf.String(), "\n") {
+			if i := strings.LastIndex(seg, "\033[K"); i >= 0 {
+				seg = seg[i+len("\033[K"):]
+			}
+			if seg != "" {
+				final = append(final, seg)
+			}
+		}
+		want := []string{"✓ installing x with npm", "! canonical port 4100 is in use", "✗ starting x", "✗ oops"}
+		if d := cmp.Diff(want, final); d != "" {
+			t.Fatalf("rendered lines (-want +got):\n%s", d)
+		}
+	})
+}
+
+func TestOpShortAndPaths(t *testing.T) {
+	k := "vault"
+	src, err := install.ParseSource(k, install.SourceOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := map[string]struct {
+		src  install.Source
+		want string
+	}{
+		"first-party": {src, "vault"},
+		"scoped npm":  {install.Source{Package: "@acme/weather"}, "weather"},
+		"plain npm":   {install.Source{Package: "weather"}, "weather"},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			if got := opShort(tc.src); got != tc.want {
+				t.Fatalf("opShort = %q, want %q", got, tc.want)
+			}
+		})
+	}
+	if got := absIfPath("vault"); got != "vault" {
+		t.Fatalf("absIfPath(vault) = %q", got)
+	}
+	if got := absIfPath("./mod"); !strings.HasPrefix(got, "/") || !strings.HasSuffix(got, "/mod") {
+		t.Fatalf("absIfPath(./mod) = %q", got)
+	}
+}

@@ -47,7 +47,7 @@ one is put back. A new module gets its canonical port when free, else one from
 the unassigned Parachute range (1944, 1947–1949), else one above it.
 With the hub down, the module is registered and starts with the hub.`,
 		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "channel", Usage: "npm channel: rc or latest (default: $PARACHUTE_INSTALL_CHANNEL, else the installed module's, else latest)"},
+			&cli.StringFlag{Name: "channel", Usage: "npm channel: rc or latest (default: $PARACHUTE_INSTALL_CHANNEL, else the channel of the installed version, else latest)"},
 			&cli.StringFlag{Name: "tag", Usage: "npm dist-tag or exact version (wins over --channel)"},
 			&cli.IntFlag{Name: "port", Usage: "port for a new module (default: assigned)"},
 			&cli.BoolFlag{Name: "no-start", Usage: "register only; do not start the module"},

@@ -58,8 +58,9 @@ type Source struct {
 	Module *manifest.Module
 	// Notes are remarks for the operator (a renamed module).
 	Notes []string
-	// ChannelDefaulted reports that no version, tag or channel was given,
-	// so an install over an existing module follows that module's channel.
+	// ChannelDefaulted reports that no version, tag or channel was given
+	// (not even a default), so an install over an existing module follows
+	// that module's channel.
 	ChannelDefaulted bool
 }
 
@@ -122,7 +123,7 @@ func ParseSource(arg string, o SourceOptions) (Source, error) {
 			arg, strings.Join(knownShorts(), ", "))
 	}
 	tag := firstNonEmpty(version, o.Tag, o.Channel, o.DefaultChannel, ChannelLatest)
-	src.ChannelDefaulted = version == "" && o.Tag == "" && o.Channel == ""
+	src.ChannelDefaulted = version == "" && o.Tag == "" && o.Channel == "" && o.DefaultChannel == ""
 	src.Spec = src.Package + "@" + tag
 	if isExactVersion(tag) {
 		src.Version = strings.TrimPrefix(tag, "v")

@@ -41,7 +41,7 @@ func TestParseSource(t *testing.T) {
 		{name: "known short on rc", arg: "scribe", opts: SourceOptions{Channel: "rc"}, want: want{Kind: SourceKnown, Package: "@openparachute/scribe", Spec: "@openparachute/scribe@rc", Known: "scribe"}},
 		{name: "tag beats channel", arg: "vault", opts: SourceOptions{Channel: "rc", Tag: "0.5.1"}, want: want{Kind: SourceKnown, Package: "@openparachute/vault", Spec: "@openparachute/vault@0.5.1", Version: "0.5.1", Known: "vault"}},
 		{name: "known with version", arg: "vault@1.0.0-rc.2", want: want{Kind: SourceKnown, Package: "@openparachute/vault", Spec: "@openparachute/vault@1.0.0-rc.2", Version: "1.0.0-rc.2", Known: "vault"}},
-		{name: "env default channel", arg: "vault", opts: SourceOptions{DefaultChannel: "rc"}, want: want{Kind: SourceKnown, Package: "@openparachute/vault", Spec: "@openparachute/vault@rc", Known: "vault", ChannelDefaulted: true}},
+		{name: "env default channel", arg: "vault", opts: SourceOptions{DefaultChannel: "rc"}, want: want{Kind: SourceKnown, Package: "@openparachute/vault", Spec: "@openparachute/vault@rc", Known: "vault"}},
 		{name: "renamed alias", arg: "lens", want: want{Kind: SourceKnown, Package: "@openparachute/notes", Spec: "@openparachute/notes@latest", Known: "notes", ChannelDefaulted: true}},
 		{name: "npm spec", arg: "parachute-weather@2.0.0", want: want{Kind: SourceRegistry, Package: "parachute-weather", Spec: "parachute-weather@2.0.0", Version: "2.0.0"}},
 		{name: "scoped npm spec", arg: "@acme/mod", opts: SourceOptions{Channel: "rc"}, want: want{Kind: SourceRegistry, Package: "@acme/mod", Spec: "@acme/mod@rc"}},

@@ -29,6 +29,7 @@ type goreleaserConfig struct {
 	}
 	Nfpms []struct {
 		PackageName string `yaml:"package_name"`
+		Release     string
 		Formats     []string
 		Vendor      string
 		Homepage    string
@@ -125,7 +126,8 @@ func TestGoreleaserConfig(t *testing.T) {
 		meta := map[string][2]string{
 			"package_name": {Name, n.PackageName}, "vendor": {Vendor, n.Vendor}, "homepage": {Homepage, n.Homepage},
 			"maintainer": {Maintainer, n.Maintainer}, "description": {Description, n.Description},
-			"section": {"net", n.Section}, "bindir": {"/usr/bin", filepath.Dir(PackagedBinary)},
+			"section": {"net", n.Section}, "bindir": {filepath.Dir(PackagedBinary), n.Bindir},
+			"release": {packageRelease, n.Release},
 		}
 		for k, v := range meta {
 			if v[0] != v[1] {

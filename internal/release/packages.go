@@ -38,6 +38,10 @@ its state in /var/lib/parachute.`
 // packaged units' ExecStart).
 const PackagedBinary = "/usr/bin/parachute"
 
+// packageRelease is the packages' release (the deb's Debian revision, the
+// rpm's Release).
+const packageRelease = "1"
+
 // Package formats.
 const (
 	FormatDeb = "deb"
@@ -231,7 +235,7 @@ func packageInfo(req PackageRequest) (*nfpm.Info, error) {
 		Version:  req.Stamp.Version,
 		// Release 1 gives the deb a Debian revision, so the hyphen of a
 		// pseudo-version (0.0.0-<time>-<sha>) stays in the upstream part.
-		Release:     "1",
+		Release:     packageRelease,
 		Changelog:   changelog,
 		Section:     "net",
 		Priority:    "optional",

@@ -187,7 +187,7 @@ func upgradeHub(e *env, c *cli.Context, paths config.Paths, all bool) error {
 	if h, err := hubclient.New(paths).Health(ctx); err == nil {
 		opts.CurrentVersion = h.Version
 	}
-	note := hubRestarter(e, paths, &opts, statusPath, opID)
+	note := hubRestarter(ctx, e, paths, &opts, statusPath, opID)
 	out, err := selfupdate.Upgrade(ctx, opts)
 	finish := func(phase string, err error) {
 		if opID != "" {
@@ -224,12 +224,12 @@ func upgradeHub(e *env, c *cli.Context, paths config.Paths, all bool) error {
 // hubRestarter fills opts.Restart and opts.WaitHealthy when a service
 // manager runs the hub unit, and otherwise returns what the operator must
 // do to run the new binary.
-func hubRestarter(e *env, paths config.Paths, opts *selfupdate.Options, statusPath, opID string) string {
+func hubRestarter(ctx context.Context, e *env, paths config.Paths, opts *selfupdate.Options, statusPath, opID string) string {
 	ctl, err := newController(e, paths)
 	if err != nil || ctl.Mgr.Kind() == servicemgr.KindNone {
 		return "No service manager runs the hub here: restart `parachute serve` to run the new version."
 	}
-	st, _ := ctl.State(context.Background())
+	st, _ := ctl.State(ctx)
 	if !st.Installed && st.LoadState != "loaded" {
 		return "No hub unit is installed: restart `parachute serve` to run the new version (or `parachute init` to run it as a service)."
 	}

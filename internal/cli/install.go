@@ -158,32 +158,12 @@ func viaHubOrLocal(e *env, c *cli.Context, paths config.Paths, op, short string,
 	tail, err := local(in)
 	r.close()
 	if err != nil {
-		return installFailure(short, err.Error(), errorTypeOf(err))
+		return installFailure(short, err.Error(), install.ErrorType(err))
 	}
 	if tail != "" {
 		e.printf("%s\n", tail)
 	}
 	return nil
-}
-
-// errorTypeOf classifies a local installer error like the hub does.
-func errorTypeOf(err error) string {
-	var rb *install.RollbackError
-	var se *install.StartError
-	var me *manifest.ManifestError
-	switch {
-	case errors.As(err, &rb):
-		return "rolled_back"
-	case errors.As(err, &se):
-		return "start_failed"
-	case errors.Is(err, install.ErrNotInstalled):
-		return "not_installed"
-	case errors.Is(err, install.ErrNothingToUpgrade):
-		return "nothing_to_upgrade"
-	case errors.As(err, &me) && filepath.Base(me.Path) == "services.json":
-		return "services_json_malformed"
-	}
-	return ""
 }
 
 // nothingToUpgrade is the failure of `upgrade <module>` for a module with

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/openparachute/parachute/internal/install"
-	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/supervisor"
 )
 
@@ -177,7 +176,7 @@ func (s *Server) startInstallOp(w http.ResponseWriter, kind, short string,
 				return
 			}
 			op.Status, op.Error = "failed", err.Error()
-			op.ErrorDetail = map[string]string{"error_type": installErrorType(err)}
+			op.ErrorDetail = map[string]string{"error_type": install.ErrorType(err)}
 		})
 		if err != nil {
 			s.log.Warn("module operation failed", "op", kind, "module", short, "err", err)
@@ -186,40 +185,6 @@ func (s *Server) startInstallOp(w http.ResponseWriter, kind, short string,
 		}
 	}()
 	writeJSON(w, http.StatusAccepted, map[string]string{"operation_id": id})
-}
-
-// installErrorType classifies an installer error for clients.
-func installErrorType(err error) string {
-	var rb *install.RollbackError
-	var se *install.StartError
-	var me *manifest.ManifestError
-	switch {
-	case errors.As(err, &rb):
-		return "rolled_back"
-	case errors.As(err, &se):
-		return "start_failed"
-	case errors.Is(err, install.ErrDowngrade):
-		return "downgrade_refused"
-	case errors.Is(err, install.ErrCollision):
-		return "name_collision"
-	case errors.Is(err, install.ErrNotModule):
-		return "not_a_module"
-	case errors.Is(err, install.ErrPortInUse):
-		return "port_in_use"
-	case errors.Is(err, install.ErrNotInstalled):
-		return "not_installed"
-	case errors.Is(err, install.ErrDirtyTree):
-		return "dirty_tree"
-	case errors.Is(err, install.ErrNothingToUpgrade):
-		return "nothing_to_upgrade"
-	case errors.Is(err, install.ErrNoPackageManager):
-		return "missing_dependency"
-	case errors.As(err, &me) && filepath.Base(me.Path) == "services.json":
-		return "services_json_malformed"
-	case errors.As(err, &me):
-		return "invalid_manifest"
-	}
-	return "failed"
 }
 
 // checkOpSource validates a channel and a path source: the hub's working

@@ -3,6 +3,7 @@ package install
 import (
 	"context"
 	"errors"
+	"github.com/openparachute/parachute/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,7 +151,7 @@ func TestRegistryUpgradeChannel(t *testing.T) {
 // restarts, an unhealthy one is reset, a dirty tree is refused.
 func TestGitUpgrade(t *testing.T) {
 	if _, err := exec.LookPath("git"); err != nil {
-		t.Skip("git not installed")
+		testenv.Unavailable(t, "git not installed")
 	}
 	ctx := context.Background()
 	base := t.TempDir()

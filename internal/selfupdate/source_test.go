@@ -3,6 +3,7 @@ package selfupdate
 import (
 	"context"
 	"errors"
+	"github.com/openparachute/parachute/internal/testenv"
 	"os"
 	"os/exec"
 	"strings"
@@ -92,7 +93,7 @@ func TestDetect(t *testing.T) {
 // this test binary, which nothing owns.
 func TestDetectRealDpkg(t *testing.T) {
 	if _, err := exec.LookPath("dpkg-query"); err != nil {
-		t.Skip("not a dpkg system")
+		testenv.Unavailable(t, "not a dpkg system")
 	}
 	owned, err := exec.LookPath("dpkg-query")
 	if err != nil {

@@ -32,31 +32,10 @@ const (
 
 var boxScenarios = []string{"system-unit", "failing-unit", "migrate", "user-unit"}
 
-func boxTool() string {
-	if p := os.Getenv("SYSTEMD_BOX"); p != "" {
-		return p
-	}
-	if p, err := filepath.Abs("../../../shared/tools/systemd-box"); err == nil {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	p, _ := exec.LookPath("systemd-box")
-	return p
-}
-
 // TestServiceManager boots systemd in a box and runs the CLI scenarios there.
 func TestServiceManager(t *testing.T) {
 	if os.Getenv(inBoxEnv) != "" {
 		t.Skip("already inside the box")
-	}
-	if testing.Short() {
-		t.Skip("boots systemd in a box; skipped with -short")
-	}
-	testenv.NeedRoot(t, "systemd-box boots systemd in new namespaces")
-	tool := boxTool()
-	if tool == "" {
-		testenv.Unavailable(t, "systemd-box not found (set SYSTEMD_BOX or keep ../shared/tools beside the repo)")
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -69,34 +48,13 @@ func TestServiceManager(t *testing.T) {
 	if err := copyFile(self, filepath.Join(dir, "e2e.test")); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, tool, "start", "--bind", dir+":"+boxDir, "--bind", filepath.Dir(parachuteBin)+":"+boxBin)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		testenv.Unavailable(t, "systemd-box could not boot systemd here: %v\n%s", err, stderr.String())
-	}
-	pid := strings.TrimSpace(string(out))
-	t.Cleanup(func() {
-		if out, err := exec.Command(tool, "stop", pid).CombinedOutput(); err != nil {
-			t.Errorf("stopping the box: %v\n%s", err, out)
-		}
-	})
-	// Generators matter nothing here and make each daemon-reload slow.
-	mask := `mkdir -p /etc/systemd/system-generators && for g in /lib/systemd/system-generators/*; do ` +
-		`ln -sf /dev/null /etc/systemd/system-generators/${g##*/}; done && systemctl daemon-reload`
-	if out, err := exec.Command(tool, "run", pid, "sh", "-c", mask).CombinedOutput(); err != nil {
-		t.Fatalf("masking generators: %v\n%s", err, out)
-	}
+	box := testenv.BootBox(t, dir+":"+boxDir, filepath.Dir(parachuteBin)+":"+boxBin)
 	for _, name := range boxScenarios {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
-			args := []string{"run", pid, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", inBoxEnv + "=root",
-				boxTest, "-test.run", "^TestInBox$/^" + name + "$", "-test.v", "-test.count=1"}
-			out, err := exec.CommandContext(ctx, tool, args...).CombinedOutput()
+			out, err := box.Run(ctx, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", inBoxEnv+"=root",
+				boxTest, "-test.run", "^TestInBox$/^"+name+"$", "-test.v", "-test.count=1")
 			if err != nil || !bytes.Contains(out, []byte("--- PASS: TestInBox/"+name)) {
 				t.Fatalf("in-box scenario %s: %v\n%s", name, err, out)
 			}
@@ -285,7 +243,9 @@ func boxSystemUnit(t *testing.T) {
 	systemctl(t, "daemon-reload")
 	b.must("restart")
 	wdPID := mainPID(t)
-	wd := func() string { return systemctl(t, "show", "-p", "WatchdogTimestampMonotonic", "--value", "parachute-hub.service") }
+	wd := func() string {
+		return systemctl(t, "show", "-p", "WatchdogTimestampMonotonic", "--value", "parachute-hub.service")
+	}
 	first := wd()
 	waitFor(t, "a watchdog ping after the first", 10*time.Second, func() bool { return wd() != first && wd() != "0" })
 	second := wd()

@@ -44,10 +44,6 @@ func TestHubSelfUpgradeInBox(t *testing.T) {
 		t.Skip("boots systemd in a box; skipped with -short")
 	}
 	testenv.NeedRoot(t, "systemd-box boots systemd in new namespaces")
-	tool := boxTool()
-	if tool == "" {
-		testenv.Unavailable(t, "systemd-box not found (set SYSTEMD_BOX or keep ../shared/tools beside the repo)")
-	}
 	dir := t.TempDir()
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -71,31 +67,12 @@ func TestHubSelfUpgradeInBox(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, tool, "start", "--bind", dir+":"+upgradeBoxDir)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		testenv.Unavailable(t, "systemd-box could not boot systemd here: %v\n%s", err, stderr.String())
-	}
-	pid := strings.TrimSpace(string(out))
-	t.Cleanup(func() {
-		if out, err := exec.Command(tool, "stop", pid).CombinedOutput(); err != nil {
-			t.Errorf("stopping the box: %v\n%s", err, out)
-		}
-	})
-	mask := `mkdir -p /etc/systemd/system-generators && for g in /lib/systemd/system-generators/*; do ` +
-		`ln -sf /dev/null /etc/systemd/system-generators/${g##*/}; done && systemctl daemon-reload`
-	if out, err := exec.Command(tool, "run", pid, "sh", "-c", mask).CombinedOutput(); err != nil {
-		t.Fatalf("masking generators: %v\n%s", err, out)
-	}
+	box := testenv.BootBox(t, dir+":"+upgradeBoxDir)
 	rctx, rcancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer rcancel()
-	out, err = exec.CommandContext(rctx, tool, "run", pid, "env", "-i", "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	out, err := box.Run(rctx, "env", "-i", "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		// inBoxEnv makes TestMain skip building (there is no Go in the box).
-		"HOME=/root", upgradeBoxEnv+"=1", inBoxEnv+"=upgrade", upgradeBoxDir+"/e2e.test", "-test.run", "^TestInBoxHubUpgrade$", "-test.v", "-test.count=1").CombinedOutput()
+		"HOME=/root", upgradeBoxEnv+"=1", inBoxEnv+"=upgrade", upgradeBoxDir+"/e2e.test", "-test.run", "^TestInBoxHubUpgrade$", "-test.v", "-test.count=1")
 	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestInBoxHubUpgrade")) {
 		t.Fatalf("in-box hub upgrade: %v\n%s", err, out)
 	}

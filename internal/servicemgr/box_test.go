@@ -6,10 +6,8 @@ import (
 	"github.com/openparachute/parachute/internal/testenv"
 	"io"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -67,40 +65,10 @@ var boxScenarios = []string{
 	"user-scope",
 }
 
-// boxTool finds systemd-box: $SYSTEMD_BOX, the shared tools folder beside
-// the repository, or PATH.
-func boxTool() string {
-	if p := os.Getenv("SYSTEMD_BOX"); p != "" {
-		return p
-	}
-	if p, err := filepath.Abs("../../../shared/tools/systemd-box"); err == nil {
-		if _, err := os.Stat(p); err == nil {
-			return p
-		}
-	}
-	p, _ := exec.LookPath("systemd-box")
-	return p
-}
-
 // TestSystemdBox boots systemd in a box and runs the in-box scenarios there.
 func TestSystemdBox(t *testing.T) {
 	if os.Getenv(inBoxEnv) != "" {
 		t.Skip("already inside the box")
-	}
-	if testing.Short() {
-		t.Skip("boots systemd in a box; skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		testenv.Unavailable(t, "needs root: systemd-box boots systemd in new namespaces (CI runs as root)")
-	}
-	tool := boxTool()
-	if tool == "" {
-		testenv.Unavailable(t, "systemd-box not found (set SYSTEMD_BOX or keep ../shared/tools beside the repo)")
-	}
-	for _, p := range []string{"unshare", "nsenter"} {
-		if _, err := exec.LookPath(p); err != nil {
-			testenv.Unavailable(t, "systemd-box needs %s: %v", p, err)
-		}
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -116,37 +84,14 @@ func TestSystemdBox(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	startCtx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(startCtx, tool, "start", "--bind", dir+":"+boxDir)
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		testenv.Unavailable(t, "systemd-box could not boot systemd here: %v\n%s", err, stderr.String())
-	}
-	pid := strings.TrimSpace(string(out))
-	t.Cleanup(func() {
-		if out, err := exec.Command(tool, "stop", pid).CombinedOutput(); err != nil {
-			t.Errorf("stopping the box: %v\n%s", err, out)
-		}
-	})
-
-	// Every daemon-reload runs all generators; on a loaded machine they take
-	// seconds (gpt-auto alone ~2 s) and none matters in the box, so mask them.
-	mask := `mkdir -p /etc/systemd/system-generators && for g in /lib/systemd/system-generators/*; do ` +
-		`ln -sf /dev/null /etc/systemd/system-generators/${g##*/}; done && systemctl daemon-reload`
-	if out, err := exec.Command(tool, "run", pid, "sh", "-c", mask).CombinedOutput(); err != nil {
-		t.Fatalf("masking generators in the box: %v\n%s", err, out)
-	}
+	box := testenv.BootBox(t, dir+":"+boxDir)
 
 	for _, name := range boxScenarios {
 		t.Run(name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
-			args := []string{"run", pid, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", inBoxEnv + "=root",
-				boxBinary, "-test.run", "^TestInBox$/^" + name + "$", "-test.v", "-test.count=1"}
-			out, err := exec.CommandContext(ctx, tool, args...).CombinedOutput()
+			out, err := box.Run(ctx, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", inBoxEnv+"=root",
+				boxBinary, "-test.run", "^TestInBox$/^"+name+"$", "-test.v", "-test.count=1")
 			if err != nil || !bytes.Contains(out, []byte("--- PASS: TestInBox/"+name)) {
 				t.Fatalf("in-box scenario %s: %v\n%s", name, err, out)
 			}

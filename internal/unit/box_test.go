@@ -2,44 +2,17 @@ package unit
 
 import (
 	"bytes"
+	"context"
 	"github.com/openparachute/parachute/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
-
-// systemdBox finds ../shared/tools/systemd-box (or $SYSTEMD_BOX) and skips
-// the test when it cannot boot one here.
-func systemdBox(t *testing.T) string {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: not booting systemd")
-	}
-	if os.Geteuid() != 0 {
-		testenv.Unavailable(t, "systemd-box needs root")
-	}
-	tool := os.Getenv("SYSTEMD_BOX")
-	if tool == "" {
-		tool = filepath.Join(repoRoot(t), "..", "shared", "tools", "systemd-box")
-	}
-	if _, err := os.Stat(tool); err != nil {
-		testenv.Unavailable(t, "systemd-box not found (%v); set SYSTEMD_BOX", err)
-	}
-	// Building the box's root takes a while and must not race another
-	// package's first boot, so it is a one-time setup step, not ours.
-	root := os.Getenv("SYSTEMD_BOX_ROOT")
-	if root == "" {
-		root = "/var/cache/systemd-box/root"
-	}
-	if _, err := os.Stat(filepath.Join(root, "lib", "systemd", "systemd")); err != nil {
-		testenv.Unavailable(t, "systemd-box root %s is not built; run `%s rootfs` once", root, tool)
-	}
-	return tool
-}
 
 // TestSystemdRunsRenderedUnit is the real round trip: systemd 252 loads a
 // rendered system unit whose config root, PATH and BUN_INSTALL hold spaces,
@@ -49,7 +22,6 @@ func systemdBox(t *testing.T) string {
 // working directory it got, inside the config root (which also proves
 // ReadWritePaths= made it writable under ProtectSystem=strict).
 func TestSystemdRunsRenderedUnit(t *testing.T) {
-	tool := systemdBox(t)
 	hostDir := t.TempDir()
 	if err := os.Chmod(hostDir, 0o755); err != nil {
 		t.Fatal(err)
@@ -113,9 +85,10 @@ i=0
 while [ ! -e "$ROOT/done" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
 journalctl -b --no-pager > /srv/unit-test/journal 2>&1 || true
 `
-	cmd := exec.Command(tool, "test", "--bind", hostDir+":"+boxDir, "sh", "-c", inBox)
-	cmd.Env = append(os.Environ(), "ROOT="+root)
-	out, err := cmd.CombinedOutput()
+	box := testenv.BootBox(t, hostDir+":"+boxDir)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := box.Run(ctx, "env", "ROOT="+root, "sh", "-c", inBox)
 	journal, _ := os.ReadFile(filepath.Join(hostDir, "journal"))
 	if err != nil {
 		t.Fatalf("systemd-box: %v\n%s\njournal:\n%s", err, out, journal)

@@ -1,0 +1,96 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Box is a running systemd-box: a real systemd 252 with D-Bus and journald
+// in a throwaway Debian root (../shared/tools/systemd-box). It is stopped
+// when the test that booted it ends.
+type Box struct {
+	Tool string // the systemd-box script
+	PID  string // the box's PID 1, as systemd-box prints it
+}
+
+// BoxTool finds systemd-box: $SYSTEMD_BOX, else ../shared/tools beside the
+// repository root (the folder holding go.mod), else PATH.
+func BoxTool() string {
+	if p := os.Getenv("SYSTEMD_BOX"); p != "" {
+		return p
+	}
+	if dir, err := os.Getwd(); err == nil {
+		for d := dir; d != filepath.Dir(d); d = filepath.Dir(d) {
+			if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+				p := filepath.Join(d, "..", "shared", "tools", "systemd-box")
+				if _, err := os.Stat(p); err == nil {
+					return p
+				}
+				break
+			}
+		}
+	}
+	p, _ := exec.LookPath("systemd-box")
+	return p
+}
+
+// BootBox boots a box with each bind ("HOST:BOX" or "DIR") visible inside,
+// masks systemd's generators (they only slow every daemon-reload down), and
+// stops the box at cleanup. Without root, the tool or its prebuilt root it
+// skips the test (fails it in CI); with -short it skips.
+func BootBox(t testing.TB, binds ...string) *Box {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: not booting systemd")
+	}
+	NeedRoot(t, "systemd-box boots systemd in new namespaces")
+	tool := BoxTool()
+	if tool == "" {
+		Unavailable(t, "systemd-box not found (set SYSTEMD_BOX or keep ../shared/tools beside the repository)")
+	}
+	// Building the root takes a while and must not race another package's
+	// first boot: it is a one-time setup step (.ci/run boots a box first).
+	root := os.Getenv("SYSTEMD_BOX_ROOT")
+	if root == "" {
+		root = "/var/cache/systemd-box/root"
+	}
+	if _, err := os.Stat(filepath.Join(root, "lib", "systemd", "systemd")); err != nil {
+		Unavailable(t, "systemd-box root %s is not built; run `%s test true` once", root, tool)
+	}
+	args := []string{"start"}
+	for _, b := range binds {
+		args = append(args, "--bind", b)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, tool, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		Unavailable(t, "systemd-box could not boot systemd here: %v\n%s", err, stderr.String())
+	}
+	b := &Box{Tool: tool, PID: strings.TrimSpace(string(out))}
+	t.Cleanup(func() {
+		if out, err := exec.Command(tool, "stop", b.PID).CombinedOutput(); err != nil {
+			t.Errorf("stopping the box: %v\n%s", err, out)
+		}
+	})
+	mask := `mkdir -p /etc/systemd/system-generators && for g in /lib/systemd/system-generators/*; do ` +
+		`ln -sf /dev/null /etc/systemd/system-generators/${g##*/}; done && systemctl daemon-reload`
+	if out, err := b.Run(context.Background(), "sh", "-c", mask); err != nil {
+		t.Fatalf("masking generators in the box: %v\n%s", err, out)
+	}
+	return b
+}
+
+// Run runs a command inside the box and returns its combined output.
+func (b *Box) Run(ctx context.Context, args ...string) ([]byte, error) {
+	return exec.CommandContext(ctx, b.Tool, append([]string{"run", b.PID}, args...)...).CombinedOutput()
+}

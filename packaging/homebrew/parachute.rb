@@ -1,7 +1,7 @@
 # Homebrew formula for parachute, rendered for each release by
 # `make dist` (internal/release) into dist/homebrew/parachute.rb with the
 # release's version, URLs and SHA-256 checksums. This template is valid Ruby
-# as it stands: every {{ }} placeholder sits inside a string literal.
+# as it stands: every placeholder sits inside a string literal.
 class Parachute < Formula
   desc "{{.Summary}}"
   homepage "{{.Homepage}}"

@@ -143,6 +143,11 @@ func TestDebLifecycle(t *testing.T) {
 	if got := b.must("systemctl", "is-enabled", unit.SystemdName); got != "enabled" {
 		t.Errorf("after install: is-enabled = %q, want enabled", got)
 	}
+	// The user unit ships for operators who want it, but is not enabled.
+	b.must("test", "-f", unit.PackagedUserUnitPath)
+	if got, _ := b.run("systemctl", "--global", "is-enabled", unit.SystemdName); got != "disabled" {
+		t.Errorf("after install: the user unit is %q, want disabled", got)
+	}
 	var health struct{ Status, Service, Version string }
 	waitFor(t, "/health", 30*time.Second, func() error {
 		out, err := b.run("curl", "-sf", "http://127.0.0.1:1939/health")

@@ -200,3 +200,31 @@ func TestMaintainerScripts(t *testing.T) {
 		t.Errorf("the rpm %%pre does not create the sysusers.d account %q", line)
 	}
 }
+
+// TestResetDirRefusesTheRepository: Build empties its output directory, so
+// it must never accept the repository or a directory above it.
+func TestResetDirRefusesTheRepository(t *testing.T) {
+	root := t.TempDir()
+	tests := []struct {
+		name, out string
+		ok        bool
+	}{
+		{"a dist directory", filepath.Join(root, "dist"), true},
+		{"a directory elsewhere", t.TempDir(), true},
+		{"a sibling named like the root", root + "-dist", true},
+		{"the root", root, false},
+		{"the root's parent", filepath.Dir(root), false},
+		{"nothing", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := resetDir(root, tt.out)
+			if (err == nil) != tt.ok {
+				t.Errorf("resetDir(%q) = %v, want ok=%v", tt.out, err, tt.ok)
+			}
+		})
+	}
+	if _, err := os.Stat(root); err != nil {
+		t.Fatalf("the root is gone: %v", err)
+	}
+}

@@ -29,10 +29,10 @@ const (
 	ImageBinary = "/usr/bin/parachute"
 	// ImageRepository is where releases publish the image.
 	ImageRepository = "ghcr.io/openparachute/parachute"
-	// hostCABundle is the CA bundle copied into the image: the hub and its
+	// caBundlePath is the CA bundle copied into the image: the hub and its
 	// modules make TLS calls (module registries, tunnels), and the image
 	// has no package manager to add one.
-	hostCABundle = "/etc/ssl/certs/ca-certificates.crt"
+	caBundlePath = "/etc/ssl/certs/ca-certificates.crt"
 )
 
 // ImageEnv is the environment of the image, in order. The image is the one
@@ -44,7 +44,7 @@ func ImageEnv() []string {
 		"PARACHUTE_HOME=" + ImageHome,
 		"PARACHUTE_BIND_HOST=0.0.0.0",
 		"PORT=" + strconv.Itoa(config.DefaultHubPort),
-		"SSL_CERT_FILE=" + hostCABundle,
+		"SSL_CERT_FILE=" + caBundlePath,
 	}
 }
 
@@ -67,7 +67,7 @@ type ImageRequest struct {
 func BuildImage(req ImageRequest, dir string) (v1.Hash, error) {
 	caPath := req.CABundle
 	if caPath == "" {
-		caPath = hostCABundle
+		caPath = caBundlePath
 	}
 	ca, err := os.ReadFile(caPath)
 	if err != nil {

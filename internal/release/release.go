@@ -180,7 +180,8 @@ func resetDir(root, out string) error {
 	if err != nil {
 		return fmt.Errorf("resolving %s: %w", root, err)
 	}
-	if rel, err := filepath.Rel(absOut, absRoot); err == nil && !filepath.IsAbs(rel) && (rel == "." || !startsWithDotDot(rel)) {
+	// root inside out (or equal to it): emptying out would delete root.
+	if rel, err := filepath.Rel(absOut, absRoot); err == nil && !startsWithDotDot(rel) {
 		return fmt.Errorf("refusing to empty %s: it holds the repository", out)
 	}
 	if err := os.RemoveAll(absOut); err != nil {

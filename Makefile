@@ -10,9 +10,9 @@ all: build
 build:
 	$(GO) build -trimpath -o bin/parachute ./cmd/parachute
 
-## test: every package's tests
+## test: every package's tests (the README's and CI's command)
 test:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -count=1 -timeout 45m ./...
 
 ## dist: binaries, tarballs, deb, rpm, OCI image, Homebrew formula and SHA256SUMS in dist/
 dist:

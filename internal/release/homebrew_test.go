@@ -2,6 +2,7 @@ package release
 
 import (
 	"bufio"
+	"github.com/openparachute/parachute/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -165,7 +166,7 @@ func TestCompletionScripts(t *testing.T) {
 		t.Run(c.shell, func(t *testing.T) {
 			sh, err := exec.LookPath(c.shell)
 			if err != nil {
-				t.Skipf("%s not installed", c.shell)
+				testenv.Unavailable(t, "%s not installed", c.shell)
 			}
 			run(t, sh, "-n", filepath.Join(dir, c.file))
 		})

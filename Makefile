@@ -8,7 +8,7 @@ all: build
 
 ## build: the parachute binary for this machine, in bin/
 build:
-	$(GO) build -trimpath -o bin/parachute ./cmd/parachute
+	$(GO) build -trimpath -tags urfave_cli_no_docs -o bin/parachute ./cmd/parachute
 
 ## test: every package's tests (the README's and CI's command)
 test:

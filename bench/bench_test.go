@@ -48,7 +48,10 @@ func build(b *testing.B) {
 			{bins.parachute, "github.com/openparachute/parachute/cmd/parachute"},
 			{bins.testmod, "github.com/openparachute/parachute/internal/e2e/testmod"},
 		} {
-			out, err := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", x.out, x.pkg).CombinedOutput()
+			// Built like a release binary (static, stripped, same tags).
+			cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags", "-s -w", "-o", x.out, x.pkg)
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+			out, err := cmd.CombinedOutput()
 			if err != nil {
 				bins.err = fmt.Errorf("go build %s: %v\n%s", x.pkg, err, out)
 				return

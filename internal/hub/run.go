@@ -17,7 +17,6 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
-	"github.com/openparachute/parachute/internal/atomicfile"
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/manifest"
@@ -249,12 +248,22 @@ func startWatchdog(ctx context.Context, log *slog.Logger) func() {
 
 // writeRunFiles records the bound port so the CLI finds the hub. It writes
 // no hub.pid: that file is the legacy detached hub's, and migrate treats a
-// live pid in it as a process to stop.
+// live pid in it as a process to stop. The port file is run-time state that
+// a crash makes stale anyway, so it is renamed into place (never torn) but
+// not fsynced: start-up does not wait for the disk.
 func writeRunFiles(p config.Paths, port int) error {
 	if err := os.MkdirAll(p.HubRunDir(), 0o700); err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(p.HubPortFile(), []byte(strconv.Itoa(port)+"\n"), 0o644)
+	tmp := p.HubPortFile() + ".tmp-" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(port)+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, p.HubPortFile()); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }
 
 // removeRunFiles removes the port file if it still names this hub's port (a

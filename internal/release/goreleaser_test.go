@@ -95,7 +95,7 @@ func TestGoreleaserConfig(t *testing.T) {
 			t.Errorf("targets (-builder +goreleaser):\n%s", diff)
 		}
 		joined := strings.Join(append(append(append([]string{b.Main}, b.Env...), b.Flags...), b.Ldflags...), " ")
-		for _, frag := range []string{"./cmd/parachute", "CGO_ENABLED=0", "-trimpath", "-buildvcs=false",
+		for _, frag := range []string{"./cmd/parachute", "CGO_ENABLED=0", "-trimpath", "-buildvcs=false", "-tags=" + BuildTags,
 			"-s -w -buildid=", Module + "/internal/buildinfo.Version={{ .Version }}",
 			Module + "/internal/buildinfo.Commit={{ .FullCommit }}",
 			Module + "/internal/buildinfo.Date={{ .CommitDate }}"} {

@@ -17,6 +17,8 @@ buildGoModule {
 
   subPackages = [ "cmd/parachute" ];
   env.CGO_ENABLED = 0;
+  # The same tags as every release binary (internal/release.BuildTags).
+  tags = [ "urfave_cli_no_docs" ];
   ldflags = [
     "-s"
     "-w"

@@ -336,7 +336,13 @@ func modulePID(b *testing.B, h *hub, short string) int {
 }
 
 // rssKB reads VmRSS of pid.
-func rssKB(b *testing.B, pid int) int {
+func rssKB(b *testing.B, pid int) int { return statusKB(b, pid, "VmRSS:") }
+
+// anonKB reads RssAnon of pid: the private memory, without the binary's
+// file-backed pages (shared with the page cache and reclaimable).
+func anonKB(b *testing.B, pid int) int { return statusKB(b, pid, "RssAnon:") }
+
+func statusKB(b *testing.B, pid int, key string) int {
 	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/status")
 	if err != nil {
 		b.Skipf("no /proc: %v", err)
@@ -344,7 +350,7 @@ func rssKB(b *testing.B, pid int) int {
 	defer f.Close()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), key); ok {
 			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
 			return kb
 		}
@@ -358,7 +364,7 @@ func rssKB(b *testing.B, pid int) int {
 func BenchmarkRSS(b *testing.B) {
 	build(b)
 	root, ports := home(b, 10, []string{"serve"}, nil)
-	var hubKB, floorKB int
+	var hubKB, floorKB, hubAnon, floorAnon int
 	for i := 0; i < b.N; i++ {
 		h, _ := startHub(b, root, freePort(b), io.Discard)
 		for _, p := range ports {
@@ -367,6 +373,7 @@ func BenchmarkRSS(b *testing.B) {
 		var m any
 		apiGet(b, h, "/api/modules", &m)
 		hubKB += rssKB(b, h.cmd.Process.Pid)
+		hubAnon += anonKB(b, h.cmd.Process.Pid)
 		h.stop()
 		port := freePort(b)
 		cmd := exec.Command(bins.testmod, "serve")
@@ -374,11 +381,14 @@ func BenchmarkRSS(b *testing.B) {
 		cmd.Start()
 		waitHTTP(b, port, "/health")
 		floorKB += rssKB(b, cmd.Process.Pid)
+		floorAnon += anonKB(b, cmd.Process.Pid)
 		cmd.Process.Kill()
 		cmd.Wait()
 	}
 	b.ReportMetric(float64(hubKB)/1024/float64(b.N), "hub-RSS-MB")
 	b.ReportMetric(float64(floorKB)/1024/float64(b.N), "floor-goHTTP-RSS-MB")
+	b.ReportMetric(float64(hubAnon)/1024/float64(b.N), "hub-private-MB")
+	b.ReportMetric(float64(floorAnon)/1024/float64(b.N), "floor-goHTTP-private-MB")
 }
 
 // BenchmarkLogThroughput: one module writes 256 MiB of 100-byte lines as

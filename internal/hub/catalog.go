@@ -17,6 +17,16 @@ import (
 // healthTimeout bounds one module health probe in GET /api/modules.
 const healthTimeout = time.Second
 
+// probeTransport keeps one idle connection per module for health probes,
+// so a status poll does not pay a TCP handshake per module every time.
+// Idle connections close after 30 s; no proxy is ever consulted.
+var probeTransport = &http.Transport{
+	Proxy:               nil,
+	MaxIdleConnsPerHost: 1,
+	IdleConnTimeout:     30 * time.Second,
+	DisableCompression:  true,
+}
+
 func (s *Server) handleModules(w http.ResponseWriter, r *http.Request) {
 	f, warns := manifest.LoadLenient(s.paths.ServicesJSON())
 	now := s.now()
@@ -112,7 +122,7 @@ func (s *Server) probeHealth(ctx context.Context, f *manifest.File, mods []api.M
 			rows[manifest.ShortName(row.Name)] = row
 		}
 	}
-	client := &http.Client{Timeout: healthTimeout, Transport: &http.Transport{DisableKeepAlives: true}}
+	client := &http.Client{Timeout: healthTimeout, Transport: probeTransport}
 	var wg sync.WaitGroup
 	for i := range mods {
 		mi := &mods[i]

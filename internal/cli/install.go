@@ -1,9 +1,7 @@
 package cli
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -195,7 +193,7 @@ func runHubOp(e *env, ctx context.Context, client *hubclient.Client, op, short s
 		ID string `json:"operation_id"`
 	}
 	path := "/api/modules/" + url.PathEscape(short) + "/" + op
-	if err := hubJSON(ctx, client, http.MethodPost, path, body, &accepted); err != nil {
+	if err := client.JSON(ctx, http.MethodPost, path, body, &accepted); err != nil {
 		return hubOpError(short, op, err)
 	}
 	if accepted.ID == "" {
@@ -208,7 +206,7 @@ func runHubOp(e *env, ctx context.Context, client *hubclient.Client, op, short s
 	printed := 0
 	for {
 		var st hub.Operation
-		if err := hubJSON(ctx, client, http.MethodGet, "/api/modules/operations/"+accepted.ID, nil, &st); err != nil {
+		if err := client.JSON(ctx, http.MethodGet, "/api/modules/operations/"+accepted.ID, nil, &st); err != nil {
 			r.close()
 			if ctx.Err() != nil {
 				return fail(ExitFail, "✗ %s %s: gave up waiting after %s (operation %s); check `parachute status`", op, short, opDeadline, accepted.ID)
@@ -243,56 +241,6 @@ func hubOpError(short, op string, err error) error {
 		return fail(ExitFail, "✗ %s %s: %s\n  If the token is stale, run `parachute auth rotate-operator`.", op, short, he.Description)
 	}
 	return fail(ExitFail, "✗ %s %s: %v", op, short, err)
-}
-
-// hubJSON sends one authenticated JSON request to the hub.
-func hubJSON(ctx context.Context, client *hubclient.Client, method, path string, body, out any) error {
-	tok, err := client.Token()
-	if err != nil {
-		return err
-	}
-	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
-		if err != nil {
-			return err
-		}
-		rd = bytes.NewReader(b)
-	}
-	rctx, cancel := context.WithTimeout(ctx, hubclient.ReadTimeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(rctx, method, client.Base+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Authorization", "Bearer "+tok)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := client.HTTP.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w at %s: %v", hubclient.ErrHubNotRunning, client.Base, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return err
-	}
-	if resp.StatusCode/100 != 2 {
-		he := &hubclient.HTTPError{Status: resp.StatusCode, Body: data}
-		var env struct {
-			Error       string `json:"error"`
-			Description string `json:"error_description"`
-		}
-		if json.Unmarshal(data, &env) == nil {
-			he.Code, he.Description = env.Error, env.Description
-		}
-		return he
-	}
-	if out != nil {
-		return json.Unmarshal(data, out)
-	}
-	return nil
 }
 
 // absIfPath makes a relative path argument absolute, so the hub (whose

@@ -17,10 +17,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/openparachute/parachute/internal/testenv"
 )
 
 var (
@@ -100,7 +101,7 @@ type hubEnv struct {
 	root    string
 	port    int
 	cmd     *exec.Cmd
-	out     *syncBuffer
+	out     *testenv.SyncBuffer
 	done    chan struct{}
 	exitErr error
 }
@@ -163,7 +164,7 @@ func (h *hubEnv) env() []string {
 func (h *hubEnv) start() {
 	t := h.t
 	t.Helper()
-	h.out = &syncBuffer{}
+	h.out = &testenv.SyncBuffer{}
 	h.cmd = exec.Command(parachuteBin, "serve", "--port", strconv.Itoa(h.port))
 	h.cmd.Env = h.env()
 	h.cmd.Stdout, h.cmd.Stderr = h.out, h.out
@@ -340,22 +341,4 @@ func groupGone(pgid int) bool {
 		}
 	}
 	return true
-}
-
-// syncBuffer is a goroutine-safe bytes.Buffer for a child's output.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -237,3 +237,17 @@ func errorFromBody(status int, data []byte) error {
 	}
 	return e
 }
+
+// JSON sends an authenticated request with an optional JSON body and decodes
+// the JSON answer into out, within ReadTimeout. A hub that cannot be reached
+// is ErrHubNotRunning; a non-2xx answer is an *HTTPError.
+func (c *Client) JSON(ctx context.Context, method, path string, body, out any) error {
+	ctx, cancel := context.WithTimeout(ctx, ReadTimeout)
+	defer cancel()
+	err := c.do(ctx, method, path, true, body, out)
+	var he *HTTPError
+	if err != nil && !errors.As(err, &he) && !errors.Is(err, ErrNoOperatorToken) {
+		return fmt.Errorf("%w at %s: %v", ErrHubNotRunning, c.Base, err)
+	}
+	return err
+}

@@ -3,13 +3,14 @@ package install
 import (
 	"context"
 	"errors"
-	"github.com/openparachute/parachute/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/openparachute/parachute/internal/testenv"
 
 	"github.com/google/go-cmp/cmp"
 

@@ -1,7 +1,6 @@
 package logsink
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -11,26 +10,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openparachute/parachute/internal/testenv"
+
 	"github.com/google/go-cmp/cmp"
 )
-
-// syncBuffer is a bytes.Buffer safe for the sink's writer goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func closeSink(t *testing.T, s *Sink) {
 	t.Helper()
@@ -62,7 +45,7 @@ func TestStreamSplitsLines(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			out := &syncBuffer{}
+			out := &testenv.SyncBuffer{}
 			s := New(Options{Short: "vault", Output: NewOutput(out), RingBytes: 1 << 20})
 			st := s.NewStream()
 			for _, c := range tc.chunks {
@@ -215,7 +198,7 @@ type blockingWriter struct {
 	entered chan struct{}
 	release chan struct{}
 	once    sync.Once
-	buf     syncBuffer
+	buf     testenv.SyncBuffer
 }
 
 func (b *blockingWriter) Write(p []byte) (int, error) {
@@ -252,7 +235,7 @@ func TestBlockedOutputNeverBlocksWriter(t *testing.T) {
 }
 
 func TestSharedOutputNeverInterleaves(t *testing.T) {
-	out := &syncBuffer{}
+	out := &testenv.SyncBuffer{}
 	shared := NewOutput(out)
 	var wg sync.WaitGroup
 	var sinks []*Sink

@@ -2,13 +2,14 @@ package release
 
 import (
 	"fmt"
-	"github.com/openparachute/parachute/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/openparachute/parachute/internal/testenv"
 
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"

@@ -2,13 +2,14 @@ package release
 
 import (
 	"bufio"
-	"github.com/openparachute/parachute/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/openparachute/parachute/internal/testenv"
 
 	"github.com/google/go-cmp/cmp"
 )

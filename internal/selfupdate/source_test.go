@@ -3,11 +3,12 @@ package selfupdate
 import (
 	"context"
 	"errors"
-	"github.com/openparachute/parachute/internal/testenv"
 	"os"
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/openparachute/parachute/internal/testenv"
 
 	"github.com/google/go-cmp/cmp"
 )

@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -14,25 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openparachute/parachute/internal/testenv"
+
 	"golang.org/x/sys/unix"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // harness is a Supervisor under test. At cleanup it shuts the supervisor
 // down and proves that no process group it spawned has a member left and
@@ -40,8 +24,8 @@ func (s *syncBuffer) String() string {
 type harness struct {
 	t    *testing.T
 	sup  *Supervisor
-	out  *syncBuffer // hub stdout
-	logs *syncBuffer // the supervisor's own log
+	out  *testenv.SyncBuffer // hub stdout
+	logs *testenv.SyncBuffer // the supervisor's own log
 
 	mu    sync.Mutex
 	pids  []int
@@ -55,7 +39,7 @@ func newHarness(t *testing.T, opts Options) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, out: &syncBuffer{}, logs: &syncBuffer{}, exe: exe, spawn: make(chan int, 100)}
+	h := &harness{t: t, out: &testenv.SyncBuffer{}, logs: &testenv.SyncBuffer{}, exe: exe, spawn: make(chan int, 100)}
 	if opts.Output == nil {
 		opts.Output = h.out
 	}

@@ -6,7 +6,9 @@
 package testenv
 
 import (
+	"bytes"
 	"os"
+	"sync"
 	"testing"
 )
 
@@ -28,4 +30,25 @@ func NeedRoot(t testing.TB, why string) {
 	if os.Geteuid() != 0 {
 		Unavailable(t, "needs root: %s", why)
 	}
+}
+
+// SyncBuffer is a bytes.Buffer safe to write from a child's output copier
+// while the test reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns everything written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -3,13 +3,14 @@ package unit
 import (
 	"bytes"
 	"context"
-	"github.com/openparachute/parachute/internal/testenv"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/openparachute/parachute/internal/testenv"
 
 	"github.com/google/go-cmp/cmp"
 )

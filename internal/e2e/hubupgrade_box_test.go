@@ -105,13 +105,14 @@ func TestInBoxHubUpgrade(t *testing.T) {
 		}
 		return string(out), 0
 	}
+	sys := rootScope(t, "") // for systemctl on the system unit
 	if out, code := run("init"); code != 0 {
 		t.Fatalf("init: exit %d\n%s", code, out)
 	}
 	waitFor(t, "hub 1.0.0 healthy", 30*time.Second, func() bool { return hubVersion() == "1.0.0" })
 
 	// CLI: a healthy new binary.
-	pid1 := mainPID(t)
+	pid1 := sys.mainPID()
 	out, code := run("upgrade", "hub", "--from", filepath.Join(upgradeBoxDir, "parachute-2.0.0"))
 	if code != 0 || !strings.Contains(out, "hub upgraded 1.0.0 → 2.0.0 and restarted") {
 		t.Fatalf("upgrade hub to 2.0.0: exit %d\n%s", code, out)
@@ -119,7 +120,7 @@ func TestInBoxHubUpgrade(t *testing.T) {
 	if v := hubVersion(); v != "2.0.0" {
 		t.Fatalf("/health reports %q after the upgrade, want 2.0.0", v)
 	}
-	if p := mainPID(t); p == 0 || p == pid1 {
+	if p := sys.mainPID(); p == 0 || p == pid1 {
 		t.Fatalf("MainPID %d → %d: the unit was not restarted", pid1, p)
 	}
 	if v := binVersion(t, upgradeBin+".old"); v != "1.0.0" {
@@ -131,15 +132,15 @@ func TestInBoxHubUpgrade(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "rolled back to 2.0.0") {
 		t.Fatalf("upgrade hub to a broken binary: exit %d\n%s", code, out)
 	}
-	if v := hubVersion(); v != "2.0.0" || systemctl(t, "is-active", "parachute-hub.service") != "active" {
-		t.Fatalf("after the rollback: /health %q, unit %s", v, systemctl(t, "is-active", "parachute-hub.service"))
+	if v := hubVersion(); v != "2.0.0" || sys.systemctl("is-active", "parachute-hub.service") != "active" {
+		t.Fatalf("after the rollback: /health %q, unit %s", v, sys.systemctl("is-active", "parachute-hub.service"))
 	}
 	if v := binVersion(t, upgradeBin); v != "2.0.0" {
 		t.Fatalf("installed binary reports %q after the rollback, want 2.0.0", v)
 	}
 	// Each of these restarts counts against the unit's StartLimitBurst;
 	// an operator does not upgrade six times in five minutes.
-	systemctl(t, "reset-failed", "parachute-hub.service")
+	sys.systemctl("reset-failed", "parachute-hub.service")
 
 	// API: the same through POST /api/hub/upgrade and its status file.
 	tok, err := os.ReadFile(filepath.Join(upgradeRoot, "operator.token"))

@@ -122,6 +122,11 @@ func (c *Cutover) Run(ctx context.Context) (Outcome, error) {
 	for _, dp := range want {
 		h, ok := ports.HolderOf(dp.port)
 		if !ok {
+			if ports.Listening(dp.port, 200*time.Millisecond) {
+				// Another user's process: /proc hides its sockets from us,
+				// and it is certainly not ours to kill.
+				c.logf("  ⚠ port %d for %s is held by a process this account cannot identify; refusing to kill it.", dp.port, dp.label)
+			}
 			continue
 		}
 		if !owned[h.PID] && !strings.Contains(strings.ToLower(h.Cmd), "parachute") {

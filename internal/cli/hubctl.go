@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/urfave/cli/v2"
 
@@ -38,14 +39,36 @@ func newController(e *env, paths config.Paths) (*hubsvc.Controller, error) {
 
 // otherScopeUnit reports a hub unit installed in the other scope (a system
 // unit seen by a non-root CLI, or the reverse), so messages can say "use
-// sudo" instead of "not installed" (reference runtime.md §8.20).
+// sudo" instead of "not installed" (reference runtime.md §8.20). For a
+// non-root CLI under systemd it asks the system manager itself, so a
+// package's system unit (in /usr/lib/systemd/system) counts too.
 func otherScopeUnit(ctl *hubsvc.Controller) servicemgr.Kind {
+	if ctl.Mgr.Kind() == servicemgr.KindSystemdUser && systemHubEnabled(ctl.UnitName()) {
+		return servicemgr.KindSystemdSystem
+	}
 	for _, k := range servicemgr.InstalledKinds(servicemgr.HostDetectOptions(), ctl.UnitName()) {
 		if k != ctl.Mgr.Kind() {
 			return k
 		}
 	}
 	return ""
+}
+
+// systemHubEnabled asks the system manager (its bus is readable without
+// privileges) whether the system-wide hub unit is enabled or running.
+func systemHubEnabled(name string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	sys := servicemgr.NewSystemd(servicemgr.SystemdOptions{})
+	st, err := sys.State(ctx, name, "")
+	if err != nil || st.LoadState != "loaded" {
+		return false
+	}
+	switch {
+	case st.UnitFileState == "enabled", st.ActiveState == "active", st.ActiveState == "activating":
+		return true
+	}
+	return false
 }
 
 // hubDownError explains why the hub could not be brought up.
@@ -115,7 +138,7 @@ func hubVerb(e *env, c *cli.Context, paths config.Paths, op string) error {
 		return fail(ExitFail, "✗ parachute %s hub: %v", op, servicemgr.ErrNoManager)
 	}
 	st, _ := ctl.State(ctx)
-	installed := st.Installed || st.LoadState == "loaded"
+	installed := hubsvc.Usable(st)
 	if !installed {
 		if up {
 			h, _ := hubclient.New(paths).Health(ctx)

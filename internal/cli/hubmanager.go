@@ -36,7 +36,7 @@ func hubManagerView(ctx context.Context, paths config.Paths) managerView {
 	ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 	defer cancel()
 	st, err := ctl.State(ctx)
-	if !st.Installed && st.LoadState != "loaded" {
+	if !hubsvc.Usable(st) {
 		// No unit here: the hub (if up) runs in the foreground, or under
 		// the other scope's manager.
 		if k := otherScopeUnit(ctl); k != "" {

@@ -180,6 +180,18 @@ func (c *Controller) render() (servicemgr.Unit, error) {
 	return c.DefaultRender()
 }
 
+// Usable reports whether st describes a hub unit this controller may start:
+// the unit file at our path, or a unit the manager loaded from elsewhere
+// (a package, Nix) that is enabled or running. A package's shipped but
+// disabled unit (the deb's user unit) is an offer, not an installed hub.
+func Usable(st servicemgr.State) bool {
+	if st.Installed {
+		return true
+	}
+	return st.LoadState == "loaded" &&
+		(st.UnitFileState == "enabled" || st.ActiveState == "active" || st.ActiveState == "activating")
+}
+
 // State reads the unit's state from the manager.
 func (c *Controller) State(ctx context.Context) (servicemgr.State, error) {
 	return c.Mgr.State(ctx, c.UnitName(), c.UnitPath())
@@ -221,7 +233,7 @@ func (c *Controller) Ensure(ctx context.Context) (started bool, err error) {
 		return false, servicemgr.ErrNoManager
 	}
 	st, err := c.State(ctx)
-	if err == nil && !st.Installed && st.LoadState != "loaded" {
+	if err == nil && !Usable(st) {
 		return false, ErrNoUnit
 	}
 	c.logf("Hub not responding — starting %s via the service manager…", c.UnitName())
@@ -273,8 +285,12 @@ func (c *Controller) Install(ctx context.Context) (InstallResult, error) {
 		return res, servicemgr.ErrNoManager
 	}
 	st, _ := c.State(ctx)
+	// A package's unit is adopted when the package runs the hub: loaded and
+	// enabled (or running). A shipped-but-disabled unit (the deb's user
+	// unit) is not a running hub: ours, written where it takes precedence,
+	// is installed instead.
 	owner := Owner(st.Path)
-	if owner != "" && st.LoadState != "loaded" {
+	if owner != "" && !Usable(st) {
 		owner = ""
 	}
 	if p := c.brewService(); p != "" {

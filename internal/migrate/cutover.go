@@ -80,7 +80,7 @@ func (c *Cutover) Run(ctx context.Context) (Outcome, error) {
 		return NoManager, fmt.Errorf("this host has no service manager (systemd/launchd) — the supervised model needs one; run `parachute serve` in the foreground instead")
 	}
 	st, _ := ctl.State(ctx)
-	if (st.Installed || st.LoadState == "loaded") && ctl.Health(ctx) == nil && len(c.legacy()) == 0 {
+	if hubsvc.Usable(st) && ctl.Health(ctx) == nil && len(c.legacy()) == 0 {
 		return AlreadyMigrated, nil
 	}
 	c.logf("Migrating to the supervised model (parachute serve under %s).", ctl.Label(st))

@@ -26,36 +26,8 @@ type box struct {
 // CI) when it cannot. The box is stopped when the test ends.
 func startBox(t *testing.T, dir string) *box {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("-short: not booting systemd")
-	}
-	testenv.NeedRoot(t, "systemd-box boots systemd in new namespaces")
-	tool := os.Getenv("SYSTEMD_BOX")
-	if tool == "" {
-		tool = filepath.Join(repoRoot(t), "..", "shared", "tools", "systemd-box")
-	}
-	if _, err := os.Stat(tool); err != nil {
-		testenv.Unavailable(t, "systemd-box not found (%v); set SYSTEMD_BOX", err)
-	}
-	root := os.Getenv("SYSTEMD_BOX_ROOT")
-	if root == "" {
-		root = "/var/cache/systemd-box/root"
-	}
-	// Building the root is a one-time setup step, not a test's.
-	if _, err := os.Stat(filepath.Join(root, "lib", "systemd", "systemd")); err != nil {
-		testenv.Unavailable(t, "systemd-box root %s is not built; run `%s rootfs` once", root, tool)
-	}
-	out, err := exec.Command(tool, "start", "--bind", dir+":/dist").Output()
-	if err != nil {
-		t.Fatalf("systemd-box start: %v", err)
-	}
-	b := &box{t: t, tool: tool, pid: strings.TrimSpace(string(out))}
-	t.Cleanup(func() {
-		if out, err := exec.Command(tool, "stop", b.pid).CombinedOutput(); err != nil {
-			t.Errorf("systemd-box stop: %v\n%s", err, out)
-		}
-	})
-	return b
+	bx := testenv.BootBox(t, dir+":/dist")
+	return &box{t: t, tool: bx.Tool, pid: bx.PID}
 }
 
 // run runs a command in the box and returns its output and error.
@@ -177,6 +149,35 @@ func TestDebLifecycle(t *testing.T) {
 		t.Errorf("operator.token is %q, want parachute:parachute 640 (group-readable in a 0750 root)", got)
 	}
 	token := b.must("sha256sum", "/var/lib/parachute/operator.token")
+
+	// One hub per box: root's init adopts the package's unit, and an operator
+	// in the parachute group finds the system hub (its root, its token)
+	// without flags and installs no second hub.
+	if out := b.must("parachute", "init"); !strings.Contains(out, "adopted") || !strings.Contains(out, "package") {
+		t.Errorf("root's init on a deb box did not adopt the packaged hub:\n%s", out)
+	}
+	if _, err := b.run("test", "-e", "/etc/systemd/system/"+unit.SystemdName); err == nil {
+		t.Error("init wrote a second unit beside the package's")
+	}
+	b.must("useradd", "--create-home", "--groups", "parachute", "op")
+	b.must("loginctl", "enable-linger", "op")
+	waitFor(t, "op's user bus", 20*time.Second, func() error { _, err := b.run("test", "-S", "/run/user/1000/bus"); return err })
+	asOp := func(args ...string) (string, error) {
+		return b.run(append([]string{"setpriv", "--reuid=op", "--regid=op", "--init-groups", "env", "-i", "HOME=/home/op", "USER=op",
+			"XDG_RUNTIME_DIR=/run/user/1000", "PATH=/usr/bin:/bin", "parachute"}, args...)...)
+	}
+	if out, err := asOp("init"); err != nil || !strings.Contains(out, "system service") {
+		t.Errorf("op's init on a deb box: %v\n%s", err, out)
+	}
+	if _, err := b.run("test", "-e", "/home/op/.config/systemd/user/"+unit.SystemdName); err == nil {
+		t.Error("op's init installed a user hub beside the system one")
+	}
+	if out, err := asOp("status"); err != nil || !strings.Contains(out, "managed unit (systemd, package)") {
+		t.Errorf("op's status does not name the package's unit: %v\n%s", err, out)
+	}
+	if out, err := asOp("start", "nope"); !strings.Contains(out, "not installed") {
+		t.Errorf("op's module verb did not reach the system hub with its token: %v\n%s", err, out)
+	}
 
 	// upgrade
 	b.must("dpkg", "-i", deb("1.0.1"))

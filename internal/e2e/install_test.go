@@ -353,3 +353,39 @@ func TestInstallMalformedServicesJSON(t *testing.T) {
 		t.Fatalf("services.json was rewritten: %q", b)
 	}
 }
+
+// Several `parachute install` processes writing services.json at once with
+// no hub to serialise them: the file lock keeps every row.
+func TestConcurrentWritersWithHubDown(t *testing.T) {
+	h := newHome(t)
+	base := t.TempDir()
+	const n = 6
+	var wg sync.WaitGroup
+	fails := make([]string, n)
+	for i := 0; i < n; i++ {
+		name := "w" + strconv.Itoa(i)
+		dir := fixtureModule(t, filepath.Join(base, name), name, "1.0.0", name, freePort(t), "serve")
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out, errOut, code := h.run("install", dir, "--no-start"); code != 0 {
+				fails[i] = out + errOut
+			}
+		}()
+	}
+	wg.Wait()
+	for _, f := range fails {
+		if f != "" {
+			t.Fatalf("a concurrent install failed:\n%s", f)
+		}
+	}
+	data, err := os.ReadFile(filepath.Join(h.root, "services.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < n; i++ {
+		if !strings.Contains(string(data), `"name": "w`+strconv.Itoa(i)+`"`) {
+			t.Errorf("row w%d lost:\n%s", i, data)
+		}
+	}
+}

@@ -252,7 +252,13 @@ func startWatchdog(ctx context.Context, log *slog.Logger) func() {
 // a crash makes stale anyway, so it is renamed into place (never torn) but
 // not fsynced: start-up does not wait for the disk.
 func writeRunFiles(p config.Paths, port int) error {
-	if err := os.MkdirAll(p.HubRunDir(), 0o700); err != nil {
+	// In a root shared with a group (the system package's 0750), the
+	// group's operators must read the port too.
+	mode := os.FileMode(0o700)
+	if groupShared(p.Root) {
+		mode = 0o750
+	}
+	if err := os.MkdirAll(p.HubRunDir(), mode); err != nil {
 		return err
 	}
 	tmp := p.HubPortFile() + ".tmp-" + strconv.Itoa(os.Getpid())
@@ -280,8 +286,11 @@ func removeRunFiles(p config.Paths, port int) {
 // parachute:parachute), so operators in that group use the CLI without
 // sudo. Any other root (0700, or a loose 0755) keeps the token 0600.
 func shareTokenWithGroup(p config.Paths, log *slog.Logger) {
+	if !groupShared(p.Root) {
+		return
+	}
 	root, err := os.Stat(p.Root)
-	if err != nil || root.Mode().Perm()&0o050 != 0o050 || root.Mode().Perm()&0o007 != 0 {
+	if err != nil {
 		return
 	}
 	tok, err := os.Stat(p.OperatorToken())
@@ -317,4 +326,11 @@ func openAuth(ctx context.Context, p config.Paths, origins Origins, log *slog.Lo
 	}
 	shareTokenWithGroup(p, log)
 	return store, nil
+}
+
+// groupShared reports whether dir is shared with its group and nobody else
+// (mode 0750 or 0770).
+func groupShared(dir string) bool {
+	fi, err := os.Stat(dir)
+	return err == nil && fi.Mode().Perm()&0o050 == 0o050 && fi.Mode().Perm()&0o007 == 0
 }

@@ -51,7 +51,13 @@ func TestMain(m *testing.M) {
 		{parachuteBin, "github.com/openparachute/parachute/cmd/parachute"},
 		{testmodBin, "github.com/openparachute/parachute/internal/e2e/testmod"},
 	} {
-		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
+		args := []string{"build", "-o", b.out}
+		if os.Getenv("PARACHUTE_E2E_RACE") == "1" {
+			// The hub under the race detector: a race makes it print
+			// "WARNING: DATA RACE" and exit 66, which the tests see.
+			args = append(args, "-race")
+		}
+		cmd := exec.Command("go", append(args, b.pkg)...)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 		if err := cmd.Run(); err != nil {
 			fmt.Fprintln(os.Stderr, "building", b.pkg, ":", err)
@@ -175,6 +181,9 @@ func (h *hubEnv) start() {
 	go func() { h.exitErr = h.cmd.Wait(); close(h.done) }()
 	t.Cleanup(func() {
 		h.stop()
+		if strings.Contains(h.out.String(), "WARNING: DATA RACE") {
+			t.Errorf("the hub reported a data race (built with PARACHUTE_E2E_RACE=1)")
+		}
 		if t.Failed() {
 			t.Logf("hub output:\n%s", h.out.String())
 		}

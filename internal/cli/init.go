@@ -7,6 +7,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/openparachute/parachute/internal/auth"
+	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/hubclient"
 	"github.com/openparachute/parachute/internal/servicemgr"
 )
@@ -50,6 +51,14 @@ adopted, never duplicated.`,
 			if k := otherScopeUnit(ctl); k == servicemgr.KindSystemdSystem || k == servicemgr.KindLaunchdSystem {
 				if ctl.Health(c.Context) == nil {
 					e.printf("✓ The hub runs as a system service (%s); using it instead of installing a second hub.\n", k)
+					sysToken := config.Paths{Root: config.SystemRoot}.OperatorToken()
+					if f, err := os.Open(sysToken); err == nil {
+						f.Close()
+						e.printf("✓ Operator token at %s.\n", sysToken)
+					} else if errors.Is(err, os.ErrPermission) {
+						e.printf("⚠ You cannot read the system hub's operator token (%s); module verbs need it.\n"+
+							"  Join its group: `sudo usermod -aG parachute $USER`, then log in again.\n", sysToken)
+					}
 					e.printf("\nHub: %s\n", hubclient.New(paths).Base)
 					return nil
 				}

@@ -20,7 +20,7 @@ func serveCommand(e *env) *cli.Command {
 		Usage: "run the hub in the foreground: HTTP server + module supervisor",
 		Description: `Binds 127.0.0.1:1939 (PORT / --port, PARACHUTE_BIND_HOST / --bind), then starts
 every module in services.json and keeps them running. SIGTERM or SIGINT stops
-every module and exits 0. This is what the systemd unit, the launchd job and
+every module and exits 0 (SIGHUP too). This is what the systemd unit, the launchd job and
 the container image run.
 
 Exit codes: 0 stopped cleanly, 1 failed (e.g. port in use), 78 invalid
@@ -52,7 +52,9 @@ configuration (bad PORT or bind address; the unit does not restart on it).`,
 				bind = os.Getenv("PARACHUTE_BIND_HOST")
 			}
 			log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: logLevel()}))
-			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT)
+			// SIGHUP too: a closed terminal must stop modules gracefully, not
+			// leave them to the parent-death SIGKILL.
+			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 			defer stop()
 			err = hub.Run(ctx, hub.RunOptions{
 				Paths: paths, Bind: bind, Port: port, Version: buildinfo.Get().Version,

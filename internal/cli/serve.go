@@ -20,7 +20,7 @@ func serveCommand(e *env) *cli.Command {
 		Usage: "run the hub in the foreground: HTTP server + module supervisor",
 		Description: `Binds 127.0.0.1:1939 (PORT / --port, PARACHUTE_BIND_HOST / --bind), then starts
 every module in services.json and keeps them running. SIGTERM, SIGINT or SIGHUP stops
-every module and exits 0 (SIGHUP too). This is what the systemd unit, the launchd job and
+every module and exits 0. This is what the systemd unit, the launchd job and
 the container image run.
 
 Exit codes: 0 stopped cleanly, 1 failed (e.g. port in use), 78 invalid

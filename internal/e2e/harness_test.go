@@ -99,6 +99,7 @@ type module struct {
 	mode      []string // testmod arguments
 	supervise map[string]any
 	port      int
+	argv      []string // a startCmd other than testmod (overrides mode)
 }
 
 // hubEnv is one hub under test: its config root, port and process.
@@ -130,6 +131,9 @@ func newHome(t testing.TB, mods ...module) *hubEnv {
 		}
 		mj := map[string]any{"name": m.name, "port": m.port, "paths": []string{"/" + m.name},
 			"health": "/" + m.name + "/health", "startCmd": append([]string{testmodBin}, m.mode...)}
+		if m.argv != nil {
+			mj["startCmd"] = m.argv
+		}
 		writeJSON(t, filepath.Join(dir, ".parachute", "module.json"), mj)
 		row := map[string]any{"name": m.name, "port": m.port, "paths": []string{"/" + m.name},
 			"health": "/" + m.name + "/health", "version": "1.0.0", "installDir": dir}

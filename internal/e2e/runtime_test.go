@@ -417,3 +417,31 @@ func TestStaleGroupReapedAtBoot(t *testing.T) {
 		t.Errorf("the new hub did not say it reaped a group left by a previous hub:\n%s", h.out.String())
 	}
 }
+
+// A module whose program is not installed is crashed with a
+// missing-dependency reason: status fails and says which binary, and an
+// explicit start exits 1 saying why — never a silent success.
+func TestMissingExecutable(t *testing.T) {
+	h := newHome(t,
+		module{name: "web", mode: []string{"serve"}},
+		module{name: "ghost", argv: []string{"parachute-ghost-binary", "serve"}},
+	)
+	h.start()
+	waitFor(t, "ghost crashed", 15*time.Second, func() bool {
+		st, _ := h.status()
+		m, ok := st.module("ghost")
+		return ok && m.Status != nil && *m.Status == "crashed"
+	})
+	out, _, code := h.run("status")
+	if code != 1 || !strings.Contains(out, "parachute-ghost-binary") {
+		t.Fatalf("status with a missing executable: exit %d\n%s", code, out)
+	}
+	out, errOut, code := h.run("start", "ghost")
+	if code != 1 || !strings.Contains(out+errOut, "parachute-ghost-binary") {
+		t.Fatalf("start ghost: exit %d\n%s%s", code, out, errOut)
+	}
+	st, _ := h.status()
+	if m, _ := st.module("web"); m.State != "active" {
+		t.Fatalf("a missing module took web down: %+v", m)
+	}
+}

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestDeps keeps the release tooling out of the binary: every invocation
+// of parachute pays for each package's initialisation and pages, so the
+// packagers (nfpm, go-containerregistry) and their YAML and archive
+// libraries belong to cmd/parachute-dist only.
+func TestDeps(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list -deps: %v\n%s", err, out)
+	}
+	forbidden := []string{
+		"github.com/goreleaser/nfpm",
+		"github.com/google/go-containerregistry",
+		"gopkg.in/yaml",
+		"go.yaml.in/yaml",
+		"github.com/openparachute/parachute/internal/release",
+	}
+	for _, dep := range strings.Fields(string(out)) {
+		for _, f := range forbidden {
+			if strings.HasPrefix(dep, f) {
+				t.Errorf("cmd/parachute depends on %s; keep it in cmd/parachute-dist", dep)
+			}
+		}
+	}
+}

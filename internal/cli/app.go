@@ -45,7 +45,6 @@ func silent(code int) error { return &exitError{code: code} }
 // env is what every command gets: where to print, and the config root.
 type env struct {
 	stdout, stderr io.Writer
-	ctx            context.Context
 }
 
 func (e *env) paths() (config.Paths, error) { return config.Load() }
@@ -61,7 +60,7 @@ func (e *env) eprintf(format string, args ...any) {
 // Main runs the CLI with args (without the program name) and returns the
 // process exit code.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr, ctx: ctx}
+	e := &env{stdout: stdout, stderr: stderr}
 	app := newApp(e)
 	err := app.RunContext(ctx, append([]string{"parachute"}, permuteFlags(args)...))
 	if err == nil {

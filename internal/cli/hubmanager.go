@@ -17,8 +17,6 @@ type managerView struct {
 	state    string // active | activating | inactive | failed | unknown | none
 	lastExit *int
 	detail   string
-	mainPID  int
-	started  time.Time
 	subState string
 	result   string
 }
@@ -44,8 +42,7 @@ func hubManagerView(ctx context.Context, paths config.Paths) managerView {
 		}
 		return managerView{label: "foreground", state: "none"}
 	}
-	v := managerView{label: ctl.Label(st), lastExit: st.LastExitCode, mainPID: st.MainPID, started: st.StartedAt,
-		subState: st.SubState, result: st.Result}
+	v := managerView{label: ctl.Label(st), lastExit: st.LastExitCode, subState: st.SubState, result: st.Result}
 	if err != nil {
 		v.state, v.detail = "unknown", err.Error()
 		return v

@@ -10,7 +10,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -173,12 +172,3 @@ func fileSHA256(p string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// parentDirs returns the directory entries a path needs, outermost first
-// ("usr", "usr/bin" for "usr/bin/parachute").
-func parentDirs(name string) []string {
-	var dirs []string
-	for d := path.Dir(name); d != "." && d != "/"; d = path.Dir(d) {
-		dirs = append([]string{d}, dirs...)
-	}
-	return dirs
-}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -37,17 +36,7 @@ func TestServiceManager(t *testing.T) {
 	if os.Getenv(inBoxEnv) != "" {
 		t.Skip("already inside the box")
 	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := copyFile(self, filepath.Join(dir, "e2e.test")); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.SelfDir(t, "e2e.test")
 	box := testenv.BootBox(t, dir+":"+boxDir, filepath.Dir(parachuteBin)+":"+boxBin)
 	for _, name := range boxScenarios {
 		t.Run(name, func(t *testing.T) {
@@ -63,23 +52,6 @@ func TestServiceManager(t *testing.T) {
 			}
 		})
 	}
-}
-
-func copyFile(src, dst string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }
 
 // TestInBox holds the scenarios; it only runs inside the box. Each
@@ -379,7 +351,7 @@ func failingScenario(t *testing.T, s *scope, binDir string) {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(binDir, "parachute")
-	if err := copyFile(parachuteBin, bin); err != nil {
+	if err := testenv.CopyFile(parachuteBin, bin, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	s.register()

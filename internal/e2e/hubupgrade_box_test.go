@@ -44,10 +44,7 @@ func TestHubSelfUpgradeInBox(t *testing.T) {
 		t.Skip("boots systemd in a box; skipped with -short")
 	}
 	testenv.NeedRoot(t, "systemd-box boots systemd in new namespaces")
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.SelfDir(t, "e2e.test")
 	for _, v := range []string{"1.0.0", "2.0.0", "3.0.0"} {
 		cmd := exec.Command("go", "build", "-ldflags", "-X github.com/openparachute/parachute/internal/buildinfo.Version="+v,
 			"-o", filepath.Join(dir, "parachute-"+v), "github.com/openparachute/parachute/cmd/parachute")
@@ -57,13 +54,6 @@ func TestHubSelfUpgradeInBox(t *testing.T) {
 		}
 	}
 	if err := os.WriteFile(filepath.Join(dir, "parachute-broken"), []byte(brokenHub), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := copyFile(self, filepath.Join(dir, "e2e.test")); err != nil {
 		t.Fatal(err)
 	}
 
@@ -87,7 +77,7 @@ func TestInBoxHubUpgrade(t *testing.T) {
 	if os.Getenv(upgradeBoxEnv) == "" {
 		t.Skip("runs inside systemd-box, started by TestHubSelfUpgradeInBox")
 	}
-	if err := copyFile(filepath.Join(upgradeBoxDir, "parachute-1.0.0"), upgradeBin); err != nil {
+	if err := testenv.CopyFile(filepath.Join(upgradeBoxDir, "parachute-1.0.0"), upgradeBin, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	env := append(os.Environ(), "PARACHUTE_HOME="+upgradeRoot)

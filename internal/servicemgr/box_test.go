@@ -3,7 +3,6 @@ package servicemgr
 import (
 	"bytes"
 	"context"
-	"github.com/openparachute/parachute/internal/testenv"
 	"io"
 	"os"
 	"os/signal"
@@ -11,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/openparachute/parachute/internal/testenv"
 
 	"github.com/coreos/go-systemd/v22/daemon"
 )
@@ -70,19 +71,7 @@ func TestSystemdBox(t *testing.T) {
 	if os.Getenv(inBoxEnv) != "" {
 		t.Skip("already inside the box")
 	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	// The box's non-root test user must be able to run the binary, and
-	// t.TempDir is 0700; the bound folder itself carries the permissions.
-	dir := t.TempDir()
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := copyFile(self, filepath.Join(dir, filepath.Base(boxBinary)), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := testenv.SelfDir(t, filepath.Base(boxBinary))
 
 	box := testenv.BootBox(t, dir+":"+boxDir)
 
@@ -100,21 +89,4 @@ func TestSystemdBox(t *testing.T) {
 			}
 		})
 	}
-}
-
-func copyFile(src, dst string, mode os.FileMode) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
 }

@@ -3,6 +3,7 @@ package testenv
 import (
 	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -93,4 +94,41 @@ func BootBox(t testing.TB, binds ...string) *Box {
 // Run runs a command inside the box and returns its combined output.
 func (b *Box) Run(ctx context.Context, args ...string) ([]byte, error) {
 	return exec.CommandContext(ctx, b.Tool, append([]string{"run", b.PID}, args...)...).CombinedOutput()
+}
+
+// SelfDir copies the running test binary to name in a fresh directory that
+// others can enter and read (t.TempDir is 0700; a box's non-root user must
+// run the binary), and returns the directory, ready to bind into a box.
+func SelfDir(t testing.TB, name string) string {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := CopyFile(self, filepath.Join(dir, name), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// CopyFile copies src to dst with mode.
+func CopyFile(src, dst string, mode os.FileMode) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
 }

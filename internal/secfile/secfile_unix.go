@@ -1,0 +1,45 @@
+//go:build unix
+
+package secfile
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"syscall"
+)
+
+// oNoFollow makes open(2) fail with ELOOP when the last path component is
+// a symlink.
+const oNoFollow = syscall.O_NOFOLLOW
+
+// isLoop reports whether an open failed because of O_NOFOLLOW: Linux and
+// macOS report ELOOP, FreeBSD EMLINK.
+func isLoop(err error) bool {
+	return errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EMLINK)
+}
+
+// checkOwned refuses a descriptor whose file is not owned by the effective
+// user or has more than one link.
+func checkOwned(f *os.File) error {
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("checking %s: %w", f.Name(), err)
+	}
+	if !fi.Mode().IsRegular() {
+		return &NotRegularError{Path: f.Name(), Kind: kind(fi.Mode())}
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	if int(st.Uid) != os.Geteuid() {
+		return &NotRegularError{Path: f.Name(), Kind: fmt.Sprintf("file owned by uid %d", st.Uid)}
+	}
+	// Why: O_NOFOLLOW does not see hard links. A second name for this
+	// inode may be a file somewhere else the operator never meant to share.
+	if st.Nlink > 1 {
+		return &NotRegularError{Path: f.Name(), Kind: fmt.Sprintf("hard link (%d names)", st.Nlink)}
+	}
+	return nil
+}

@@ -24,6 +24,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" driver (keeps the binary static)
+
+	"github.com/openparachute/parachute/internal/secfile"
 )
 
 // busyTimeout is how long a connection waits for another process's write
@@ -94,16 +96,11 @@ func Open(path string) (*Store, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("creating hub db directory: %w", err)
 	}
-	if err := privateFile(path, true); err != nil {
+	db0, err := openPrivate(path)
+	if err != nil {
 		return nil, err
 	}
-	// SQLite creates -wal and -shm with the main file's mode, but files
-	// left by the reference hub may still carry its umask-default mode.
-	for _, sfx := range []string{"-wal", "-shm"} {
-		if err := privateFile(path+sfx, false); err != nil {
-			return nil, err
-		}
-	}
+	defer db0.Close()
 
 	// _txlock=immediate: every transaction takes the write lock at BEGIN,
 	// so two processes running read-then-insert serialise instead of both
@@ -128,34 +125,88 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("creating hub db tables in %s: %w", path, err)
 	}
+	if err := checkStillPrivate(path, db0); err != nil {
+		db.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
-// privateFile makes path mode 0600: it creates the file when create is set
-// and it is missing, and tightens an existing file that group or others can
-// access.
+// dbSidecars are the files SQLite keeps next to hub.db in WAL mode.
+var dbSidecars = []string{"-wal", "-shm"}
+
+// openPrivate opens hub.db (creating it 0600 when missing) without
+// following links, refuses it and its -wal and -shm when any of them is a
+// symlink or not a regular file, and clears the permission bits beyond
+// 0600 (0640 when the directory is shared with its group, see
+// secfile.GroupShared) through the descriptors. It returns hub.db's
+// descriptor so Open can check SQLite opened the same file.
 //
 // Why: hub.db holds the signing private key in clear (PKCS#8 PEM) and the
 // token registry. The reference hub left it at the umask default (0644), so
-// any local user could read the key and forge admin tokens.
-func privateFile(path string, create bool) error {
-	if create {
-		f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
-		if err != nil {
-			return fmt.Errorf("creating hub db %s: %w", path, err)
+// any local user could read the key and forge admin tokens. And SQLite
+// opens by path and follows symlinks, so a link planted as hub.db (or
+// hub.db-wal) in a root the group can write would make a root hub write
+// its keys wherever the link points.
+func openPrivate(path string) (*os.File, error) {
+	ceiling := os.FileMode(0o600)
+	if _, ok := secfile.GroupShared(filepath.Dir(path)); ok {
+		ceiling = 0o640
+	}
+	for _, sfx := range dbSidecars {
+		if err := secfile.Check(path + sfx); err != nil {
+			return nil, fmt.Errorf("opening hub db: %w", err)
 		}
+	}
+	f, err := secfile.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening hub db %s: %w", path, err)
+	}
+	if _, err := secfile.Cap(f, ceiling); err != nil {
 		f.Close()
+		return nil, fmt.Errorf("restricting hub db %s to mode %04o: %w", path, ceiling, err)
 	}
-	fi, err := os.Stat(path)
-	if errors.Is(err, fs.ErrNotExist) && !create {
-		return nil
+	// SQLite creates -wal and -shm with the main file's mode, but files
+	// left by the reference hub may still carry its umask-default mode.
+	for _, sfx := range dbSidecars {
+		g, err := secfile.Open(path + sfx)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("opening hub db: %w", err)
+		}
+		_, err = secfile.Cap(g, ceiling)
+		g.Close()
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("restricting %s to mode %04o: %w", path+sfx, ceiling, err)
+		}
 	}
+	return f, nil
+}
+
+// checkStillPrivate runs once SQLite has opened hub.db and written to it:
+// hub.db must still be the regular file openPrivate checked (f), and the
+// -wal and -shm SQLite uses must be regular files. It narrows the window
+// between openPrivate's checks and SQLite's own opens by path.
+func checkStillPrivate(path string, f *os.File) error {
+	want, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("checking hub db %s: %w", path, err)
 	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(path, 0o600); err != nil {
-			return fmt.Errorf("restricting %s to mode 0600: %w", path, err)
+	got, err := os.Lstat(path)
+	if err != nil {
+		return fmt.Errorf("checking hub db %s: %w", path, err)
+	}
+	if !os.SameFile(want, got) {
+		return fmt.Errorf("hub db %s was replaced while it was being opened; "+
+			"check who else can write to %s (ls -ld %s) and restart the hub", path, filepath.Dir(path), filepath.Dir(path))
+	}
+	for _, sfx := range dbSidecars {
+		if err := secfile.Check(path + sfx); err != nil {
+			return fmt.Errorf("opening hub db: %w", err)
 		}
 	}
 	return nil

@@ -3,10 +3,13 @@ package auth
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/openparachute/parachute/internal/secfile"
 )
 
 // ErrNoOperatorToken means the operator token file is missing or empty.
@@ -29,15 +32,26 @@ func (e *noTokenError) Unwrap() error { return ErrNoOperatorToken }
 // system package lets the parachute group read the token.
 const looseTokenBits = 0o027
 
+// maxTokenFile bounds how much of a token file is read: a token is a few
+// hundred bytes, and the file may not be what it claims.
+const maxTokenFile = 64 << 10
+
 // ReadTokenFile reads a token file and trims surrounding whitespace. A
-// missing or empty file is ErrNoOperatorToken. warn is non-empty when the
-// file's mode lets others read it or the group write it; the read still
-// succeeds, because failing would lock the operator out of every verb.
+// missing or empty file is ErrNoOperatorToken; a symlink or any other
+// non-regular file is refused (secfile.ErrNotRegular), never followed.
+// warn is non-empty when the file's mode lets others read it or the group
+// write it; the read still succeeds, because failing would lock the
+// operator out of every verb.
 func ReadTokenFile(path string) (token, warn string, err error) {
-	b, err := os.ReadFile(path)
+	f, err := secfile.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", "", &noTokenError{path: path}
 	}
+	if err != nil {
+		return "", "", fmt.Errorf("reading operator token: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile))
 	if err != nil {
 		return "", "", fmt.Errorf("reading operator token: %w", err)
 	}
@@ -45,7 +59,7 @@ func ReadTokenFile(path string) (token, warn string, err error) {
 	if token == "" {
 		return "", "", &noTokenError{path: path, why: " (the file is empty)"}
 	}
-	if fi, err := os.Stat(path); err == nil && fi.Mode().Perm()&looseTokenBits != 0 {
+	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&looseTokenBits != 0 {
 		warn = fmt.Sprintf("operator token file at %s has mode %04o (other users can read or change it). "+
 			"Run `chmod 0600 %s` to lock it down.", path, fi.Mode().Perm(), path)
 	}
@@ -116,8 +130,10 @@ func writeTokenFile(path, token string, exclusive bool) (err error) {
 // keepGroupRead gives the new file f the 0640 mode and group of the file it
 // replaces, when that file is 0640. On any failure f stays 0600.
 func keepGroupRead(f *os.File, oldPath string) {
-	fi, err := os.Stat(oldPath)
-	if err != nil || fi.Mode().Perm() != 0o640 {
+	// Lstat: the mode and group of a symlink's target say nothing about
+	// what the operator chose for the token.
+	fi, err := os.Lstat(oldPath)
+	if err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o640 {
 		return
 	}
 	gid, ok := fileGID(fi)
@@ -144,4 +160,34 @@ func syncDir(dir string) {
 	}
 	_ = d.Sync()
 	d.Close()
+}
+
+// ShareTokenWithGroup makes the token file at path readable by root's group
+// (mode 0640, that group) when root is shared with its group and nobody
+// else (0750 or 0770), so operators in that group use the CLI without sudo.
+// Any other root leaves the file alone; shared reports whether the file is
+// now group-readable.
+//
+// The file is opened without following links and changed through the
+// descriptor; a symlink, a hard link or a file another user owns is refused
+// with an error matching secfile.ErrNotRegular and left unchanged.
+func ShareTokenWithGroup(path, root string) (shared bool, err error) {
+	gid, ok := secfile.GroupShared(root)
+	if !ok {
+		return false, nil
+	}
+	f, err := secfile.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("sharing the operator token with the group of %s: %w", root, err)
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Mode().Perm() == 0o640 {
+		if g, ok := fileGID(fi); ok && g == gid {
+			return true, nil
+		}
+	}
+	if err := secfile.Restrict(f, 0o640, gid); err != nil {
+		return false, fmt.Errorf("sharing the operator token with the group of %s: %w", root, err)
+	}
+	return true, nil
 }

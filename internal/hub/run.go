@@ -284,28 +284,12 @@ func removeRunFiles(p config.Paths, port int) {
 // group when the root is deliberately shared with a group and nobody else
 // (mode 0750 or 0770: the system package makes /var/lib/parachute 0750
 // parachute:parachute), so operators in that group use the CLI without
-// sudo. Any other root (0700, or a loose 0755) keeps the token 0600.
-func shareTokenWithGroup(p config.Paths, log *slog.Logger) {
-	if !groupShared(p.Root) {
-		return
-	}
-	root, err := os.Stat(p.Root)
-	if err != nil {
-		return
-	}
-	tok, err := os.Stat(p.OperatorToken())
-	if err != nil || tok.Mode().Perm() == 0o640 {
-		return
-	}
-	if st, ok := root.Sys().(*syscall.Stat_t); ok {
-		if err := os.Chown(p.OperatorToken(), -1, int(st.Gid)); err != nil {
-			log.Warn("could not give the operator token to the config root's group", "err", err)
-			return
-		}
-	}
-	if err := os.Chmod(p.OperatorToken(), 0o640); err != nil {
-		log.Warn("could not make the operator token group-readable", "err", err)
-	}
+// sudo. Any other root (0700, or a loose 0755) keeps the token 0600. A
+// token that is a link or not this user's file is refused and left as it is
+// (see auth.ShareTokenWithGroup); the error says so.
+func shareTokenWithGroup(p config.Paths) error {
+	_, err := auth.ShareTokenWithGroup(p.OperatorToken(), p.Root)
+	return err
 }
 
 // openAuth opens hub.db, makes sure the signing key and the operator token
@@ -324,7 +308,9 @@ func openAuth(ctx context.Context, p config.Paths, origins Origins, log *slog.Lo
 	} else if created {
 		log.Info("minted the operator token", "path", p.OperatorToken())
 	}
-	shareTokenWithGroup(p, log)
+	if err := shareTokenWithGroup(p); err != nil {
+		log.Error("operator token not shared with the config root's group", "err", err)
+	}
 	return store, nil
 }
 

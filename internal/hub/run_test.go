@@ -1,12 +1,14 @@
 package hub
 
 import (
-	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/testenv"
 )
 
 func TestShareTokenWithGroup(t *testing.T) {
@@ -30,7 +32,9 @@ func TestShareTokenWithGroup(t *testing.T) {
 			if err := os.WriteFile(p.OperatorToken(), []byte("tok\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			shareTokenWithGroup(p, slog.New(slog.DiscardHandler))
+			if err := shareTokenWithGroup(p); err != nil {
+				t.Fatal(err)
+			}
 			fi, err := os.Stat(p.OperatorToken())
 			if err != nil {
 				t.Fatal(err)
@@ -39,5 +43,40 @@ func TestShareTokenWithGroup(t *testing.T) {
 				t.Fatalf("root %v: token mode %v, want %v", c.rootMode, got, c.want)
 			}
 		})
+	}
+}
+
+// A group member who can write the 0770 root replaces operator.token with
+// a link to a file only root may read. The root-run hub must not give that
+// file to the group: its mode and owner stay, and the error says why.
+func TestShareTokenWithGroupRefusesSymlink(t *testing.T) {
+	testenv.NeedRoot(t, "the attack needs a root hub giving a file to another group")
+	const gid = 4242
+	target := filepath.Join(t.TempDir(), "shadow")
+	if err := os.WriteFile(target, []byte("root:$6$secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "root")
+	if err := os.Mkdir(root, 0o770); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(root, 0o770)
+	if err := os.Chown(root, -1, gid); err != nil {
+		t.Fatal(err)
+	}
+	p := config.Paths{Root: root}
+	if err := os.Symlink(target, p.OperatorToken()); err != nil {
+		t.Fatal(err)
+	}
+	err := shareTokenWithGroup(p)
+	fi, serr := os.Stat(target)
+	if serr != nil {
+		t.Fatal(serr)
+	}
+	if st := fi.Sys().(*syscall.Stat_t); fi.Mode().Perm() != 0o600 || st.Gid == gid {
+		t.Fatalf("link target is now mode %v gid %d: the hub followed the link", fi.Mode().Perm(), st.Gid)
+	}
+	if err == nil || !strings.Contains(err.Error(), "symlink") || !strings.Contains(err.Error(), p.OperatorToken()) {
+		t.Fatalf("shareTokenWithGroup = %v; want an error naming the symlinked token", err)
 	}
 }

@@ -11,3 +11,6 @@ const oNoFollow = 0
 func isLoop(error) bool { return false }
 
 func checkOwned(*os.File) error { return nil }
+
+// GroupShared reports false: there are no Unix groups here.
+func GroupShared(string) (int, bool) { return 0, false }

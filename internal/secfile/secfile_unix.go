@@ -43,3 +43,20 @@ func checkOwned(f *os.File) error {
 	}
 	return nil
 }
+
+// GroupShared reports whether dir is shared with its group and nobody else
+// (mode 0750 or 0770: the system package makes /var/lib/parachute 0750
+// parachute:parachute), and returns that group. A symlink to a directory
+// is followed: it is the operator's choice of where the root lives.
+func GroupShared(dir string) (gid int, ok bool) {
+	fi, err := os.Stat(dir)
+	if err != nil || !fi.IsDir() {
+		return 0, false
+	}
+	perm := fi.Mode().Perm()
+	st, isUnix := fi.Sys().(*syscall.Stat_t)
+	if !isUnix || perm&0o050 != 0o050 || perm&0o007 != 0 {
+		return 0, false
+	}
+	return int(st.Gid), true
+}

@@ -5,9 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"regexp"
 	"strings"
+
+	"github.com/openparachute/parachute/internal/secfile"
 )
 
 // EnvVar is one KEY=VALUE assignment from a .env file.
@@ -22,9 +23,11 @@ type EnvVar struct {
 var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
 
 // LoadEnv reads <root>/<short>/.env. A missing file is no variables and no
-// error.
+// error; a symlink or other non-regular file is refused (secfile.ErrNotRegular):
+// .env holds module secrets and decides a child's environment, so it is
+// never read through a link someone else may have planted.
 func LoadEnv(path string) ([]EnvVar, error) {
-	data, err := os.ReadFile(path)
+	data, err := secfile.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

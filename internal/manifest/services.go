@@ -6,8 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"strings"
+
+	"github.com/openparachute/parachute/internal/secfile"
 )
 
 // File is the whole services.json registry.
@@ -54,7 +55,7 @@ var retiredModules = map[string]struct{ at, replacement string }{
 // Retired rows and short-name twins are dropped and reported in
 // File.Warnings. Load never writes.
 func Load(path string) (*File, error) {
-	data, err := os.ReadFile(path)
+	data, err := secfile.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &File{}, nil
 	}
@@ -69,7 +70,7 @@ func Load(path string) (*File, error) {
 // row is skipped with a warning, and of two rows on one port the first
 // wins. The warnings are also in File.Warnings. LoadLenient never writes.
 func LoadLenient(path string) (*File, []string) {
-	data, err := os.ReadFile(path)
+	data, err := secfile.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &File{}, nil
 	}

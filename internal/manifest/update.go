@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/openparachute/parachute/internal/atomicfile"
+	"github.com/openparachute/parachute/internal/secfile"
 )
 
 // Update changes services.json under an exclusive lock: it takes an flock on
@@ -33,7 +34,7 @@ func Update(path string, fn func(*File) error) error {
 	}
 	defer unlock()
 
-	old, err := os.ReadFile(path)
+	old, err := secfile.ReadFile(path)
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("reading %s: %w", path, err)
@@ -67,7 +68,7 @@ func Update(path string, fn func(*File) error) error {
 // and owner; a new file gets 0600.
 func writeKeepingMode(path string, data []byte) error {
 	perm := os.FileMode(0o600)
-	fi, statErr := os.Stat(path)
+	fi, statErr := os.Lstat(path)
 	if statErr == nil {
 		perm = fi.Mode().Perm()
 	}
@@ -77,7 +78,9 @@ func writeKeepingMode(path string, data []byte) error {
 	// Why: `sudo parachute install` rewrites the operator's registry; the
 	// rename leaves a root-owned file the operator's own hub cannot rewrite.
 	if st, ok := statOwner(fi, statErr); ok && os.Geteuid() == 0 {
-		if err := os.Chown(path, st.uid, st.gid); err != nil {
+		// Lchown: should the name have been swapped for a link since the
+		// rename, the link changes owner, never what it points at.
+		if err := os.Lchown(path, st.uid, st.gid); err != nil {
 			return fmt.Errorf("restoring owner of %s: %w", path, err)
 		}
 	}
@@ -105,7 +108,9 @@ func lockFile(path string) (func(), error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// Why secfile: a link planted as the lock would make a root
+	// `parachute install` create or open any file it points at.
+	f, err := secfile.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock %s: %w", path, err)
 	}

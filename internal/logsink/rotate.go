@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/openparachute/parachute/internal/secfile"
 )
 
 // RotatingFile is an append-only log file rotated by size: when the next
@@ -18,7 +20,8 @@ import (
 //
 // The file is opened lazily (creating its directory with mode 0700 and the
 // file with 0600: module output can carry secrets) and appended to, so a
-// hub restart continues the current file. RotatingFile is not safe for
+// hub restart continues the current file. A symlink or other non-regular
+// file at path is refused (secfile.ErrNotRegular), never written through. RotatingFile is not safe for
 // concurrent use; a Sink gives it one writer goroutine.
 type RotatingFile struct {
 	path     string
@@ -93,7 +96,9 @@ func (r *RotatingFile) open() error {
 	if err := os.MkdirAll(filepath.Dir(r.path), 0o700); err != nil {
 		return fmt.Errorf("creating log directory: %w", err)
 	}
-	f, err := os.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	// Why secfile: a link planted as <short>.log would make a root hub
+	// append module output (and its secrets) to whatever it points at.
+	f, err := secfile.OpenFile(r.path, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return fmt.Errorf("opening log file: %w", err)
 	}

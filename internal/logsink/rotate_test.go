@@ -82,3 +82,35 @@ func TestRotatingFileAppendsAcrossOpens(t *testing.T) {
 		t.Errorf("files = %q, want %q", got, "one\n|two\n")
 	}
 }
+
+// A log path that is a symlink is refused: the write fails with a message
+// naming the link, and the target is neither created nor appended to.
+func TestRotatingFileRefusesSymlink(t *testing.T) {
+	for _, dangling := range []bool{false, true} {
+		t.Run(map[bool]string{false: "to a file", true: "dangling"}[dangling], func(t *testing.T) {
+			target := filepath.Join(t.TempDir(), "target")
+			if !dangling {
+				if err := os.WriteFile(target, []byte("precious\n"), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			path := filepath.Join(t.TempDir(), "x.log")
+			if err := os.Symlink(target, path); err != nil {
+				t.Fatal(err)
+			}
+			r := NewRotatingFile(path, 100, 3)
+			defer r.Close()
+			_, err := r.Write([]byte("secret=1\n"))
+			if err == nil || !strings.Contains(err.Error(), "symlink") || !strings.Contains(err.Error(), path) {
+				t.Fatalf("Write = %v; want a symlink refusal naming %s", err, path)
+			}
+			b, rerr := os.ReadFile(target)
+			if dangling && !os.IsNotExist(rerr) {
+				t.Fatalf("the dangling link's target was created: %q, %v", b, rerr)
+			}
+			if !dangling && string(b) != "precious\n" {
+				t.Fatalf("link target now holds %q", b)
+			}
+		})
+	}
+}

@@ -195,7 +195,7 @@ func (s *Server) spawnUpgradeHelper(ctx context.Context, hx hubUpgradeEnv, kind 
 	var env []string
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if !hubOnlyEnv[k] && k != "PARACHUTE_HOME" {
+		if !managerEnv[k] && k != "PARACHUTE_HOME" {
 			env = append(env, kv)
 		}
 	}

@@ -47,7 +47,14 @@ func (s *Server) buildSpec(svc manifest.Service) (supervisor.Spec, []string, err
 		return supervisor.Spec{}, nil, fmt.Errorf("%s: reading %s: %w", short, envFile, err)
 	}
 	env := childEnv(os.Environ(), svc.Port, s.origins.Issuer(), vars, func(k string) {
-		warnings = append(warnings, fmt.Sprintf("%s: ignoring %s from %s — services.json decides it", short, k, envFile))
+		why := "services.json decides it"
+		switch {
+		case k == "PARACHUTE_HUB_ORIGIN":
+			why = "the hub decides it"
+		case managerEnv[k]:
+			why = "it belongs to the service manager and the hub, never to a module"
+		}
+		warnings = append(warnings, fmt.Sprintf("%s: ignoring %s from %s — %s; remove that line", short, k, envFile, why))
 	})
 
 	spec := supervisor.Spec{
@@ -68,17 +75,34 @@ func (s *Server) buildSpec(svc manifest.Service) (supervisor.Spec, []string, err
 
 func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Second)) }
 
-// hubOnlyEnv are variables systemd hands to the hub process itself; a child
-// that inherited NOTIFY_SOCKET could send READY/WATCHDOG on the hub's behalf.
-var hubOnlyEnv = map[string]bool{
+// managerEnv are variables a service manager (systemd, or launchd's and
+// inetd-style socket activation) sets for the one process it started: the
+// hub. They are stripped from every child's environment, whether inherited
+// from the hub or written in a module's .env:
+//   - NOTIFY_SOCKET: a child could send READY=1, WATCHDOG=1 or STOPPING=1
+//     on the hub's behalf (systemd accepts it with NotifyAccess=all, and a
+//     module that speaks sd_notify would lie about the hub's readiness);
+//   - WATCHDOG_USEC/WATCHDOG_PID: a module would think it is watched;
+//   - LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES: a socket-activation-aware
+//     module would try to take over descriptors that are the hub's;
+//   - INVOCATION_ID, JOURNAL_STREAM, MANAGERPID, SYSTEMD_EXEC_PID, MAINPID:
+//     they describe the hub's own unit and log stream, not the module's.
+//
+// Only these exact names: other LISTEN_* or WATCHDOG_* names (LISTEN_ADDR,
+// say) are ordinary module settings.
+var managerEnv = map[string]bool{
 	"NOTIFY_SOCKET": true, "WATCHDOG_USEC": true, "WATCHDOG_PID": true,
 	"LISTEN_FDS": true, "LISTEN_PID": true, "LISTEN_FDNAMES": true,
+	"INVOCATION_ID": true, "JOURNAL_STREAM": true, "MANAGERPID": true,
+	"SYSTEMD_EXEC_PID": true, "MAINPID": true,
 }
 
 // childEnv is the hub's environment, then PORT, then the module's .env,
 // then PARACHUTE_HUB_ORIGIN. PORT and PARACHUTE_HUB_ORIGIN in .env are
 // ignored (reported through ignored): services.json owns the port and the
-// hub owns the issuer, so a stale .env cannot contradict them.
+// hub owns the issuer, so a stale .env cannot contradict them. The service
+// manager's variables (managerEnv) are dropped from both sources; those in
+// .env are reported through ignored too.
 func childEnv(base []string, port int, issuer string, vars []manifest.EnvVar, ignored func(key string)) []string {
 	m := map[string]string{}
 	var order []string
@@ -90,7 +114,7 @@ func childEnv(base []string, port int, issuer string, vars []manifest.EnvVar, ig
 	}
 	for _, kv := range base {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" || hubOnlyEnv[k] {
+		if !ok || k == "" || managerEnv[k] {
 			continue
 		}
 		set(k, v)
@@ -99,7 +123,7 @@ func childEnv(base []string, port int, issuer string, vars []manifest.EnvVar, ig
 		set("PORT", fmt.Sprint(port))
 	}
 	for _, v := range vars {
-		if v.Key == "PORT" || v.Key == "PARACHUTE_HUB_ORIGIN" {
+		if v.Key == "PORT" || v.Key == "PARACHUTE_HUB_ORIGIN" || managerEnv[v.Key] {
 			if ignored != nil {
 				ignored(v.Key)
 			}

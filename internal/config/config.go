@@ -22,9 +22,10 @@ const ContainerHome = "/parachute"
 const SystemRoot = "/var/lib/parachute"
 
 // Root returns the config root: $PARACHUTE_HOME when set and non-empty,
-// otherwise <home>/.parachute, where home comes from the OS user database
-// (falling back to $HOME when the database has no entry, e.g. in a
-// container running as an unnamed uid). When that personal root does not
+// otherwise <home>/.parachute, where home is $HOME, or the OS user
+// database's entry when $HOME is unset or empty (Node's os.homedir, Go's
+// os.UserHomeDir and the reference hub all honour $HOME first, so `HOME=/x
+// parachute ...` finds the same root in every one of them). When that personal root does not
 // exist but the system hub's root does and this user can see into it (root,
 // or a member of the parachute group), the system root is used: one hub per
 // box, and its operators need no flags.
@@ -47,11 +48,11 @@ func personalRoot() (string, error) {
 	if v := os.Getenv("PARACHUTE_HOME"); v != "" {
 		return filepath.Abs(v)
 	}
-	home := ""
-	if u, err := user.Current(); err == nil && u.HomeDir != "" {
-		home = u.HomeDir
-	} else if h := os.Getenv("HOME"); h != "" {
-		home = h
+	home := os.Getenv("HOME")
+	if home == "" {
+		if u, err := user.Current(); err == nil {
+			home = u.HomeDir
+		}
 	}
 	if home == "" {
 		return "", errors.New("cannot find a home directory for the config root; set PARACHUTE_HOME")

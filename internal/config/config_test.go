@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"os/user"
 	"path/filepath"
 	"testing"
 )
@@ -48,5 +49,28 @@ func TestEnsureRootIsPrivate(t *testing.T) {
 	}
 	if got, want := p.ModuleLog("vault"), filepath.Join(p.Root, "vault", "logs", "vault.log"); got != want {
 		t.Fatalf("ModuleLog = %q, want %q", got, want)
+	}
+}
+
+// $HOME wins over the user database, as in Node and os.UserHomeDir; the
+// database is the fallback when $HOME is empty.
+func TestRootHonoursHOME(t *testing.T) {
+	t.Setenv("PARACHUTE_HOME", "")
+	home := t.TempDir() // never the user database's home
+	if err := os.Mkdir(filepath.Join(home, ".parachute"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("HOME", home)
+	if got, err := Root(); err != nil || got != filepath.Join(home, ".parachute") {
+		t.Fatalf("Root with HOME=%s = %q, %v; want %s/.parachute", home, got, err, home)
+	}
+
+	t.Setenv("HOME", "")
+	u, err := user.Current()
+	if err != nil || u.HomeDir == "" {
+		t.Skipf("no user database entry to fall back on: %v", err)
+	}
+	if got, err := personalRoot(); err != nil || got != filepath.Join(u.HomeDir, ".parachute") {
+		t.Fatalf("personalRoot with HOME unset = %q, %v; want %s/.parachute", got, err, u.HomeDir)
 	}
 }

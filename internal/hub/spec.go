@@ -21,7 +21,14 @@ var ErrNoStartCmd = errors.New("no start command")
 // the next start or restart (reference runtime.md §8.10–11).
 func (s *Server) buildSpec(svc manifest.Service) (supervisor.Spec, []string, error) {
 	short := manifest.ShortName(svc.Name)
-	var warnings []string
+	envFile := s.paths.ModuleEnv(short)
+	// Why: whoever can write the root, services.json or the .env chooses
+	// what this hub runs and with which environment (LD_PRELOAD, say); a
+	// root hub must not run modules from a root other users can change.
+	warnings, err := s.paths.CheckTrust(envFile)
+	if err != nil {
+		return supervisor.Spec{}, nil, fmt.Errorf("%s: %w", short, err)
+	}
 	var argv []string
 	if k, ok := manifest.KnownByShort(short); ok && len(k.Cmd) > 0 {
 		argv = append([]string(nil), k.Cmd...)
@@ -41,7 +48,6 @@ func (s *Server) buildSpec(svc manifest.Service) (supervisor.Spec, []string, err
 		return supervisor.Spec{}, nil, fmt.Errorf("%s: %w (%s)", short, ErrNoStartCmd, where)
 	}
 
-	envFile := s.paths.ModuleEnv(short)
 	vars, err := manifest.LoadEnv(envFile)
 	if err != nil {
 		return supervisor.Spec{}, nil, fmt.Errorf("%s: reading %s: %w", short, envFile, err)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/secfile"
 )
 
 // Timeouts for the different kinds of request. A start can legitimately
@@ -80,12 +81,14 @@ func New(p config.Paths) *Client {
 		HTTP: &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 4}}}
 }
 
-// Token reads the operator token once.
+// Token reads the operator token once. A token file that is a symlink or
+// not a regular file is refused: what it points at would be sent to the hub
+// URL (which hub.port, in the same root, decides) as a bearer token.
 func (c *Client) Token() (string, error) {
 	if c.token != "" {
 		return c.token, nil
 	}
-	b, err := os.ReadFile(c.TokenPath)
+	b, err := secfile.ReadFile(c.TokenPath)
 	if errors.Is(err, os.ErrNotExist) {
 		return "", fmt.Errorf("%w at %s — start the hub once (`parachute serve` or `parachute init`) or run `parachute auth rotate-operator` to mint one", ErrNoOperatorToken, c.TokenPath)
 	}

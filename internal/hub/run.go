@@ -21,6 +21,7 @@ import (
 	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/ports"
+	"github.com/openparachute/parachute/internal/secfile"
 	"github.com/openparachute/parachute/internal/supervisor"
 )
 
@@ -262,7 +263,21 @@ func writeRunFiles(p config.Paths, port int) error {
 		return err
 	}
 	tmp := p.HubPortFile() + ".tmp-" + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, []byte(strconv.Itoa(port)+"\n"), 0o644); err != nil {
+	// Why remove, then O_EXCL through secfile: the temp name is
+	// predictable, and writing it by path would follow a link planted
+	// there and truncate its target. Removing unlinks a leftover (or a
+	// link), never what a link points at.
+	_ = os.Remove(tmp)
+	f, err := secfile.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strconv.Itoa(port) + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	if err := os.Rename(tmp, p.HubPortFile()); err != nil {

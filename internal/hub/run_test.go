@@ -3,6 +3,7 @@ package hub
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -78,5 +79,33 @@ func TestShareTokenWithGroupRefusesSymlink(t *testing.T) {
 	}
 	if err == nil || !strings.Contains(err.Error(), "symlink") || !strings.Contains(err.Error(), p.OperatorToken()) {
 		t.Fatalf("shareTokenWithGroup = %v; want an error naming the symlinked token", err)
+	}
+}
+
+// A link planted at the port file's predictable temp name is not written
+// through: its target keeps its content, and the port file is written.
+func TestWriteRunFilesIgnoresPlantedLink(t *testing.T) {
+	p := config.Paths{Root: t.TempDir()}
+	if err := os.MkdirAll(p.HubRunDir(), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(t.TempDir(), "precious")
+	if err := os.WriteFile(target, []byte("keep\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, p.HubPortFile()+".tmp-"+strconv.Itoa(os.Getpid())); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeRunFiles(p, 4321); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(target); string(b) != "keep\n" {
+		t.Fatalf("link target now holds %q", b)
+	}
+	if b, _ := os.ReadFile(p.HubPortFile()); string(b) != "4321\n" {
+		t.Fatalf("port file holds %q, want 4321", b)
+	}
+	if fi, err := os.Lstat(p.HubPortFile()); err != nil || !fi.Mode().IsRegular() {
+		t.Fatalf("port file is not a regular file: %v %v", fi, err)
 	}
 }

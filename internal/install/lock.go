@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/openparachute/parachute/internal/secfile"
 )
 
 // lockName is the file under the config root that serialises installs,
@@ -30,7 +32,9 @@ func lockRoot(ctx context.Context, root string, onWait func()) (func(), error) {
 		return nil, fmt.Errorf("creating %s: %w", root, err)
 	}
 	path := filepath.Join(root, lockName)
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	// Why secfile: a link planted as the lock would make a root install
+	// create or open any file it points at.
+	f, err := secfile.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("opening lock %s: %w", path, err)
 	}

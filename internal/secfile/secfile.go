@@ -115,7 +115,10 @@ func Restrict(f *os.File, mode os.FileMode, gid int) error {
 // Cap clears the permission bits of f outside ceiling (e.g. ceiling 0600
 // turns 0644 into 0600 and leaves 0400 alone), through the descriptor, and
 // returns the resulting mode. A file already within ceiling is not touched,
-// so Cap works on files this user may read but not chmod.
+// so Cap works on files this user may read but not chmod. Unlike Restrict
+// it accepts a file another user owns (root tightening a loose hub.db in
+// that user's root only takes access away), but it does not change a file
+// with several links.
 func Cap(f *os.File, ceiling os.FileMode) (os.FileMode, error) {
 	fi, err := f.Stat()
 	if err != nil {
@@ -125,9 +128,12 @@ func Cap(f *os.File, ceiling os.FileMode) (os.FileMode, error) {
 	if mode&^ceiling.Perm() == 0 {
 		return mode, nil
 	}
-	mode &= ceiling.Perm()
-	if err := Restrict(f, mode, -1); err != nil {
+	if err := checkSingleLink(f); err != nil {
 		return 0, err
+	}
+	mode &= ceiling.Perm()
+	if err := f.Chmod(mode); err != nil {
+		return 0, fmt.Errorf("setting the mode of %s to %04o: %w", f.Name(), mode, err)
 	}
 	return mode, nil
 }

@@ -132,8 +132,15 @@ func TestRestrictAndCap(t *testing.T) {
 	if err := Restrict(f, 0o600, -1); !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), "hard link") {
 		t.Fatalf("Restrict on a hard-linked file = %v, want a hard link refusal", err)
 	}
+	if _, err := Cap(f, 0o600); !errors.Is(err, ErrNotRegular) || !strings.Contains(err.Error(), "hard link") {
+		t.Fatalf("Cap on a hard-linked file = %v, want a hard link refusal", err)
+	}
 	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o640 {
 		t.Fatalf("mode changed to %v despite the refusal", fi.Mode().Perm())
+	}
+	// Within the ceiling there is nothing to change, so nothing to refuse.
+	if got, err := Cap(f, 0o640); err != nil || got != 0o640 {
+		t.Fatalf("Cap(0640) on a 0640 hard-linked file = %v, %v; want 0640, nil", got, err)
 	}
 }
 
@@ -152,5 +159,10 @@ func TestRestrictRefusesOtherOwner(t *testing.T) {
 	fi, _ := os.Stat(path)
 	if st := fi.Sys().(*syscall.Stat_t); st.Gid != 4242 || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("file changed: gid %d mode %v", st.Gid, fi.Mode().Perm())
+	}
+	// Taking access away from another user's file is allowed.
+	must(t, os.Chmod(path, 0o644))
+	if got, err := Cap(f, 0o600); err != nil || got != 0o600 {
+		t.Fatalf("Cap on another user's 0644 file = %v, %v; want 0600", got, err)
 	}
 }

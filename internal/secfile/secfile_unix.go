@@ -19,9 +19,15 @@ func isLoop(err error) bool {
 	return errors.Is(err, syscall.ELOOP) || errors.Is(err, syscall.EMLINK)
 }
 
-// checkOwned refuses a descriptor whose file is not owned by the effective
-// user or has more than one link.
-func checkOwned(f *os.File) error {
+// checkOwned refuses a descriptor whose file is not a regular file owned by
+// the effective user with a single link.
+func checkOwned(f *os.File) error { return checkFile(f, true) }
+
+// checkSingleLink refuses a descriptor whose file is not a regular file
+// with a single link, whoever owns it.
+func checkSingleLink(f *os.File) error { return checkFile(f, false) }
+
+func checkFile(f *os.File, owned bool) error {
 	fi, err := f.Stat()
 	if err != nil {
 		return fmt.Errorf("checking %s: %w", f.Name(), err)
@@ -33,11 +39,12 @@ func checkOwned(f *os.File) error {
 	if !ok {
 		return nil
 	}
-	if int(st.Uid) != os.Geteuid() {
+	if owned && int(st.Uid) != os.Geteuid() {
 		return &NotRegularError{Path: f.Name(), Kind: fmt.Sprintf("file owned by uid %d", st.Uid)}
 	}
 	// Why: O_NOFOLLOW does not see hard links. A second name for this
-	// inode may be a file somewhere else the operator never meant to share.
+	// inode may be a file somewhere else the operator never meant to share
+	// or lock down.
 	if st.Nlink > 1 {
 		return &NotRegularError{Path: f.Name(), Kind: fmt.Sprintf("hard link (%d names)", st.Nlink)}
 	}

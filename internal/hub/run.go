@@ -325,6 +325,9 @@ func openAuth(ctx context.Context, p config.Paths, origins Origins, log *slog.Lo
 	}
 	if err := shareTokenWithGroup(p); err != nil {
 		log.Error("operator token not shared with the config root's group", "err", err)
+	} else if err := secfile.Check(p.OperatorToken()); err != nil {
+		// Not fatal to the hub, but no CLI verb will read such a token.
+		log.Error("operator token unusable", "err", err)
 	}
 	return store, nil
 }

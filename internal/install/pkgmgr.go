@@ -39,6 +39,8 @@ func (m pkgManager) removeCmd(pkg string) Cmd {
 }
 
 // dir is where pkg lives (or will live) under this manager.
+// Callers check pkg with CheckPackageName and the result with checkInside
+// before touching the disk.
 func (m pkgManager) dir(pkg string) string { return filepath.Join(m.root, filepath.FromSlash(pkg)) }
 
 // owns reports whether dir is inside this manager's global root, comparing
@@ -46,21 +48,6 @@ func (m pkgManager) dir(pkg string) string { return filepath.Join(m.root, filepa
 // "/a/bc").
 func (m pkgManager) owns(dir string) bool {
 	return within(realpath(m.root), realpath(dir))
-}
-
-func within(root, p string) bool {
-	if root == "" || p == "" {
-		return false
-	}
-	rel, err := filepath.Rel(root, p)
-	return err == nil && rel != "." && rel != ".." && !strings.HasPrefix(rel, "../") && !filepath.IsAbs(rel)
-}
-
-func realpath(p string) string {
-	if r, err := filepath.EvalSymlinks(p); err == nil {
-		return r
-	}
-	return filepath.Clean(p)
 }
 
 // managers finds the package managers on this host, bun first. Both use

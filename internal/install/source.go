@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
 	"github.com/openparachute/parachute/internal/manifest"
@@ -75,9 +74,6 @@ type SourceOptions struct {
 	DefaultChannel string
 }
 
-// npmNameRE is npm's package name grammar (lowercase, optional scope).
-var npmNameRE = regexp.MustCompile(`^(@[a-z0-9-~][a-z0-9-._~]*/)?[a-z0-9-~][a-z0-9-._~]*$`)
-
 // aliases are old short names and what replaced them.
 var aliases = map[string]string{"lens": "notes"}
 
@@ -113,7 +109,7 @@ func ParseSource(arg string, o SourceOptions) (Source, error) {
 	}
 	if k, ok := manifest.KnownByShort(name); ok {
 		src.Kind, src.Known, src.Package = SourceKnown, &k, k.Package
-	} else if npmNameRE.MatchString(name) {
+	} else if CheckPackageName(name) == nil {
 		src.Kind, src.Package = SourceRegistry, name
 		if k, ok := knownByPackage(name); ok {
 			src.Known = &k
@@ -239,15 +235,21 @@ const maxPeekBytes = 1 << 20
 
 // peekTarball reads package.json and .parachute/module.json from an npm
 // tarball without extracting it. npm packs everything under one top-level
-// folder ("package/"), whatever its name.
+// folder ("package/"), whatever its name. The package name must pass
+// CheckPackageName: it becomes a directory name when installing.
 func peekTarball(path string) (packageJSON, *manifest.Module, error) {
-	var pkg packageJSON
 	f, err := os.Open(path)
 	if err != nil {
-		return pkg, nil, fmt.Errorf("opening %s: %w", path, err)
+		return packageJSON{}, nil, fmt.Errorf("opening %s: %w", path, err)
 	}
 	defer f.Close()
-	gz, err := gzip.NewReader(f)
+	return readTarball(f, path)
+}
+
+// readTarball is peekTarball on an open tarball; path names it in errors.
+func readTarball(r io.Reader, path string) (packageJSON, *manifest.Module, error) {
+	var pkg packageJSON
+	gz, err := gzip.NewReader(r)
 	if err != nil {
 		return pkg, nil, fmt.Errorf("reading %s: not a gzip tarball: %w", path, err)
 	}
@@ -284,6 +286,9 @@ func peekTarball(path string) (packageJSON, *manifest.Module, error) {
 	}
 	if !sawPkg || pkg.Name == "" {
 		return pkg, nil, fmt.Errorf("%s has no package.json with a name — not an npm package tarball", path)
+	}
+	if err := CheckPackageName(pkg.Name); err != nil {
+		return pkg, nil, fmt.Errorf("%s: package.json: %w", path, err)
 	}
 	if modData == nil {
 		return pkg, nil, nil

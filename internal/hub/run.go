@@ -19,6 +19,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/install"
 	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/ports"
 	"github.com/openparachute/parachute/internal/secfile"
@@ -170,6 +171,7 @@ func Run(ctx context.Context, o RunOptions) error {
 // boot reaps module process groups left by a previous hub, then starts
 // every registered module concurrently.
 func (s *Server) boot(ctx context.Context) {
+	_, _ = install.Recover(s.paths, s.log) // finish or undo a replacement a crash cut short; it logs what it did
 	f, warns := manifest.LoadLenient(s.paths.ServicesJSON())
 	for _, w := range warns {
 		s.log.Warn("services.json", "warning", w)

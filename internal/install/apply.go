@@ -50,7 +50,11 @@ func (in *Installer) apply(ctx context.Context, src Source, req Request, expect 
 		return res, nil
 	}
 
-	pl, err := in.place(ctx, src, old)
+	op := "install"
+	if req.upgrade {
+		op = "upgrade"
+	}
+	pl, err := in.place(ctx, src, old, op, short)
 	if err != nil {
 		return nil, err
 	}
@@ -83,11 +87,19 @@ func (in *Installer) apply(ctx context.Context, src Source, req Request, expect 
 		}
 	}
 
+	if pl.j != nil && pl.j.OldRow == nil {
+		pl.j.OldRow = old // a row found only once the module's name was known
+	}
+	if err := in.journalStep(pl, stepRegistering, short); err != nil {
+		in.undoQuiet(ctx, pl)
+		return nil, err
+	}
 	row, err := in.register(short, mod, src.Known, pl.dir, version, req.Port, old)
 	if err != nil {
 		in.undoQuiet(ctx, pl)
 		return nil, err
 	}
+	hook("registered")
 	res.Short, res.Name, res.Port, res.InstallDir, res.Version = short, row.Name, row.Port, row.InstallDir, version
 	res.Replaced = old != nil
 	if pl.pm != nil {
@@ -114,7 +126,7 @@ func (in *Installer) apply(ctx context.Context, src Source, req Request, expect 
 		in.commit(pl)
 		return res, &StartError{Short: short, Err: err}
 	}
-	return res, in.rollback(ctx, short, version, *old, err, func() error { return in.undo(ctx, pl) })
+	return res, in.rollback(ctx, short, version, *old, err, func() error { return in.undo(ctx, pl) }, func() { in.endJournal(pl) })
 }
 
 // guard applies the version rules before anything changes: an upgrade to
@@ -306,16 +318,21 @@ func knownField(k *manifest.Known, f func(*manifest.Known) string) string {
 }
 
 // rollback puts the previous version back after the new one failed to
-// become ready: its files (restore), its row, and a restart.
-func (in *Installer) rollback(ctx context.Context, short, failed string, old manifest.Service, cause error, restore func() error) error {
+// become ready: its files (restore), its row, and a restart. restored,
+// when set, is called once files and row are the old ones again (before
+// the restart, whose failure does not undo that).
+func (in *Installer) rollback(ctx context.Context, short, failed string, old manifest.Service, cause error, restore func() error, restored func()) error {
 	in.rep.Warn(fmt.Sprintf("%s %s did not become ready: %v", short, failed, cause))
 	in.rep.Info(fmt.Sprintf("rolling %s back to %s", short, orUnknown(old.Version)))
 	var errs []error
 	if err := restore(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := in.restoreRow(old); err != nil {
+	if err := putRow(in.paths.ServicesJSON(), old); err != nil {
 		errs = append(errs, err)
+	}
+	if len(errs) == 0 && restored != nil {
+		restored()
 	}
 	end := in.rep.Begin(fmt.Sprintf("restarting %s %s", short, orUnknown(old.Version)))
 	err := in.rt.Start(ctx, short)
@@ -324,24 +341,6 @@ func (in *Installer) rollback(ctx context.Context, short, failed string, old man
 		errs = append(errs, fmt.Errorf("restarting %s %s: %w", short, old.Version, err))
 	}
 	return &RollbackError{Short: short, Failed: failed, Restored: old.Version, Cause: cause, RestoreErr: errors.Join(errs...)}
-}
-
-// restoreRow writes old back over the row of the same name.
-func (in *Installer) restoreRow(old manifest.Service) error {
-	err := manifest.Update(in.paths.ServicesJSON(), func(f *manifest.File) error {
-		for i := range f.Services {
-			if f.Services[i].Name == old.Name {
-				f.Services[i] = old
-				return nil
-			}
-		}
-		f.Services = append(f.Services, old)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("restoring the services.json row of %s: %w", old.Name, err)
-	}
-	return nil
 }
 
 func orUnknown(v string) string {

@@ -155,8 +155,13 @@ func (p fakePorts) Holder(port int) string  { return p[port] }
 // (when wanted) installing into a temp prefix.
 func newTestInstaller(t testing.TB, rt Runtime, probe PortProbe, rep Reporter) (*Installer, config.Paths, string) {
 	t.Helper()
-	root := t.TempDir()
-	prefix := t.TempDir()
+	in, paths := installerAt(t.TempDir(), t.TempDir(), rt, probe, rep)
+	return in, paths, in.getenv("NPM_CONFIG_PREFIX")
+}
+
+// installerAt returns an Installer on the config root root whose npm
+// installs globally into prefix.
+func installerAt(root, prefix string, rt Runtime, probe PortProbe, rep Reporter) (*Installer, config.Paths) {
 	paths := config.Paths{Root: root}
 	env := append(os.Environ(), "NPM_CONFIG_PREFIX="+prefix, "BUN_INSTALL="+filepath.Join(prefix, "no-bun"),
 		"npm_config_update_notifier=false", "PARACHUTE_INSTALL_CHANNEL=")
@@ -167,7 +172,7 @@ func newTestInstaller(t testing.TB, rt Runtime, probe PortProbe, rep Reporter) (
 		rep = &Lines{}
 	}
 	in := New(Options{Paths: paths, Environ: func() []string { return env }, Ports: probe, Runtime: rt, Reporter: rep, PackageManager: "npm"})
-	return in, paths, prefix
+	return in, paths
 }
 
 func needNPM(t testing.TB) {
@@ -209,5 +214,14 @@ func wantErrContains(t testing.TB, err error, parts ...string) {
 		if !strings.Contains(err.Error(), p) {
 			t.Fatalf("err = %v\nwant it to contain %q", err, p)
 		}
+	}
+}
+
+// assertNoJournal fails unless the install journal is gone: every
+// replacement that returned has been finished or rolled back.
+func assertNoJournal(t testing.TB, p config.Paths) {
+	t.Helper()
+	if b, err := os.ReadFile(journalPath(p.Root)); err == nil {
+		t.Fatalf("install journal left behind:\n%s", b)
 	}
 }

@@ -241,6 +241,9 @@ func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) 
 		return nil, err
 	}
 	defer unlock()
+	if err := in.recoverInterrupted(); err != nil {
+		return nil, err
+	}
 	return in.apply(ctx, src, req, "")
 }
 

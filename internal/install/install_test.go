@@ -178,6 +178,7 @@ func TestTarballLifecycle(t *testing.T) {
 		if _, err := os.Stat(backupPath(pkgDir)); !errors.Is(err, os.ErrNotExist) {
 			t.Fatalf("backup of A left behind after a healthy upgrade: %v", err)
 		}
+		assertNoJournal(t, paths)
 	})
 
 	t.Run("same version is a no-op", func(t *testing.T) {
@@ -207,6 +208,7 @@ func TestTarballLifecycle(t *testing.T) {
 		if v := rows(t, paths)["fixture"].Version; v != "2.0.0" {
 			t.Fatalf("row version after rollback: %s", v)
 		}
+		assertNoJournal(t, paths)
 		ev := rt.Events()
 		if d := cmp.Diff([]string{"start fixture 3.0.0", "start fixture 2.0.0"}, ev[len(ev)-2:]); d != "" {
 			t.Fatalf("last runtime events (-want +got):\n%s", d)

@@ -60,3 +60,31 @@ func lockRoot(ctx context.Context, root string, onWait func()) (func(), error) {
 		}
 	}
 }
+
+// tryLockRoot takes the install lock if it is free. ok is false when
+// another installer holds it. A root that does not exist has nothing to
+// lock or recover: ok is true and nothing is created.
+func tryLockRoot(root string) (unlock func(), ok bool, err error) {
+	if _, err := os.Stat(root); err != nil {
+		return func() {}, true, nil
+	}
+	path := filepath.Join(root, lockName)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, false, fmt.Errorf("opening lock %s: %w", path, err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		switch {
+		case err == nil:
+			return func() { f.Close() }, true, nil
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.EWOULDBLOCK):
+			f.Close()
+			return nil, false, nil
+		}
+		f.Close()
+		return nil, false, fmt.Errorf("locking %s: %w", path, err)
+	}
+}

@@ -44,6 +44,9 @@ func (in *Installer) Uninstall(ctx context.Context, req UninstallRequest) (*Unin
 		return nil, err
 	}
 	defer unlock()
+	if err := in.recoverInterrupted(); err != nil {
+		return nil, err
+	}
 
 	res := &UninstallResult{Short: short}
 	f, err := manifest.Load(in.paths.ServicesJSON())
@@ -126,6 +129,9 @@ func (in *Installer) removePackage(ctx context.Context, dir string, res *Uninsta
 	}
 	pkg, err := readPackageJSON(dir)
 	if err != nil || pkg.Name == "" {
+		return fmt.Errorf("finding the package name of %s: %w", dir, err)
+	}
+	if err := CheckPackageName(pkg.Name); err != nil {
 		return fmt.Errorf("finding the package name of %s: %w", dir, err)
 	}
 	end := in.rep.Begin(fmt.Sprintf("removing %s with %s", pkg.Name, pm.name))

@@ -52,6 +52,9 @@ func (in *Installer) Upgrade(ctx context.Context, req UpgradeRequest) (*Result, 
 		return nil, err
 	}
 	defer unlock()
+	if err := in.recoverInterrupted(); err != nil {
+		return nil, err
+	}
 	row, err := in.findRow(short)
 	if err != nil {
 		return nil, err
@@ -83,6 +86,11 @@ func (in *Installer) Upgrade(ctx context.Context, req UpgradeRequest) (*Result, 
 		pkg, err := readPackageJSON(dir)
 		if err != nil || pkg.Name == "" {
 			return nil, fmt.Errorf("%s: finding the package name in %s: %w", short, dir, err)
+		}
+		// The installed package.json is as untrusted as the tarball it
+		// came from (and a postinstall script may have rewritten it).
+		if err := CheckPackageName(pkg.Name); err != nil {
+			return nil, fmt.Errorf("%s: the package.json in %s: %w — reinstall the module", short, dir, err)
 		}
 		tag := firstNonEmpty(req.Tag, req.Channel, DetectChannel(firstNonEmpty(row.Version, pkg.Version)))
 		src := Source{Kind: SourceRegistry, Arg: pkg.Name + "@" + tag, Package: pkg.Name, Spec: pkg.Name + "@" + tag}
@@ -193,7 +201,7 @@ func (in *Installer) gitUpgrade(ctx context.Context, short string, row manifest.
 	err = in.rt.Start(ctx, short)
 	endStart(err)
 	if err != nil {
-		return res, in.rollback(ctx, short, short7(after), row, err, reset)
+		return res, in.rollback(ctx, short, short7(after), row, err, reset, nil)
 	}
 	res.Started = true
 	return res, nil

@@ -240,3 +240,64 @@ func assertIntact(t *testing.T, paths config.Paths, dir, version string) {
 		}
 	}
 }
+
+// TestFreshInstallKilledAtEveryStep: a first install killed at any step
+// either is not installed at all (no directory, no row) or is installed
+// completely; each case starts from nothing.
+func TestFreshInstallKilledAtEveryStep(t *testing.T) {
+	needNPM(t)
+	base := t.TempDir()
+	root, prefix := filepath.Join(base, "root"), filepath.Join(base, "prefix")
+	src := writeModule(t, filepath.Join(base, "src"), fixture{pkg: "parachute-killtest", version: "1.0.0", name: "killtest"})
+	tgz := packTarball(t, src, filepath.Join(base, "killtest-1.0.0.tgz"))
+	paths := config.Paths{Root: root}
+	dir := filepath.Join(prefix, "lib", "node_modules", "parachute-killtest")
+	sequence := []struct {
+		step, kind string
+		installed  bool
+	}{
+		{step: stepMovedAside, kind: RecoveryRolledBack},
+		{step: "installed", kind: RecoveryRolledBack},
+		{step: stepRegistering, kind: RecoveryRolledBack},
+		{step: "registered", kind: RecoveryFinished, installed: true},
+		{step: "cleared", installed: true},
+	}
+	for _, s := range sequence {
+		t.Run("killed at "+s.step, func(t *testing.T) {
+			runKilled(t, root, prefix, tgz, s.step)
+			acts, err := Recover(paths, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.installed {
+				assertIntact(t, paths, dir, "1.0.0")
+			} else {
+				if exists(dir) {
+					t.Fatalf("%s left after recovering an interrupted first install", dir)
+				}
+				if names := rowNames(t, paths); len(names) != 0 {
+					t.Fatalf("rows after recovering an interrupted first install: %v", names)
+				}
+				assertNoJournal(t, paths)
+			}
+			var kinds []string
+			for _, a := range acts {
+				kinds = append(kinds, a.Kind)
+			}
+			var want []string
+			if s.kind != "" {
+				want = []string{s.kind}
+			}
+			if d := cmp.Diff(want, kinds); d != "" {
+				t.Fatalf("recovery actions (-want +got):\n%s", d)
+			}
+			// Back to nothing for the next case.
+			if err := os.RemoveAll(dir); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.RemoveAll(paths.ServicesJSON()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

@@ -10,6 +10,14 @@
 // The package is used by the CLI when the hub is down and by the hub's
 // module-operations API when it runs, so both go through the same code. It
 // never prints: progress goes to a Reporter.
+//
+// Package names from tarballs and installed package.json files are checked
+// against npm's naming rules (CheckPackageName), and every directory the
+// installer moves or removes must lie inside the package manager's global
+// root, also through symlinks. A replacement is journaled step by step in
+// <root>/.install-journal.json; Recover, run by the hub at boot and by
+// every install, upgrade and uninstall, finishes or rolls back one that a
+// crash or kill -9 interrupted.
 package install
 
 import (

@@ -14,13 +14,19 @@ import (
 // FuzzLoadServices parses arbitrary bytes with the function Load uses. It
 // must never panic; whatever the strict parse accepts must re-marshal to a
 // fixed point that parses back to the same rows; whatever the lenient parse
-// keeps must pass validation.
+// keeps must pass validation, and the rows Routable keeps must pass the
+// mount rules again.
 func FuzzLoadServices(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		lf, err := parse(data, "services.json", true)
 		if err == nil {
 			if verr := lf.Validate(); verr != nil {
 				t.Fatalf("lenient parse kept rows that fail validation: %v", verr)
+			}
+			// What the hub routes never carries a refused mount.
+			kept, _ := Routable(lf.Services)
+			if again := CheckMounts(kept); len(again) != 0 {
+				t.Fatalf("rows Routable kept are refused on a second pass: %v", again)
 			}
 		}
 

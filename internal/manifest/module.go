@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"regexp"
 	"strings"
+
+	"github.com/openparachute/parachute/internal/mounts"
 )
 
 // Module is a module's static manifest, <installDir>/.parachute/module.json,
@@ -182,7 +184,8 @@ func decodeDependencies(raw json.RawMessage) (map[string]ModuleDependency, error
 }
 
 // Validate checks module.json's rules: a safe name, a port of 0 or
-// 1..65535, paths and health starting with "/", a non-empty argv of
+// 1..65535, paths that internal/mounts accepts for this module, health
+// starting with "/", a non-empty argv of
 // non-empty strings, URL fields that are a path or an http(s) URL, and
 // scopes namespaced by the module's own name.
 func (m *Module) Validate() error {
@@ -194,8 +197,12 @@ func (m *Module) Validate() error {
 		return &fieldError{Field: "port", Msg: fmt.Sprintf("must be 0 (unassigned) or 1..65535, got %d", m.Port)}
 	}
 	for i, p := range m.Paths {
-		if !strings.HasPrefix(p, "/") {
-			return &fieldError{Field: fmt.Sprintf("paths[%d]", i), Msg: fmt.Sprintf("must start with \"/\", got %q", p)}
+		// Why: the proxy hands a mount's requests, cookies and Authorization
+		// headers to the module, so a mount on a hub route, "/", or a
+		// non-canonical path is refused before anything is installed.
+		if err := mounts.CheckPath(ShortName(m.Name), p); err != nil {
+			return &fieldError{Field: fmt.Sprintf("paths[%d]", i), Msg: fmt.Sprintf(
+				"is refused (%v); mount the module on a path of its own, e.g. %q", err, "/"+m.Name)}
 		}
 	}
 	if m.Health != "" && !strings.HasPrefix(m.Health, "/") {

@@ -29,6 +29,9 @@ var probeTransport = &http.Transport{
 
 func (s *Server) handleModules(w http.ResponseWriter, r *http.Request) {
 	f, warns := manifest.LoadLenient(s.paths.ServicesJSON())
+	for _, r := range manifest.CheckMounts(f.Services) {
+		warns = append(warns, r.Name+": "+refusalAdvice(r))
+	}
 	now := s.now()
 	var mods []api.ModuleInfo
 	seen := map[string]bool{}

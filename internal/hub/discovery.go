@@ -56,7 +56,7 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	f, _ := manifest.LoadLenient(s.paths.ServicesJSON())
+	f, _, _ := s.routable() // a refused row is not advertised either
 	writeJSON(w, http.StatusOK, buildDiscovery(s.requestOrigin(r), f))
 }
 

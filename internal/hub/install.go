@@ -59,7 +59,10 @@ func (rt hubRuntime) Start(ctx context.Context, short string) error {
 	l := s.moduleLock(short)
 	l.Lock()
 	defer l.Unlock()
-	row, ok := s.findRow(short)
+	row, refused, ok := s.findRow(short)
+	if refused != nil {
+		return fmt.Errorf("%s is installed but %w", short, refused)
+	}
 	if !ok {
 		return fmt.Errorf("%s has no services.json entry", short)
 	}

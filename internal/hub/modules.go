@@ -19,14 +19,24 @@ import (
 // half-started.
 const opTimeout = 2 * time.Minute
 
-// findRow looks up the services.json row for short (lenient read: one bad
-// row must not take every module's API down).
-func (s *Server) findRow(short string) (manifest.Service, bool) {
-	f, warns := manifest.LoadLenient(s.paths.ServicesJSON())
+// findRow looks up the services.json row for short among the rows the
+// mount rules accept (lenient read: one bad row must not take every
+// module's API down). When short is registered but every row of it is
+// refused, refused says why and ok is false.
+func (s *Server) findRow(short string) (row manifest.Service, refused error, ok bool) {
+	f, refusals, warns := s.routable()
 	for _, w := range warns {
 		s.log.Warn("services.json", "warning", w)
 	}
-	return f.Find(short)
+	if row, ok := f.Find(short); ok {
+		return row, nil, true
+	}
+	for _, r := range refusals {
+		if manifest.ShortName(r.Name) == short || r.Name == short {
+			return manifest.Service{}, errors.New(refusalAdvice(r)), false
+		}
+	}
+	return manifest.Service{}, nil, false
 }
 
 func (s *Server) handleStart(w http.ResponseWriter, r *http.Request) {
@@ -46,7 +56,11 @@ func (s *Server) startOrRestart(w http.ResponseWriter, r *http.Request, restart 
 	l.Lock()
 	defer l.Unlock()
 
-	row, ok := s.findRow(short)
+	row, refused, ok := s.findRow(short)
+	if refused != nil {
+		writeErr(w, apiErr(http.StatusConflict, "mount_refused", "%s is installed but %v", short, refused))
+		return
+	}
 	if !ok {
 		writeErr(w, apiErr(http.StatusBadRequest, "not_installed",
 			"%s is not installed (no services.json entry) — run `parachute install %s` first", short, short))

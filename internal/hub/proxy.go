@@ -9,15 +9,24 @@ import (
 	"time"
 
 	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/mounts"
 	"github.com/openparachute/parachute/internal/supervisor"
 )
 
 // handleProxy forwards a request to the module whose mount is the longest
 // prefix of the path (services.json is re-read per request, so a newly
-// installed module is reachable at once). Anything else is a 404.
+// installed module is reachable at once). Rows the mount rules refuse are
+// never candidates, and a hub-owned path is never forwarded whatever
+// services.json says. Anything else is a 404.
 func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
-	f, _ := manifest.LoadLenient(s.paths.ServicesJSON())
+	f, _, _ := s.routable()
 	row, mount, ok := matchMount(f, r.URL.Path)
+	if ok && mounts.HubOwned(r.URL.Path) {
+		// Why a second check: the mux hands every path it has no route
+		// for (an unknown /oauth/x, /.well-known/x) to the proxy; such a
+		// request must never carry the operator's cookies to a module.
+		ok = false
+	}
 	if !ok {
 		if r.URL.Path == "/" {
 			writeJSON(w, http.StatusOK, map[string]any{"service": "parachute-hub", "version": s.version,
@@ -58,7 +67,7 @@ func matchMount(f *manifest.File, path string) (manifest.Service, string, bool) 
 	for _, row := range f.Services {
 		for _, m := range row.Paths {
 			m = strings.TrimRight(m, "/")
-			if m == "" || m == "/.parachute" {
+			if m == "" || m == mounts.Shared {
 				continue
 			}
 			if (path == m || strings.HasPrefix(path, m+"/")) && len(m) > len(bestMount) {

@@ -169,13 +169,15 @@ func Run(ctx context.Context, o RunOptions) error {
 }
 
 // boot reaps module process groups left by a previous hub, then starts
-// every registered module concurrently.
+// every registered module concurrently. Rows the mount rules refuse are
+// logged and skipped (see routable).
 func (s *Server) boot(ctx context.Context) {
 	_, _ = install.Recover(s.paths, s.log) // finish or undo a replacement a crash cut short; it logs what it did
-	f, warns := manifest.LoadLenient(s.paths.ServicesJSON())
+	f, refused, warns := s.routable()
 	for _, w := range warns {
 		s.log.Warn("services.json", "warning", w)
 	}
+	s.logRefusals(refused)
 	var wg sync.WaitGroup
 	seen := map[string]bool{}
 	for _, row := range f.Services {

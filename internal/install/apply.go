@@ -268,6 +268,9 @@ func (in *Installer) register(short string, m *manifest.Module, k *manifest.Know
 			note = msg
 		}
 		fillRow(&row, m, k, dir, version)
+		if err := checkMounts(f, idx, short, row); err != nil {
+			return err
+		}
 		if idx >= 0 {
 			f.Services[idx] = row
 		} else {

@@ -10,7 +10,7 @@ import (
 // ErrorType classifies an installer error for clients, as the hub puts it
 // in an operation's error_detail.error_type and the CLI maps it to advice:
 // rolled_back, start_failed, downgrade_refused, name_collision,
-// not_a_module, port_in_use, not_installed, dirty_tree,
+// not_a_module, mount_conflict, port_in_use, not_installed, dirty_tree,
 // nothing_to_upgrade, missing_dependency, services_json_malformed,
 // invalid_manifest, or failed.
 func ErrorType(err error) string {
@@ -28,6 +28,8 @@ func ErrorType(err error) string {
 		return "name_collision"
 	case errors.Is(err, ErrNotModule):
 		return "not_a_module"
+	case errors.Is(err, ErrMountConflict):
+		return "mount_conflict"
 	case errors.Is(err, ErrPortInUse):
 		return "port_in_use"
 	case errors.Is(err, ErrNotInstalled):

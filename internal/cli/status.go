@@ -154,6 +154,7 @@ func collectStatus(c *cli.Context, paths config.Paths) *statusJSON {
 			degraded = "couldn't read live module state (" + err.Error() + ")"
 		}
 	}
+	refused := refusedRows(f.Services)
 	for i, row := range f.Services {
 		short := manifest.ShortName(row.Name)
 		m := moduleStatusJSON{Name: row.Name, Short: short, Port: row.Port, Version: row.Version,
@@ -176,6 +177,10 @@ func collectStatus(c *cli.Context, paths config.Paths) *statusJSON {
 				m.StartError = li.StartError.Description
 			}
 		}
+		if why, ok := refused[i]; ok {
+			m.State = stateFailing
+			m.Notes = append(m.Notes, why)
+		}
 		if k, ok := manifest.KnownByShort(short); ok && k.Port != 0 && row.Port != k.Port && !manifest.IsVaultName(row.Name) {
 			m.Notes = append(m.Notes, "canonical port is "+strconv.Itoa(k.Port))
 		}
@@ -186,6 +191,17 @@ func collectStatus(c *cli.Context, paths config.Paths) *statusJSON {
 	}
 	if len(f.Services) == 0 && degraded != "" {
 		out.Hub.Notes = append(out.Hub.Notes, degraded)
+	}
+	return out
+}
+
+// refusedRows maps the index of every row the hub refuses to start and
+// route (the mount rules of internal/mounts) to why and what to do; status
+// shows such a row as failing with that note.
+func refusedRows(services []manifest.Service) map[int]string {
+	out := map[int]string{}
+	for _, r := range manifest.CheckMounts(services) {
+		out[r.Index] = manifest.MountAdvice(r)
 	}
 	return out
 }

@@ -1,9 +1,6 @@
 package hub
 
 import (
-	"errors"
-	"fmt"
-
 	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/mounts"
 )
@@ -22,14 +19,7 @@ func (s *Server) routable() (f *manifest.File, refused []mounts.Refusal, warns [
 
 // refusalAdvice is what the operator reads about a refused row: why, and
 // what to run next.
-func refusalAdvice(r mounts.Refusal) string {
-	if errors.Is(r, mounts.ErrDuplicate) {
-		return fmt.Sprintf("not routed: %v", r.Err)
-	}
-	short := manifest.ShortName(r.Name)
-	return fmt.Sprintf("not routed: %v — change \"paths\" in the module's .parachute/module.json and run `parachute install` again, "+
-		"or remove the row with `parachute uninstall %s`", r.Err, short)
-}
+func refusalAdvice(r mounts.Refusal) string { return manifest.MountAdvice(r) }
 
 // logRefusals warns once per refused row (at boot; the proxy and discovery
 // skip refused rows silently on every request).

@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -36,6 +37,17 @@ func MountRows(services []Service) []mounts.Row {
 // refused. The hub neither routes, starts nor lists a refused row.
 func CheckMounts(services []Service) []mounts.Refusal {
 	return mounts.CheckSet(MountRows(services))
+}
+
+// MountAdvice says why a row is refused and what to run next, for the
+// hub's log, its /api/modules warnings and `parachute status`.
+func MountAdvice(r mounts.Refusal) string {
+	if errors.Is(r, mounts.ErrDuplicate) {
+		return fmt.Sprintf("not routed: %v", r.Err)
+	}
+	short := ShortName(r.Name)
+	return fmt.Sprintf("not routed: %v — change \"paths\" in the module's .parachute/module.json and run `parachute install` again, "+
+		"or remove the row with `parachute uninstall %s`", r.Err, short)
 }
 
 // Routable splits services into the rows the hub routes and the refusals

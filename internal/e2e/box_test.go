@@ -382,7 +382,7 @@ func failingScenario(t *testing.T, s *scope, binDir string) {
 
 func migrateScenario(t *testing.T, s *scope) {
 	root := s.root
-	s.register(module{name: "web", mode: []string{"serve"}, port: 2011}, module{name: "api", mode: []string{"serve"}, port: 2012})
+	s.register(module{name: "web", mode: []string{"serve"}, port: 2011}, module{name: "jobs", mode: []string{"serve"}, port: 2012})
 	// A fake legacy install: a detached "hub" on 1939 and detached modules,
 	// each with its pidfile, none under any manager, owned by the scope's
 	// account.
@@ -409,7 +409,7 @@ func migrateScenario(t *testing.T, s *scope) {
 	hubProc := legacy(1939, filepath.Join(root, "hub", "run", "hub.pid"))
 	webProc := legacy(2011, filepath.Join(root, "web", "run", "web.pid"))
 	s.own(root)
-	// An unrelated program holds api's port: migrate must not kill it.
+	// An unrelated program holds jobs's port: migrate must not kill it.
 	stranger := exec.Command("python3", "-m", "http.server", "--bind", "127.0.0.1", "2012")
 	if err := stranger.Start(); err != nil {
 		t.Fatal(err)
@@ -446,7 +446,7 @@ func migrateScenario(t *testing.T, s *scope) {
 		t.Fatalf("is-active after migrate = %q", got)
 	}
 	st, _ := s.run("status")
-	if rowState(st, "web") != "active" || rowState(st, "api") != "active" {
+	if rowState(st, "web") != "active" || rowState(st, "jobs") != "active" {
 		t.Fatalf("modules after migrate:\n%s", st)
 	}
 	if out := s.must("migrate", "--to-supervised"); !strings.Contains(out, "Already migrated") {

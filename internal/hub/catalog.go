@@ -29,8 +29,8 @@ var probeTransport = &http.Transport{
 
 func (s *Server) handleModules(w http.ResponseWriter, r *http.Request) {
 	f, warns := manifest.LoadLenient(s.paths.ServicesJSON())
-	for _, r := range manifest.CheckMounts(f.Services) {
-		warns = append(warns, r.Name+": "+refusalAdvice(r))
+	for _, ref := range manifest.CheckMounts(f.Services) {
+		warns = append(warns, refusalAdvice(ref)) // the row stays listed: it is installed
 	}
 	now := s.now()
 	var mods []api.ModuleInfo

@@ -52,16 +52,6 @@ func TestHelperModule(t *testing.T) {
 }
 
 // freePort returns a loopback port nothing listens on right now.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // TestBootAndProxySkipRefusedMounts registers one good module and modules
 // whose mounts shadow it or the hub, boots a real hub with a real
 // supervisor, and checks that only the good module is started, routed and

@@ -26,7 +26,7 @@ const maxTokenLen = 16 << 10
 // Sentinel errors Verify wraps; callers branch on them with errors.Is.
 var (
 	// ErrInvalidToken: malformed, wrong algorithm, unknown or expired key,
-	// bad signature, not yet valid, missing sub, wrong audience.
+	// bad signature, not yet valid, missing sub or jti, wrong audience.
 	ErrInvalidToken = errors.New("invalid token")
 	// ErrExpired: exp is in the past (beyond ClockSkew).
 	ErrExpired = errors.New("token expired")
@@ -71,8 +71,10 @@ type VerifyOptions struct {
 	// AnyIssuer skips the iss check; for callers that only need to know a
 	// token is this hub's (e.g. deciding whether to re-mint it).
 	AnyIssuer bool
-	// Audience, when set, must be the aud claim or one of its elements.
-	Audience string
+	// Audiences, when non-empty, are the accepted aud values: the aud claim
+	// (or one of its elements) must be one of them. Hub endpoints pass
+	// HubAudiences().
+	Audiences []string
 	// Now is the verification time; zero means the store's clock.
 	Now time.Time
 }
@@ -142,8 +144,8 @@ func (s *Store) Mint(ctx context.Context, c Claims) (string, error) {
 // Verify checks a hub token and returns its claims. In order: the header
 // names RS256 and a kid that is active or retired less than KeyRetention
 // ago; the signature verifies; exp and nbf hold (with ClockSkew); iss is
-// accepted; the jti is not revoked in the registry; sub is non-empty; and
-// the audience matches when one is asked for. Failures are *TokenError
+// accepted; a jti is present and not revoked in the registry; sub is
+// non-empty; and the audience is accepted when Audiences is set. Failures are *TokenError
 // wrapping ErrInvalidToken, ErrExpired, ErrBadIssuer or ErrRevoked; other
 // errors mean the database could not be read.
 func (s *Store) Verify(ctx context.Context, token string, opts VerifyOptions) (*Claims, error) {
@@ -184,23 +186,52 @@ func (s *Store) Verify(ctx context.Context, token string, opts VerifyOptions) (*
 				what, c.Issuer, strings.Join(opts.Issuers, ", ")),
 			Hint: hintIf(operator)}
 	}
-	if c.JTI != "" {
-		revoked, err := s.isRevoked(ctx, c.JTI)
-		if err != nil {
-			return nil, err
-		}
-		if revoked {
-			return nil, &TokenError{Kind: ErrRevoked,
-				Detail: fmt.Sprintf("%s %s has been revoked", what, c.JTI), Hint: hintIf(operator)}
-		}
+	// Why: revocation is by jti, so a token without one could never be
+	// revoked; this hub mints every token with one.
+	if c.JTI == "" {
+		return nil, &TokenError{Kind: ErrInvalidToken,
+			Detail: "invalid token: no jti claim, so it could never be revoked", Hint: hintIf(operator)}
+	}
+	revoked, err := s.isRevoked(ctx, c.JTI)
+	if err != nil {
+		return nil, err
+	}
+	if revoked {
+		return nil, &TokenError{Kind: ErrRevoked,
+			Detail: fmt.Sprintf("%s %s has been revoked", what, c.JTI), Hint: hintIf(operator)}
 	}
 	if c.Subject == "" {
 		return nil, invalid("no sub claim")
 	}
-	if opts.Audience != "" && !c.HasAudience(opts.Audience) {
-		return nil, invalid("audience %q, want %q", c.Audience, opts.Audience)
+	if len(opts.Audiences) > 0 && !audienceAccepted(c, opts.Audiences) {
+		return nil, &TokenError{Kind: ErrInvalidToken,
+			Detail: fmt.Sprintf("invalid token: %s is not accepted here (want %s)",
+				describeAudience(c), strings.Join(opts.Audiences, " or ")),
+			Hint: "use the operator token; run `parachute auth rotate-operator` to mint one"}
 	}
 	return c, nil
+}
+
+// audienceAccepted reports whether c's aud is, or contains, one of accepted.
+func audienceAccepted(c *Claims, accepted []string) bool {
+	for _, a := range accepted {
+		if c.HasAudience(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// describeAudience names c's aud for an error message.
+func describeAudience(c *Claims) string {
+	switch {
+	case len(c.Audiences) > 0:
+		return fmt.Sprintf("audience %q", c.Audiences)
+	case c.Audience != "":
+		return fmt.Sprintf("audience %q", c.Audience)
+	default:
+		return "a token without an aud claim"
+	}
 }
 
 // parseSigned checks the token's form, algorithm, key (usable at now) and

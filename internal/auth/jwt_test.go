@@ -40,7 +40,7 @@ func TestMintVerifyRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Verify(ctx, tok, VerifyOptions{Issuers: []string{"https://hub.example", testIssuer + "/"}, Audience: "hub"})
+	got, err := s.Verify(ctx, tok, VerifyOptions{Issuers: []string{"https://hub.example", testIssuer + "/"}, Audiences: []string{"hub"}})
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -182,8 +182,12 @@ func TestVerifyRejects(t *testing.T) {
 		{"wrong issuer on an operator token says what to run", mint(operatorWrongIss), VerifyOptions{}, ErrBadIssuer, "rotate-operator"},
 		{"no issuers accepted", goodTok, VerifyOptions{Issuers: []string{}}, ErrBadIssuer, "not one of"},
 		{"revoked", revokedTok, VerifyOptions{}, ErrRevoked, "operator token " + revokedClaims.JTI + " has been revoked — run `parachute auth rotate-operator`"},
-		{"no sub", signRaw(t, s, `{"alg":"RS256","kid":"`+k.KID+`"}`, `{"iss":"`+testIssuer+`","exp":4102444800}`), VerifyOptions{}, ErrInvalidToken, "no sub"},
-		{"wrong audience", mint(wrongAud), VerifyOptions{Audience: "hub"}, ErrInvalidToken, `audience "vault.default"`},
+		{"no sub", signRaw(t, s, `{"alg":"RS256","kid":"`+k.KID+`"}`, `{"iss":"`+testIssuer+`","exp":4102444800,"jti":"j"}`), VerifyOptions{}, ErrInvalidToken, "no sub"},
+		{"no jti", signRaw(t, s, `{"alg":"RS256","kid":"`+k.KID+`"}`, `{"iss":"`+testIssuer+`","sub":"a","aud":"operator","exp":4102444800}`), VerifyOptions{}, ErrInvalidToken, "no jti claim, so it could never be revoked — run `parachute auth rotate-operator`"},
+		{"wrong audience", mint(wrongAud), VerifyOptions{Audiences: []string{"hub"}}, ErrInvalidToken, `audience "vault.default" is not accepted here (want hub)`},
+		{"wrong audience among several", mint(wrongAud), VerifyOptions{Audiences: HubAudiences()}, ErrInvalidToken, `(want operator) — use the operator token`},
+		{"no audience", mint(Claims{Issuer: testIssuer, Subject: "a", ExpiresAt: exp}), VerifyOptions{Audiences: HubAudiences()}, ErrInvalidToken, "a token without an aud claim is not accepted here"},
+		{"audience array without an accepted one", mint(Claims{Issuer: testIssuer, Subject: "a", ExpiresAt: exp, Audiences: []string{"x", "y"}}), VerifyOptions{Audiences: HubAudiences()}, ErrInvalidToken, `audience ["x" "y"]`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

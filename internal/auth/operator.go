@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strings"
 	"time"
 )
@@ -27,6 +28,16 @@ const (
 	// CreatedViaOperatorMint is the registry's created_via for operator tokens.
 	CreatedViaOperatorMint = "operator_mint"
 )
+
+// hubAudiences are the aud values the hub's own endpoints (the operator
+// API) accept. It is the one place to extend: the accounts work adds the
+// SPA bearer's "hub" here. Why a list at all: the reference accepted any
+// hub-signed token whatever its aud, so a token minted for a module
+// (aud "vault.<name>") with a broad scope could drive the operator API.
+var hubAudiences = []string{OperatorAudience}
+
+// HubAudiences returns the aud values hub endpoints accept (a copy).
+func HubAudiences() []string { return slices.Clone(hubAudiences) }
 
 // ErrUnknownScopeSet is returned for a scope set name not in ScopeSetNames.
 var ErrUnknownScopeSet = errors.New("unknown operator scope set")

@@ -43,7 +43,8 @@ func (s *Server) bearer(r *http.Request, scope string) (*auth.Claims, *APIError)
 	if store == nil {
 		return nil, apiErr(http.StatusServiceUnavailable, "starting", "the hub is still starting (loading its signing keys); retry in a moment")
 	}
-	c, err := store.Verify(r.Context(), tok, auth.VerifyOptions{Issuers: s.origins.Accepted()})
+	c, err := store.Verify(r.Context(), tok, auth.VerifyOptions{
+		Issuers: s.origins.Accepted(), Audiences: auth.HubAudiences()})
 	if err != nil {
 		msg := "bearer token invalid — " + err.Error()
 		switch {

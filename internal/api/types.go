@@ -10,7 +10,11 @@ import (
 
 // Health is the result of probing a module's health path.
 type Health struct {
-	OK         bool    `json:"ok"`
+	// OK means the module is up: it answered 2xx or 3xx, or 401/403 (up,
+	// and asking for credentials the probe does not send). No answer, a
+	// timeout, a 5xx or another 4xx (e.g. 404: a wrong health path) is not.
+	OK bool `json:"ok"`
+	// StatusCode is the HTTP status of the answer; 0 when there was none.
 	StatusCode int     `json:"status_code,omitempty"`
 	LatencyMS  float64 `json:"latency_ms"`
 	URL        string  `json:"url"`

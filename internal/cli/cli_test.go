@@ -2,10 +2,13 @@ package cli
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/openparachute/parachute/internal/api"
 )
 
 func TestPermuteFlags(t *testing.T) {
@@ -74,6 +77,60 @@ func TestHubRowState(t *testing.T) {
 		got, _ := hubRowState(c.m, c.up)
 		if got != c.state {
 			t.Errorf("%s: state = %q, want %q", c.name, got, c.state)
+		}
+	}
+}
+
+func TestModuleRowStateHealth(t *testing.T) {
+	running := "running"
+	health := func(ok bool, code int, errText string) *api.Health {
+		return &api.Health{OK: ok, StatusCode: code, URL: "http://127.0.0.1:1940/vault/default/health", Error: errText}
+	}
+	cases := []struct {
+		name  string
+		h     *api.Health
+		state string
+		note  string // substring of the notes; "" means none
+	}{
+		{"200", health(true, 200, ""), stateActive, ""},
+		{"401 is up", health(true, 401, ""), stateActive, ""},
+		{"404 names the health path", health(false, 404, ""), stateFailing,
+			"probe: http://127.0.0.1:1940/vault/default/health: HTTP 404 — nothing answers on the declared health path; check `health` for parachute-vault in services.json"},
+		{"503", health(false, 503, ""), stateFailing, "HTTP 503"},
+		{"no answer", health(false, 0, "connection refused"), stateFailing, ": connection refused"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			li := api.ModuleInfo{Short: "vault", Name: "parachute-vault", SupervisorStatus: &running, Ready: true, Health: c.h}
+			state, notes := moduleRowState(li)
+			joined := strings.Join(notes, "\n")
+			if state != c.state || (c.note == "" && joined != "") || !strings.Contains(joined, c.note) {
+				t.Errorf("state %q, notes %q; want %q with a note containing %q", state, notes, c.state, c.note)
+			}
+		})
+	}
+}
+
+func TestStatusTableShowsHealthCode(t *testing.T) {
+	var out bytes.Buffer
+	e := &env{stdout: &out, stderr: &out}
+	st := &statusJSON{Modules: []moduleStatusJSON{
+		{Name: "parachute-vault", Port: 1940, State: stateActive, HealthStatus: 401, URL: "u1", Source: "npm"},
+		{Name: "web", Port: 1941, State: stateActive, HealthStatus: 200, URL: "u2", Source: "npm"},
+		{Name: "lost", Port: 1942, State: stateFailing, HealthStatus: 404, URL: "u3", Source: "npm"},
+	}, Hub: hubStatusJSON{Port: 1939, State: stateActive}}
+	printStatus(e, st)
+	rowOf := func(name string) string {
+		for _, l := range strings.Split(out.String(), "\n") {
+			if strings.HasPrefix(l, name+" ") {
+				return l
+			}
+		}
+		return ""
+	}
+	for name, cell := range map[string]string{"parachute-vault": "  active (401)  ", "web": "  active  ", "lost": "  failing (404)  "} {
+		if !strings.Contains(rowOf(name), cell) {
+			t.Errorf("row %s lacks STATE %q:\n%s", name, cell, out.String())
 		}
 	}
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -60,6 +61,10 @@ type moduleStatusJSON struct {
 	Source     string      `json:"source"`
 	StartError string      `json:"start_error,omitempty"`
 	Notes      []string    `json:"notes,omitempty"`
+
+	// HealthStatus is the HTTP status the health path answered; absent
+	// when it did not answer (or was not probed).
+	HealthStatus int `json:"healthStatus,omitempty"`
 }
 
 func statusCommand(e *env) *cli.Command {
@@ -71,6 +76,9 @@ state and health, and prints one row per module plus the hub row.
 
 States: active (running and answering), pending (starting or restarting),
 inactive (stopped, or the hub is down), failing (crashed, or not answering).
+A health answer of 2xx, 3xx, 401 or 403 counts as answering (401/403: the
+module is up and asks for credentials); STATE shows the HTTP code when it
+is not 200, e.g. "active (401)" or "failing (404)".
 Exit code 1 when any row is failing, else 0.`,
 		Flags: []cli.Flag{&cli.BoolFlag{Name: "json", Usage: "print JSON for scripts"}},
 		Action: func(c *cli.Context) error {
@@ -173,6 +181,9 @@ func collectStatus(c *cli.Context, paths config.Paths) *statusJSON {
 			}
 			m.Status, m.PID, m.Restarts, m.UptimeS, m.Health = li.SupervisorStatus, li.PID, li.Restarts, li.UptimeS, li.Health
 			m.State, m.Notes = moduleRowState(li)
+			if li.Health != nil {
+				m.HealthStatus = li.Health.StatusCode
+			}
 			if li.StartError != nil {
 				m.StartError = li.StartError.Description
 			}
@@ -221,8 +232,12 @@ func moduleRowState(li api.ModuleInfo) (string, []string) {
 	case "running":
 		if li.Health != nil && !li.Health.OK {
 			detail := li.Health.Error
-			if detail == "" {
-				detail = "HTTP " + strconv.Itoa(li.Health.StatusCode)
+			switch code := li.Health.StatusCode; {
+			case code == http.StatusNotFound:
+				detail = "HTTP 404 — nothing answers on the declared health path; check `health` for " +
+					li.Name + " in services.json"
+			case code != 0:
+				detail = "HTTP " + strconv.Itoa(code)
 			}
 			if li.Ready {
 				return stateFailing, append(notes, "probe: "+li.Health.URL+": "+detail)
@@ -316,7 +331,11 @@ func printStatus(e *env, st *statusJSON) {
 		if m.Health != nil && m.Health.OK {
 			lat = humanLatency(m.Health.LatencyMS)
 		}
-		rows = append(rows, []string{m.Name, strconv.Itoa(m.Port), dash(m.Version), m.State, pid, up, lat, m.Source})
+		state := m.State
+		if m.HealthStatus != 0 && m.HealthStatus != http.StatusOK {
+			state += " (" + strconv.Itoa(m.HealthStatus) + ")"
+		}
+		rows = append(rows, []string{m.Name, strconv.Itoa(m.Port), dash(m.Version), state, pid, up, lat, m.Source})
 		n := []string{"→ " + m.URL}
 		for _, x := range m.Notes {
 			n = append(n, "! "+x)

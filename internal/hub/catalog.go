@@ -179,6 +179,21 @@ func probe(ctx context.Context, client *http.Client, row manifest.Service) *api.
 	}
 	resp.Body.Close()
 	h.StatusCode = resp.StatusCode
-	h.OK = resp.StatusCode >= 200 && resp.StatusCode < 400
+	h.OK = healthAnswerUp(resp.StatusCode)
 	return h
+}
+
+// healthAnswerUp says whether an HTTP status on a module's health path
+// means the module is up. 401 and 403 count: the module is serving and
+// asks for credentials the probe does not send (the vault guards /health
+// with a key). Other 4xx do not: a 404 most likely means the declared
+// health path is wrong, so nothing vouches for the module's health.
+func healthAnswerUp(code int) bool {
+	switch {
+	case code >= 200 && code < 400:
+		return true
+	case code == http.StatusUnauthorized, code == http.StatusForbidden:
+		return true
+	}
+	return false
 }

@@ -2,6 +2,8 @@
 // under the hub. Its first argument picks a behaviour:
 //
 //	serve           listen on $PORT, answer /health, log each request; exit 0 on SIGTERM
+//	serve-health N  like serve, but /health answers HTTP status N (e.g. 401,
+//	                as the vault does without a key)
 //	crash [code]    print a line and exit with code (default 3) at once
 //	ignore-term     like serve, but ignore SIGTERM (the hub must SIGKILL it)
 //	fork-grandchild start `testmod serve` as a child in the same process
@@ -25,14 +27,24 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: testmod serve|crash|ignore-term|fork-grandchild|spew")
+		fmt.Fprintln(os.Stderr, "usage: testmod serve|serve-health|crash|ignore-term|fork-grandchild|spew")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
 	case "serve":
-		serve(false)
+		serve(false, http.StatusOK)
+	case "serve-health":
+		code := 0
+		if len(os.Args) > 2 {
+			code, _ = strconv.Atoi(os.Args[2])
+		}
+		if code < 100 || code > 999 {
+			fmt.Fprintln(os.Stderr, "usage: testmod serve-health <http status>")
+			os.Exit(2)
+		}
+		serve(false, code)
 	case "ignore-term":
-		serve(true)
+		serve(true, http.StatusOK)
 	case "crash":
 		code := 3
 		if len(os.Args) > 2 {
@@ -59,7 +71,7 @@ func main() {
 	}
 }
 
-func serve(ignoreTerm bool) {
+func serve(ignoreTerm bool, healthCode int) {
 	port := os.Getenv("PORT")
 	if port == "" {
 		fmt.Fprintln(os.Stderr, "testmod: PORT is not set")
@@ -82,6 +94,10 @@ func serve(ignoreTerm bool) {
 			fmt.Println("testmod: log", msg)
 		}
 		if strings.HasSuffix(r.URL.Path, "/health") {
+			if healthCode != http.StatusOK {
+				http.Error(w, http.StatusText(healthCode), healthCode)
+				return
+			}
 			fmt.Fprintln(w, `{"status":"ok"}`)
 			return
 		}

@@ -87,8 +87,12 @@ func newApp(e *env) *cli.App {
 		Writer:               e.stdout,
 		ErrWriter:            e.stderr,
 		EnableBashCompletion: true,
-		HideVersion:          true,
-		ExitErrHandler:       func(*cli.Context, error) {}, // Main decides exit codes
+		// urfave's own --version prints "parachute version X" through a
+		// package-level printer; ours is the same output as `parachute version`.
+		HideVersion: true,
+		Flags: []cli.Flag{&cli.BoolFlag{Name: "version", Aliases: []string{"v"},
+			Usage: "print the version, like the version command", DisableDefaultText: true}},
+		ExitErrHandler: func(*cli.Context, error) {}, // Main decides exit codes
 		Commands: []*cli.Command{
 			serveCommand(e),
 			initCommand(e),
@@ -109,21 +113,41 @@ func newApp(e *env) *cli.App {
 			fmt.Fprintf(e.stderr, "parachute: unknown command %q. Run `parachute --help` for the list of commands.\n", name)
 		},
 		OnUsageError: func(c *cli.Context, err error, isSub bool) error {
-			return fail(ExitUsage, "parachute: %v\nRun `parachute %s --help` for usage.", err, c.Command.Name)
+			return fail(ExitUsage, "parachute: %v\nRun `%s --help` for usage.", err, commandPath(c))
 		},
 	}
 	app.Action = func(c *cli.Context) error {
+		if c.Bool("version") {
+			return printVersion(e, false)
+		}
 		if c.Args().Len() > 0 {
 			return fail(ExitUsage, "parachute: unknown command %q. Run `parachute --help` for the list of commands.", c.Args().First())
 		}
 		return cli.ShowAppHelp(c)
 	}
-	for _, cmd := range app.Commands {
-		if cmd.OnUsageError == nil {
-			cmd.OnUsageError = app.OnUsageError
-		}
-	}
+	setUsageError(app.Commands, app.OnUsageError)
 	return app
+}
+
+// setUsageError gives every command and sub-command without its own the
+// app's usage-error handler (one hint line, not urfave's help dump).
+func setUsageError(cmds []*cli.Command, h cli.OnUsageErrorFunc) {
+	for _, cmd := range cmds {
+		if cmd.OnUsageError == nil {
+			cmd.OnUsageError = h
+		}
+		setUsageError(cmd.Subcommands, h)
+	}
+}
+
+// commandPath is the command line that names c's command, e.g.
+// "parachute auth rotate-operator", or "parachute" at the root (where
+// urfave names the root command after the app, hence no Name append).
+func commandPath(c *cli.Context) string {
+	if c.Command == nil || c.Command.HelpName == "" || c.Command.Name == c.App.Name {
+		return c.App.Name
+	}
+	return c.Command.HelpName
 }
 
 // valueFlags are the flags that take a value, so permuteFlags knows not to

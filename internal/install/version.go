@@ -3,7 +3,7 @@ package install
 import (
 	"strings"
 
-	"github.com/Masterminds/semver/v3"
+	"github.com/openparachute/parachute/internal/semver"
 )
 
 // parseVersion parses a semver version, tolerating a leading "v".

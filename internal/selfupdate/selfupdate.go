@@ -19,7 +19,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/Masterminds/semver/v3"
+	"github.com/openparachute/parachute/internal/semver"
 )
 
 // DefaultHealthTimeout is how long a restarted hub has to answer /health

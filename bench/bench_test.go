@@ -27,10 +27,10 @@ import (
 )
 
 var bins struct {
-	once               sync.Once
-	dir                string
-	parachute, testmod string
-	err                error
+	once                      sync.Once
+	dir                       string
+	parachute, testmod, hello string
+	err                       error
 }
 
 // build compiles the binaries once per benchmark run (not for `go test`
@@ -44,9 +44,11 @@ func build(b *testing.B) {
 		}
 		bins.parachute = filepath.Join(bins.dir, "parachute")
 		bins.testmod = filepath.Join(bins.dir, "testmod")
+		bins.hello = filepath.Join(bins.dir, "hello")
 		for _, x := range []struct{ out, pkg string }{
 			{bins.parachute, "github.com/openparachute/parachute/cmd/parachute"},
 			{bins.testmod, "github.com/openparachute/parachute/internal/e2e/testmod"},
+			{bins.hello, "github.com/openparachute/parachute/bench/hello"},
 		} {
 			// Built like a release binary (static, stripped, same tags).
 			cmd := exec.Command("go", "build", "-trimpath", "-tags", "urfave_cli_no_docs", "-ldflags", "-s -w", "-o", x.out, x.pkg)
@@ -214,7 +216,12 @@ func BenchmarkColdStart(b *testing.B) {
 }
 
 // BenchmarkStatus: `parachute status --json` wall time against a hub
-// supervising 10 modules; floor: exec of `parachute version`.
+// supervising 10 modules. The floor is what any client must pay: exec a Go
+// hello-world, plus one HTTP round trip on a fresh connection for the one
+// request status cannot do without (GET /api/modules, which probes every
+// module's health on the hub side). Also reported: exec of `parachute
+// version` (the binary's own start-up), and status as a multiple of the
+// floor (the target is ≤ 2).
 func BenchmarkStatus(b *testing.B) {
 	build(b)
 	root, ports := home(b, 10, []string{"serve"}, nil)
@@ -223,7 +230,9 @@ func BenchmarkStatus(b *testing.B) {
 	for _, p := range ports {
 		waitHTTP(b, p, "/health")
 	}
-	var statusT, floorT time.Duration
+	// A new process opens a new connection: no keep-alive for the floor.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	var statusT, versionT, helloT, rttT time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		cmd := exec.Command(bins.parachute, "status", "--json")
@@ -235,14 +244,47 @@ func BenchmarkStatus(b *testing.B) {
 			b.Fatalf("status: %v\n%s", err, out)
 		}
 		b.StopTimer()
-		v := exec.Command(bins.parachute, "version")
-		t1 := time.Now()
-		v.Run()
-		floorT += time.Since(t1)
+		versionT += timeExec(b, bins.parachute, "version")
+		helloT += timeExec(b, bins.hello)
+		rttT += timeModulesGet(b, client, h)
 		b.StartTimer()
 	}
-	b.ReportMetric(ms(statusT)/float64(b.N), "status-ms")
-	b.ReportMetric(ms(floorT)/float64(b.N), "floor-exec-ms")
+	n := float64(b.N)
+	floor := ms(helloT+rttT) / n
+	b.ReportMetric(ms(statusT)/n, "status-ms")
+	b.ReportMetric(floor, "floor-hello+http-ms")
+	b.ReportMetric(ms(statusT)/n/floor, "status/floor")
+	b.ReportMetric(ms(helloT)/n, "hello-exec-ms")
+	b.ReportMetric(ms(rttT)/n, "http-rtt-ms")
+	b.ReportMetric(ms(versionT)/n, "version-exec-ms")
+}
+
+// timeExec runs argv to completion and returns its wall time.
+func timeExec(b *testing.B, argv ...string) time.Duration {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	t0 := time.Now()
+	if out, err := cmd.Output(); err != nil {
+		b.Fatalf("%v: %v\n%s", argv, err, out)
+	}
+	return time.Since(t0)
+}
+
+// timeModulesGet times one authenticated GET /api/modules, body read.
+func timeModulesGet(b *testing.B, client *http.Client, h *hub) time.Duration {
+	req, _ := http.NewRequest("GET", "http://127.0.0.1:"+strconv.Itoa(h.port)+"/api/modules", nil)
+	req.Header.Set("Authorization", "Bearer "+token(b, h))
+	t0 := time.Now()
+	resp, err := client.Do(req)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	d := time.Since(t0)
+	if err != nil || resp.StatusCode != 200 {
+		b.Fatalf("GET /api/modules = %d, %v", resp.StatusCode, err)
+	}
+	return d
 }
 
 // BenchmarkRespawn: SIGKILL a module, time until its replacement accepts

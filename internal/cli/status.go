@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/urfave/cli/v2"
@@ -133,6 +135,21 @@ func collectStatus(c *cli.Context, paths config.Paths) *statusJSON {
 	port := portOf(client.Base)
 	out.Hub = hubStatusJSON{URL: client.Base, Port: port}
 
+	// /health, /api/modules and the service manager's view are
+	// independent, so they run at once: status costs the slowest of them
+	// rather than their sum. /api/modules is only used when /health says
+	// the hub is up, and is cancelled when it does not.
+	var (
+		wg   sync.WaitGroup
+		mgr  managerView
+		mods *api.ModulesResponse
+		merr error
+	)
+	mctx, cancelModules := context.WithCancel(ctx)
+	defer cancelModules()
+	wg.Add(2)
+	go func() { defer wg.Done(); mgr = hubManagerView(ctx, paths) }()
+	go func() { defer wg.Done(); mods, merr = client.Modules(mctx) }()
 	start := time.Now()
 	h, herr := client.Health(ctx)
 	if herr == nil {
@@ -141,25 +158,26 @@ func collectStatus(c *cli.Context, paths config.Paths) *statusJSON {
 		up := h.UptimeS
 		out.Hub.UptimeS = &up
 		out.Hub.Latency = float64(time.Since(start).Microseconds()) / 1000
+	} else {
+		cancelModules()
 	}
-	mgr := hubManagerView(ctx, paths)
+	wg.Wait()
 	out.Hub.Manager = mgr.label
 	out.Hub.State, out.Hub.Notes = hubRowState(mgr, out.Hub.Up)
 
 	var live map[string]api.ModuleInfo
 	var degraded string
 	if out.Hub.Up {
-		mods, err := client.Modules(ctx)
 		switch {
-		case err == nil:
+		case merr == nil:
 			live = map[string]api.ModuleInfo{}
 			for _, m := range mods.Modules {
 				live[m.Short] = m
 			}
-		case errors.Is(err, hubclient.ErrNoOperatorToken):
-			degraded = "couldn't read live module state — " + err.Error()
+		case errors.Is(merr, hubclient.ErrNoOperatorToken):
+			degraded = "couldn't read live module state — " + merr.Error()
 		default:
-			degraded = "couldn't read live module state (" + err.Error() + ")"
+			degraded = "couldn't read live module state (" + merr.Error() + ")"
 		}
 	}
 	refused := refusedRows(f.Services)

@@ -5,9 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"regexp"
 	"strings"
 
+	"github.com/openparachute/parachute/internal/lazyre"
 	"github.com/openparachute/parachute/internal/secfile"
 )
 
@@ -20,7 +20,7 @@ type EnvVar struct {
 }
 
 // envKeyRE is what a .env key must look like.
-var envKeyRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.]*$`)
+var envKeyRE = &lazyre.Regexp{Expr: `^[A-Za-z_][A-Za-z0-9_.]*$`}
 
 // LoadEnv reads <root>/<short>/.env. A missing file is no variables and no
 // error; a symlink or other non-regular file is refused (secfile.ErrNotRegular):

@@ -9,9 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"strings"
 
+	"github.com/openparachute/parachute/internal/lazyre"
 	"github.com/openparachute/parachute/internal/mounts"
 )
 
@@ -65,7 +65,7 @@ type ModuleDependency struct {
 
 // moduleNameRE is what a module name must look like: it becomes a directory
 // under the config root and a URL segment, so no dots, slashes or capitals.
-var moduleNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*$`)
+var moduleNameRE = &lazyre.Regexp{Expr: `^[a-z0-9][a-z0-9-]*$`}
 
 // ModulePath returns <installDir>/.parachute/module.json.
 func ModulePath(installDir string) string {

@@ -13,10 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/openparachute/parachute/internal/lazyre"
 )
 
 // Identities of the hub unit, shared with the reference hub so a box can
@@ -145,12 +146,12 @@ type Service struct {
 }
 
 var (
-	envNameRE  = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	unitNameRE = regexp.MustCompile(`^[A-Za-z0-9:_.\\@-]+\.service$`)
+	envNameRE  = &lazyre.Regexp{Expr: `^[A-Za-z_][A-Za-z0-9_]*$`}
+	unitNameRE = &lazyre.Regexp{Expr: `^[A-Za-z0-9:_.\\@-]+\.service$`}
 	// Account names as systemd accepts them in its relaxed mode, minus the
 	// characters that would need escaping in a unit file.
-	accountRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
-	stateDirRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]*$`)
+	accountRE  = &lazyre.Regexp{Expr: `^[A-Za-z0-9_][A-Za-z0-9_.-]*$`}
+	stateDirRE = &lazyre.Regexp{Expr: `^[A-Za-z0-9_][A-Za-z0-9_.-]*$`}
 )
 
 // checkText rejects what no unit file or plist can carry: invalid UTF-8 and

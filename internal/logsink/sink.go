@@ -16,13 +16,11 @@
 package logsink
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
 	"strings"
 	"sync"
-	"unicode/utf8"
 )
 
 // MaxLine is the longest line, without prefix and newline, that is emitted
@@ -271,89 +269,4 @@ func (s *Sink) Close(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-// Stream splits one pipe's bytes into prefixed lines. Write never blocks on
-// a destination and never fails.
-type Stream struct {
-	s       *Sink
-	partial []byte // bytes after the last newline, waiting for their line end
-	ends    []int  // scratch: line end offsets of the batch being built
-}
-
-// Write consumes p.
-func (st *Stream) Write(p []byte) (int, error) {
-	n := len(p)
-	var b strings.Builder
-	b.Grow(len(st.partial) + len(p) + 8*len(st.s.prefix))
-	st.ends = st.ends[:0]
-	for {
-		i := bytes.IndexByte(p, '\n')
-		if i < 0 {
-			break
-		}
-		if len(st.partial) > 0 {
-			st.partial = append(st.partial, p[:i]...)
-			st.emit(&b, st.partial)
-			st.partial = st.partial[:0]
-		} else {
-			st.emit(&b, p[:i])
-		}
-		p = p[i+1:]
-	}
-	st.partial = append(st.partial, p...)
-	// Bound the held partial line: emit full MaxLine pieces now.
-	if len(st.partial) >= MaxLine {
-		cut := len(st.partial) - len(st.partial)%MaxLine
-		cut = utf8Cut(st.partial, cut)
-		st.emit(&b, st.partial[:cut])
-		st.partial = append(st.partial[:0], st.partial[cut:]...)
-	}
-	if cap(st.partial) > 2*MaxLine && len(st.partial) < MaxLine/2 {
-		st.partial = append([]byte(nil), st.partial...)
-	}
-	st.s.publish(b.String(), st.ends, true)
-	return n, nil
-}
-
-// Close flushes a trailing partial line with an added newline.
-func (st *Stream) Close() error {
-	if len(st.partial) == 0 {
-		return nil
-	}
-	var b strings.Builder
-	st.ends = st.ends[:0]
-	st.emit(&b, st.partial)
-	st.partial = nil
-	st.s.publish(b.String(), st.ends, true)
-	return nil
-}
-
-// emit appends line (without newline) to b as one or more prefixed lines.
-func (st *Stream) emit(b *strings.Builder, line []byte) {
-	for {
-		piece := line
-		if len(piece) > MaxLine {
-			piece = line[:utf8Cut(line, MaxLine)]
-		}
-		b.WriteString(st.s.prefix)
-		b.Write(piece)
-		b.WriteByte('\n')
-		st.ends = append(st.ends, b.Len())
-		line = line[len(piece):]
-		if len(line) == 0 {
-			return
-		}
-	}
-}
-
-// utf8Cut moves cut back (by at most 3 bytes) so it does not split a UTF-8
-// sequence; invalid input is cut where asked.
-func utf8Cut(p []byte, cut int) int {
-	for i := 0; i < utf8.UTFMax-1 && cut-i > 0; i++ {
-		if utf8.RuneStart(p[cut-i]) {
-			return cut - i
-		}
-	}
-	return cut
 }

@@ -28,6 +28,9 @@ func TestStreamSplitsLines(t *testing.T) {
 	long := strings.Repeat("x", MaxLine+10)
 	// "é" is two bytes; placed so that MaxLine falls inside it.
 	utf := strings.Repeat("a", MaxLine-1) + "é" + "b"
+	// "𝄞" is four bytes, starting 3 bytes before MaxLine.
+	utf4 := strings.Repeat("a", MaxLine-3) + "𝄞" + "b"
+	exact := strings.Repeat("e", MaxLine)
 	tests := []struct {
 		name   string
 		chunks []string
@@ -42,6 +45,11 @@ func TestStreamSplitsLines(t *testing.T) {
 		{"long line split", []string{long + "\n"}, []string{"[vault] " + long[:MaxLine] + "\n", "[vault] " + long[MaxLine:] + "\n"}},
 		{"long partial split before its newline", []string{long[:MaxLine/2], long[MaxLine/2:]}, []string{"[vault] " + long[:MaxLine] + "\n", "[vault] " + long[MaxLine:] + "\n"}},
 		{"split keeps runes whole", []string{utf + "\n"}, []string{"[vault] " + utf[:MaxLine-1] + "\n", "[vault] " + utf[MaxLine-1:] + "\n"}},
+		// Issue 8: a partial line of k×MaxLine bytes panicked the hub.
+		{"partial of exactly MaxLine", []string{exact}, []string{"[vault] " + exact + "\n"}},
+		{"partial of 2×MaxLine", []string{exact + exact}, []string{"[vault] " + exact + "\n", "[vault] " + exact + "\n"}},
+		{"MaxLine line, newline in the next write", []string{exact, "\nz\n"}, []string{"[vault] " + exact + "\n", "[vault] z\n"}},
+		{"4-byte rune kept whole", []string{utf4 + "\n"}, []string{"[vault] " + utf4[:MaxLine-3] + "\n", "[vault] " + utf4[MaxLine-3:] + "\n"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

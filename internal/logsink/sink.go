@@ -9,8 +9,9 @@
 //
 // The writer of a pipe is never blocked by a reader of its lines:
 //   - the ring and followers are fed synchronously but never wait: the ring
-//     is memory, and a follower whose channel is full loses lines (it later
-//     gets a "[supervisor] … dropped" marker instead);
+//     is memory, and a follower that has FollowLines lines or FollowBytes
+//     bytes unread loses lines (it later gets a "[supervisor] … dropped"
+//     marker instead);
 //   - the hub's stdout and the file each sit behind a bounded queue drained
 //     by their own goroutine, which drops (and counts) batches when full.
 package logsink
@@ -32,6 +33,7 @@ const (
 	DefaultRingBytes   = 64 << 10
 	DefaultQueueBytes  = 4 << 20
 	DefaultFollowLines = 4096
+	DefaultFollowBytes = 1 << 20
 )
 
 // Output is a writer shared by many sinks, typically the hub's stdout. Each
@@ -60,6 +62,7 @@ type Options struct {
 	RingBytes   int                           // ring budget, counting prefixed lines; default 64 KiB
 	QueueBytes  int                           // queue per asynchronous destination; default 4 MiB
 	FollowLines int                           // channel buffer per follower; default 4096
+	FollowBytes int                           // unread bytes held per follower; default 1 MiB
 	Errorf      func(format string, a ...any) // reports destination errors (rate-limited); nil = ignore
 }
 
@@ -68,6 +71,7 @@ type Sink struct {
 	prefix      string
 	short       string
 	followLines int
+	followBytes int
 	out, file   *asyncWriter // nil when absent
 	fileCloser  *RotatingFile
 
@@ -78,9 +82,19 @@ type Sink struct {
 	done      chan struct{} // closed by Close; follower watchers exit on it
 }
 
+// follower is one Follow call's channel and what the Sink knows of it. Its
+// fields are guarded by Sink.mu (the reader only receives from ch).
+//
+// Why bytes as well as lines: lines run up to MaxLine bytes, so FollowLines
+// of them alone would let one reader that stops reading (a `logs -f` whose
+// terminal is paused) hold hundreds of MiB of a flooding module's output.
 type follower struct {
-	ch      chan string
-	dropped int
+	ch       chan string
+	dropped  int
+	maxBytes int
+	bytes    int   // bytes of the lines in ch, or of some the reader has just taken
+	sizes    []int // sizes[head:]: sizes of the lines sent and not known to be taken, oldest first
+	head     int
 }
 
 // New starts a Sink. Close releases its goroutines and file.
@@ -94,10 +108,14 @@ func New(opts Options) *Sink {
 	if opts.FollowLines <= 0 {
 		opts.FollowLines = DefaultFollowLines
 	}
+	if opts.FollowBytes <= 0 {
+		opts.FollowBytes = DefaultFollowBytes
+	}
 	s := &Sink{
 		prefix:      "[" + opts.Short + "] ",
 		short:       opts.Short,
 		followLines: opts.FollowLines,
+		followBytes: opts.FollowBytes,
 		ring:        ring{max: opts.RingBytes},
 		followers:   map[*follower]struct{}{},
 		done:        make(chan struct{}),
@@ -147,10 +165,11 @@ func (s *Sink) ResetRing() {
 // Follow returns the newest backlog lines of the ring (backlog < 0: all) and
 // a channel of every line published afterwards, with no gap or overlap
 // between the two. The channel is closed when ctx is done or the Sink is
-// closed. A follower that does not keep up loses lines and then receives a
+// closed. A follower that does not keep up (FollowLines lines or
+// FollowBytes bytes unread) loses lines and then receives a
 // "[supervisor] … dropped" marker; it never slows the module.
 func (s *Sink) Follow(ctx context.Context, backlog int) ([]string, <-chan string) {
-	f := &follower{ch: make(chan string, s.followLines)}
+	f := &follower{ch: make(chan string, s.followLines), maxBytes: s.followBytes}
 	s.mu.Lock()
 	var lines []string
 	if backlog != 0 {
@@ -196,8 +215,18 @@ func (s *Sink) publish(batch string, ends []int, toOutput bool) {
 		line := batch[start:end]
 		start = end
 		s.ring.push(line)
+		if len(s.followers) == 0 {
+			continue
+		}
+		fl := line
+		if len(fl) < len(batch)/2 {
+			// A substring keeps its whole batch alive: a short line
+			// waiting in a follower's channel could pin a batch of
+			// thousands of lines, and FollowBytes would bound nothing.
+			fl = strings.Clone(fl)
+		}
 		for f := range s.followers {
-			f.send(s.short, line)
+			f.send(s.short, fl)
 		}
 	}
 	// Queued under mu so that two Streams' batches reach the file and the
@@ -211,19 +240,46 @@ func (s *Sink) publish(batch string, ends []int, toOutput bool) {
 }
 
 func (f *follower) send(short, line string) {
+	f.settle()
 	if f.dropped > 0 {
-		select {
-		case f.ch <- dropMarker(short, "follower", f.dropped):
-			f.dropped = 0
-		default:
+		if !f.offer(dropMarker(short, "follower", f.dropped)) {
 			f.dropped++
 			return
 		}
+		f.dropped = 0
+	}
+	if !f.offer(line) {
+		f.dropped++
+	}
+}
+
+// offer puts line in the channel if both budgets allow it; a line larger
+// than the byte budget goes through alone, as in the ring.
+func (f *follower) offer(line string) bool {
+	if f.bytes > 0 && f.bytes+len(line) > f.maxBytes {
+		return false
 	}
 	select {
 	case f.ch <- line:
+		f.sizes = append(f.sizes, len(line))
+		f.bytes += len(line)
+		return true
 	default:
-		f.dropped++
+		return false
+	}
+}
+
+// settle forgets the lines the reader has taken. The channel is FIFO, so
+// they are the oldest sent, and len(ch) counts the ones still waiting; a
+// reader taking one concurrently only leaves the count high for now.
+func (f *follower) settle() {
+	for len(f.sizes)-f.head > len(f.ch) {
+		f.bytes -= f.sizes[f.head]
+		f.head++
+	}
+	if f.head > 64 && f.head*2 > len(f.sizes) {
+		n := copy(f.sizes, f.sizes[f.head:])
+		f.sizes, f.head = f.sizes[:n], 0
 	}
 }
 

@@ -201,6 +201,36 @@ func TestSlowFollowerDropsAndIsTold(t *testing.T) {
 	}
 }
 
+// TestSlowFollowerBoundedByBytes: long lines fill a follower's byte budget
+// long before its line budget, and what it cannot hold is dropped and
+// reported, so a follower that stops reading holds FollowBytes at most.
+func TestSlowFollowerBoundedByBytes(t *testing.T) {
+	s := New(Options{Short: "m", FollowBytes: 100})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, ch := s.Follow(ctx, 0)
+	st := s.NewStream()
+	line := strings.Repeat("b", 25) + "\n" // 30 bytes with the prefix
+	for range 10 {
+		st.Write([]byte(line))
+	}
+	if len(ch) != 3 {
+		t.Fatalf("follower holds %d lines of 30 bytes with a 100-byte budget, want 3", len(ch))
+	}
+	got := []string{<-ch, <-ch, <-ch}
+	st.Write([]byte("after\n"))
+	got = append(got, <-ch, <-ch)
+	st.Write([]byte(strings.Repeat("c", 200) + "\n")) // larger than the budget: goes alone
+	got = append(got, <-ch)
+	want := []string{"[m] " + line, "[m] " + line, "[m] " + line,
+		"[supervisor] m: 7 log line(s) dropped (follower too slow)\n", "[m] after\n",
+		"[m] " + strings.Repeat("c", 200) + "\n"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("follower lines (-want +got):\n%s", diff)
+	}
+	closeSink(t, s)
+}
+
 // blockingWriter blocks every Write until release is closed.
 type blockingWriter struct {
 	entered chan struct{}

@@ -109,6 +109,7 @@ type hubEnv struct {
 	port    int
 	cmd     *exec.Cmd
 	out     *testenv.SyncBuffer
+	stdout  io.Writer // when set, gets the hub's stdout (module lines) instead of out
 	done    chan struct{}
 	exitErr error
 }
@@ -178,6 +179,9 @@ func (h *hubEnv) start() {
 	h.cmd = exec.Command(parachuteBin, "serve", "--port", strconv.Itoa(h.port))
 	h.cmd.Env = h.env()
 	h.cmd.Stdout, h.cmd.Stderr = h.out, h.out
+	if h.stdout != nil {
+		h.cmd.Stdout = h.stdout
+	}
 	if err := h.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

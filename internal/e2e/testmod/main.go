@@ -10,6 +10,11 @@
 //	                group (it holds $PORT), then wait forever
 //	spew            write numbered lines to stdout as fast as possible until killed
 //	                (or until $SPEW_BYTES bytes, then print "done" and idle)
+//	hostile         like serve, while writing hostile output (lines of k×64 KiB ± 1,
+//	                long runs without a newline, invalid UTF-8, NUL, ANSI escapes,
+//	                CR, runes split across writes) to stdout and stderr as fast as
+//	                the pipes take it, forever; GET /<any>/stats reports the bytes
+//	                written so far
 package main
 
 import (
@@ -27,7 +32,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: testmod serve|serve-health|crash|ignore-term|fork-grandchild|spew")
+		fmt.Fprintln(os.Stderr, "usage: testmod serve|serve-health|crash|ignore-term|fork-grandchild|spew|hostile")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -65,6 +70,10 @@ func main() {
 		select {}
 	case "spew":
 		spew()
+	case "hostile":
+		go flood(os.Stdout, 0)
+		go flood(os.Stderr, 1)
+		serve(false, http.StatusOK)
 	default:
 		fmt.Fprintln(os.Stderr, "testmod: unknown mode", os.Args[1])
 		os.Exit(2)
@@ -92,6 +101,10 @@ func serve(ignoreTerm bool, healthCode int) {
 		fmt.Printf("testmod: %s %s\n", r.Method, r.URL.Path)
 		if msg := r.URL.Query().Get("log"); msg != "" {
 			fmt.Println("testmod: log", msg)
+		}
+		if strings.HasSuffix(r.URL.Path, "/stats") {
+			fmt.Fprintf(w, `{"hostileBytes":%d}`+"\n", hostileBytes.Load())
+			return
 		}
 		if strings.HasSuffix(r.URL.Path, "/health") {
 			if healthCode != http.StatusOK {

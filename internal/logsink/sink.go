@@ -215,18 +215,13 @@ func (s *Sink) publish(batch string, ends []int, toOutput bool) {
 		line := batch[start:end]
 		start = end
 		s.ring.push(line)
-		if len(s.followers) == 0 {
-			continue
-		}
-		fl := line
-		if len(fl) < len(batch)/2 {
-			// A substring keeps its whole batch alive: a short line
-			// waiting in a follower's channel could pin a batch of
-			// thousands of lines, and FollowBytes would bound nothing.
-			fl = strings.Clone(fl)
-		}
+		// A substring keeps its whole batch alive: a short line waiting
+		// in a follower's channel could pin a batch of thousands of
+		// lines, and FollowBytes would bound nothing. Such lines are
+		// copied, once a follower takes them.
+		pins := len(line) < len(batch)/2
 		for f := range s.followers {
-			f.send(s.short, fl)
+			f.send(s.short, line, pins)
 		}
 	}
 	// Queued under mu so that two Streams' batches reach the file and the
@@ -239,25 +234,30 @@ func (s *Sink) publish(batch string, ends []int, toOutput bool) {
 	}
 }
 
-func (f *follower) send(short, line string) {
+// send offers line (a copy of it if clone) to the follower, after the drop
+// marker it is owed, if any.
+func (f *follower) send(short, line string, clone bool) {
 	f.settle()
 	if f.dropped > 0 {
-		if !f.offer(dropMarker(short, "follower", f.dropped)) {
+		if !f.offer(dropMarker(short, "follower", f.dropped), false) {
 			f.dropped++
 			return
 		}
 		f.dropped = 0
 	}
-	if !f.offer(line) {
+	if !f.offer(line, clone) {
 		f.dropped++
 	}
 }
 
-// offer puts line in the channel if both budgets allow it; a line larger
-// than the byte budget goes through alone, as in the ring.
-func (f *follower) offer(line string) bool {
-	if f.bytes > 0 && f.bytes+len(line) > f.maxBytes {
+// offer puts line (a copy if clone) in the channel if both budgets allow
+// it; a line larger than the byte budget goes through alone, as in the ring.
+func (f *follower) offer(line string, clone bool) bool {
+	if (f.bytes > 0 && f.bytes+len(line) > f.maxBytes) || len(f.ch) == cap(f.ch) {
 		return false
+	}
+	if clone {
+		line = strings.Clone(line)
 	}
 	select {
 	case f.ch <- line:

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/openparachute/parachute/internal/testenv"
 
@@ -229,6 +230,26 @@ func TestSlowFollowerBoundedByBytes(t *testing.T) {
 		t.Errorf("follower lines (-want +got):\n%s", diff)
 	}
 	closeSink(t, s)
+}
+
+// TestFollowedLineDoesNotPinItsBatch: a short line handed to a follower is
+// a copy, not a substring of the batch it came in (which would keep the
+// whole batch alive for as long as the line waits in the channel).
+func TestFollowedLineDoesNotPinItsBatch(t *testing.T) {
+	s := New(Options{Short: "m"})
+	defer closeSink(t, s)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	_, ch := s.Follow(ctx, 0)
+	s.NewStream().Write([]byte("a\n" + strings.Repeat("b\n", 100)))
+	inRing := s.Lines(0)[0]
+	followed := <-ch
+	if followed != inRing {
+		t.Fatalf("followed %q, ring has %q", followed, inRing)
+	}
+	if unsafe.StringData(followed) == unsafe.StringData(inRing) {
+		t.Errorf("the follower's line shares the batch's memory")
+	}
 }
 
 // blockingWriter blocks every Write until release is closed.

@@ -28,10 +28,11 @@ log file, <root>/<service>/logs/<service>.log (rotated at 10 MiB, 3 kept).`,
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "follow", Aliases: []string{"f"}, Usage: "keep printing new lines"},
 			&cli.IntFlag{Name: "lines", Aliases: []string{"n"}, Value: 200, Usage: "how many recent lines to print"},
+			&cli.BoolFlag{Name: "raw", Usage: "print the module's bytes as they are, even to a terminal (by default control characters are shown as \\xNN on a terminal)"},
 		},
 		Action: func(c *cli.Context) error {
 			if c.Args().Len() != 1 {
-				return fail(ExitUsage, "usage: parachute logs <service> [-f] [-n N]")
+				return fail(ExitUsage, "usage: parachute logs <service> [-f] [-n N] [--raw]")
 			}
 			svc := c.Args().First()
 			n := c.Int("lines")
@@ -53,6 +54,13 @@ log file, <root>/<service>/logs/<service>.log (rotated at 10 MiB, 3 kept).`,
 			}
 			if svc == "hub" {
 				return hubLogs(e, c, paths, n, c.Bool("follow"))
+			}
+			// A module's output is untrusted: on a terminal, escape what
+			// could drive it (see termSafeWriter).
+			if !c.Bool("raw") && isTerminal(e.stdout) {
+				tw := newTermSafeWriter(e.stdout)
+				defer tw.Flush()
+				e = &env{stdout: tw, stderr: e.stderr}
 			}
 			client := hubclient.New(paths)
 			if _, err := client.Health(c.Context); err == nil {

@@ -1,27 +1,52 @@
 package hub
 
 import (
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/openparachute/parachute/internal/manifest"
 )
 
-// requestOrigin is the origin URLs in public documents are built on: the
-// configured issuer, else the origin the request came in on.
-func (s *Server) requestOrigin(r *http.Request) string {
-	if s.origins.Configured != "" {
-		return s.origins.Configured
+// publicOrigin is the origin URLs in public documents are built on: the
+// configured issuer, else, when the request named one of this hub's own
+// hosts, that host as configured, else the loopback origin. The Host
+// header itself is never copied into a document: the discovery document
+// is public and cacheable by whoever fetched it, and reflecting
+// `Host: evil.example` would make the hub hand out URLs that point a
+// client (and its bearer tokens) at another server.
+func (s *Server) publicOrigin(r *http.Request) string {
+	o := s.origins
+	if o.Configured != "" {
+		return o.Configured
 	}
-	scheme := "http"
-	if r.TLS != nil || strings.EqualFold(strings.TrimSpace(strings.Split(r.Header.Get("X-Forwarded-Proto"), ",")[0]), "https") {
-		scheme = "https"
+	host := strings.ToLower(r.Host)
+	h, _, err := net.SplitHostPort(host)
+	if err != nil {
+		h = strings.Trim(host, "[]")
 	}
-	host := r.Host
-	if host == "" {
-		host = "127.0.0.1"
+	port := strconv.Itoa(o.Port)
+	switch {
+	case !o.hostAllowed(host):
+	case h == "localhost":
+		return "http://localhost:" + port
+	case h == "::1":
+		return "http://[::1]:" + port
+	default:
+		for _, x := range o.ExtraHosts {
+			if x == host || x == h {
+				// A tailnet or LAN name the operator allowed; behind a
+				// TLS-terminating proxy (tailscale serve) it is https.
+				scheme := "http"
+				if strings.EqualFold(strings.TrimSpace(strings.Split(r.Header.Get("X-Forwarded-Proto"), ",")[0]), "https") {
+					scheme = "https"
+				}
+				return scheme + "://" + x
+			}
+		}
 	}
-	return scheme + "://" + host
+	return o.Loopback()
 }
 
 type discoveryService struct {
@@ -57,7 +82,7 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, _, _ := s.routable() // a refused row is not advertised either
-	writeJSON(w, http.StatusOK, buildDiscovery(s.requestOrigin(r), f))
+	writeJSON(w, http.StatusOK, buildDiscovery(s.publicOrigin(r), f))
 }
 
 func buildDiscovery(origin string, f *manifest.File) map[string]any {

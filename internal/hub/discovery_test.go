@@ -1,0 +1,77 @@
+package hub
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/openparachute/parachute/internal/config"
+)
+
+// TestDiscoveryIgnoresRequestHost is issue 10: the discovery document used
+// to build its URLs from the request's Host, so `Host: evil.com` got a
+// public document pointing clients at http://evil.com/echo.
+func TestDiscoveryIgnoresRequestHost(t *testing.T) {
+	cases := []struct {
+		name    string
+		origins Origins
+		host    string
+		proto   string // X-Forwarded-Proto
+		want    string // origin of every URL in the document
+	}{
+		{"evil host, nothing configured", Origins{Port: 1939}, "evil.com", "", "http://127.0.0.1:1939"},
+		{"evil host with our port", Origins{Port: 1939}, "evil.com:1939", "https", "http://127.0.0.1:1939"},
+		{"evil host, origin configured", Origins{Port: 1939, Configured: "https://hub.example"}, "evil.com", "", "https://hub.example"},
+		{"evil host, extra hosts allowed", Origins{Port: 1939, ExtraHosts: []string{"box.tailnet.ts.net"}}, "evil.com", "", "http://127.0.0.1:1939"},
+		{"empty host", Origins{Port: 1939}, "", "", "http://127.0.0.1:1939"},
+		{"loopback", Origins{Port: 1939}, "127.0.0.1:1939", "", "http://127.0.0.1:1939"},
+		{"localhost without port", Origins{Port: 1939}, "LOCALHOST", "", "http://localhost:1939"},
+		{"ipv6 loopback", Origins{Port: 1939}, "[::1]:1939", "", "http://[::1]:1939"},
+		{"loopback on another port", Origins{Port: 1939}, "localhost:8080", "", "http://127.0.0.1:1939"},
+		{"allowed tailnet host behind tls", Origins{Port: 1939, ExtraHosts: []string{"box.tailnet.ts.net"}}, "BOX.tailnet.ts.net", "https", "https://box.tailnet.ts.net"},
+		{"configured wins over allowed host", Origins{Port: 1939, Configured: "https://hub.example", ExtraHosts: []string{"box.tailnet.ts.net"}}, "box.tailnet.ts.net", "", "https://hub.example"},
+	}
+	p := config.Paths{Root: t.TempDir()}
+	if err := os.WriteFile(p.ServicesJSON(), []byte(`{"services":[
+		{"name":"echo","port":1950,"paths":["/echo"],"health":"/echo/health","version":"1.0.0"},
+		{"name":"parachute-vault","port":1940,"paths":["/vault/default"],"health":"/vault/default/health","version":"2.0.0"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := New(Options{Paths: p, Origins: c.origins})
+			r := httptest.NewRequest(http.MethodGet, "/.well-known/parachute.json", nil)
+			r.Host = c.host
+			if c.proto != "" {
+				r.Header.Set("X-Forwarded-Proto", c.proto)
+			}
+			w := httptest.NewRecorder()
+			s.ServeHTTP(w, r)
+			if w.Code != http.StatusOK {
+				t.Fatalf("status %d: %s", w.Code, w.Body)
+			}
+			raw := w.Body.String()
+			if strings.Contains(strings.ToLower(raw), "evil") {
+				t.Fatalf("the document reflects the request's Host:\n%s", raw)
+			}
+			var doc struct {
+				Services []discoveryService `json:"services"`
+				Vaults   []discoveryVault   `json:"vaults"`
+			}
+			if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil {
+				t.Fatal(err)
+			}
+			if len(doc.Services) != 1 || len(doc.Vaults) != 1 {
+				t.Fatalf("document:\n%s", raw)
+			}
+			for _, u := range []string{doc.Services[0].URL, doc.Services[0].InfoURL, doc.Vaults[0].URL} {
+				if !strings.HasPrefix(u, c.want+"/") {
+					t.Errorf("URL %q, want it on %s", u, c.want)
+				}
+			}
+		})
+	}
+}

@@ -72,7 +72,7 @@ func (s *Server) handleHubUpgrade(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) hubUpgrade(w http.ResponseWriter, r *http.Request, hx hubUpgradeEnv) {
 	var b HubUpgradeBody
-	if apiE := decodeOptionalJSON(r, &b); apiE != nil {
+	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
 		writeErr(w, apiE)
 		return
 	}

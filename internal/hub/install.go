@@ -2,11 +2,7 @@ package hub
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
-	"mime"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -97,7 +93,7 @@ func (rt hubRuntime) Stop(ctx context.Context, short string) error {
 func (s *Server) handleInstall(w http.ResponseWriter, r *http.Request) {
 	short := r.PathValue("short")
 	var b InstallBody
-	if apiE := decodeOptionalJSON(r, &b); apiE != nil {
+	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
 		writeErr(w, apiE)
 		return
 	}
@@ -122,7 +118,7 @@ func (s *Server) handleInstall(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 	short := r.PathValue("short")
 	var b UpgradeBody
-	if apiE := decodeOptionalJSON(r, &b); apiE != nil {
+	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
 		writeErr(w, apiE)
 		return
 	}
@@ -143,7 +139,7 @@ func (s *Server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleUninstall(w http.ResponseWriter, r *http.Request) {
 	short := r.PathValue("short")
 	var b UninstallBody
-	if apiE := decodeOptionalJSON(r, &b); apiE != nil {
+	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
 		writeErr(w, apiE)
 		return
 	}
@@ -199,25 +195,6 @@ func checkOpSource(channel, source string) *APIError {
 	if (strings.HasPrefix(source, ".") || strings.Contains(source, string(filepath.Separator))) &&
 		!strings.HasPrefix(source, "@") && !filepath.IsAbs(source) {
 		return apiErr(http.StatusBadRequest, "invalid_request", "source path %q must be absolute", source)
-	}
-	return nil
-}
-
-// decodeOptionalJSON decodes a JSON body when there is one. Unknown
-// members are refused so a typo ("no-start") is not silently ignored.
-func decodeOptionalJSON(r *http.Request, v any) *APIError {
-	if r.Body == nil || r.ContentLength == 0 {
-		return nil
-	}
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
-			return apiErr(http.StatusUnsupportedMediaType, "invalid_request", "send the body as application/json (got %s)", ct)
-		}
-	}
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return apiErr(http.StatusBadRequest, "invalid_request", "request body: %v", err)
 	}
 	return nil
 }

@@ -51,6 +51,7 @@ func (s *Server) handleRestart(w http.ResponseWriter, r *http.Request) {
 // restarts) the module, answering with an honest status: 200 only when the
 // module is running and ready.
 func (s *Server) startOrRestart(w http.ResponseWriter, r *http.Request, restart bool) {
+	extendWriteDeadline(w, s.limits.LongWriteTimeout) // answers after the module is ready
 	short := r.PathValue("short")
 	l := s.moduleLock(short)
 	l.Lock()
@@ -116,6 +117,7 @@ func describeStartFailure(short string, st supervisor.State, err error) string {
 }
 
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
+	extendWriteDeadline(w, s.limits.LongWriteTimeout) // answers after the module has stopped
 	short := r.PathValue("short")
 	l := s.moduleLock(short)
 	l.Lock()
@@ -148,6 +150,8 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	follow := r.URL.Query().Get("follow")
 	if follow == "1" || follow == "true" {
+		w, done := s.streamDeadlines(w, r)
+		defer done()
 		s.followLogs(w, r, short, n)
 		return
 	}

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"errors"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -36,6 +37,8 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
+	w, done := s.streamDeadlines(w, r) // uploads, SSE and WebSockets may run long
+	defer done()
 	target := &url.URL{Scheme: "http", Host: "127.0.0.1:" + strconv.Itoa(row.Port)}
 	strip := row.StripPrefix != nil && *row.StripPrefix
 	short := manifest.ShortName(row.Name)
@@ -81,6 +84,11 @@ func matchMount(f *manifest.File, path string) (manifest.Service, string, bool) 
 // proxyError answers 503 while a module is starting (worth a retry) and 502
 // when it is down for good.
 func (s *Server) proxyError(w http.ResponseWriter, short string, err error) {
+	if errors.Is(err, errSlowRequestBody) {
+		writeJSON(w, http.StatusRequestTimeout, map[string]any{"error": "request_timeout",
+			"error_description": err.Error(), "service": short})
+		return
+	}
 	st, ok := s.sup.Get(short)
 	transient := ok && (st.Status == supervisor.StatusStarting || st.Status == supervisor.StatusRestarting ||
 		(st.Status == supervisor.StatusRunning && st.StartedAt != nil && s.now().Sub(*st.StartedAt) < bootWindow))

@@ -108,9 +108,11 @@ func Run(ctx context.Context, o RunOptions) error {
 	})
 	srv := New(Options{Paths: o.Paths, Supervisor: sup, Origins: origins,
 		Version: o.Version, Source: o.Source, Logger: log})
-	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 255 * time.Second}
+	// Deadlines and the connection cap (limits.go) apply on every bind
+	// address, the OCI image's 0.0.0.0 included.
+	httpSrv := NewHTTPServer(srv)
 	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(ln) }()
+	go func() { serveErr <- httpSrv.Serve(NewCapListener(ln, ConnLimitFromEnv(log), log)) }()
 
 	// Modules need no keys: boot them while hub.db opens.
 	bootDone := make(chan struct{})

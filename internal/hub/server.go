@@ -29,6 +29,8 @@ type Options struct {
 	Source string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Limits are the HTTP deadlines; zero fields take DefaultLimits.
+	Limits Limits
 }
 
 // Server serves the hub's HTTP API. Create it with New.
@@ -47,6 +49,7 @@ type Server struct {
 	started time.Time
 	ops     *opRegistry
 	mux     *http.ServeMux
+	limits  Limits
 
 	// moduleMu serialises operations on one module (start/stop/restart),
 	// so two concurrent API calls cannot interleave a stop with a start.
@@ -67,7 +70,7 @@ func New(o Options) *Server {
 		paths: o.Paths, sup: o.Supervisor, origins: o.Origins,
 		version: o.Version, source: o.Source, log: o.Logger, now: o.Now,
 		started: o.Now(), ops: newOpRegistry(100, time.Hour, o.Now),
-		modLocks: map[string]*sync.Mutex{},
+		modLocks: map[string]*sync.Mutex{}, limits: o.Limits.withDefaults(),
 	}
 	if o.Auth != nil {
 		s.auth.Store(o.Auth)
@@ -167,6 +170,7 @@ func validShort(s string) bool {
 
 // ServeHTTP applies the pre-routing guards, then dispatches.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer s.guardRequest(w, r)()
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		if err := s.checkAPIRequest(r); err != nil {
 			writeErr(w, err)

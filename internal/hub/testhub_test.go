@@ -1,0 +1,159 @@
+package hub
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/openparachute/parachute/internal/auth"
+	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/supervisor"
+	"github.com/openparachute/parachute/internal/testenv"
+)
+
+// testHub is an in-process hub served the way `parachute serve` serves it
+// (NewHTTPServer on a capped listener), on a real 127.0.0.1 port, with a
+// real hub.db, a real supervisor and a minted operator token.
+type testHub struct {
+	t     *testing.T
+	s     *Server
+	ln    *capListener
+	addr  string // host:port
+	token string
+	paths config.Paths
+	sup   *supervisor.Supervisor
+}
+
+// newTestHub starts a hub with the given limits and connection cap.
+func newTestHub(t *testing.T, limits Limits, maxConns int) *testHub {
+	t.Helper()
+	p := config.Paths{Root: t.TempDir()}
+	ctx := context.Background()
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := raw.Addr().(*net.TCPAddr).Port
+	origins := Origins{Port: port}
+	store, err := auth.Open(p.HubDB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	if _, err := store.EnsureSigningKey(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.EnsureOperatorToken(ctx, p.OperatorToken(), origins.Issuer()); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := os.ReadFile(p.OperatorToken())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sup := supervisor.New(supervisor.Options{LogDir: p.ModuleLogDir, RunDir: p.ModuleRunDir})
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = sup.Shutdown(ctx)
+	})
+	log := slog.New(slog.DiscardHandler)
+	s := New(Options{Paths: p, Supervisor: sup, Auth: store, Origins: origins, Version: "test", Logger: log, Limits: limits})
+	ln := newCapListener(raw, maxConns, log)
+	srv := NewHTTPServer(s)
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close(); <-done })
+	return &testHub{t: t, s: s, ln: ln, addr: raw.Addr().String(), token: strings.TrimSpace(string(tok)), paths: p, sup: sup}
+}
+
+func (h *testHub) url(path string) string { return "http://" + h.addr + path }
+
+// addModule registers a module row mounted at /<name> on port.
+func (h *testHub) addModule(name string, port int) {
+	h.t.Helper()
+	b, err := json.Marshal(map[string]any{"services": []map[string]any{{
+		"name": name, "port": port, "paths": []string{"/" + name}, "health": "/" + name + "/health", "version": "1.0.0"}}})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if err := os.WriteFile(h.paths.ServicesJSON(), b, 0o600); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
+// dialFrom opens a TCP connection to the hub from the local address src
+// ("127.0.0.1", or "127.0.0.2" to look like a client that is not the
+// hub's own loopback address).
+func (h *testHub) dialFrom(src string) net.Conn {
+	h.t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	c, err := d.Dial("tcp", h.addr)
+	if err != nil {
+		h.t.Fatalf("dialing the hub from %s: %v", src, err)
+	}
+	h.t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// needSecondLoopback skips (or fails in CI) when 127.0.0.2 cannot be used
+// as a source address (macOS configures only 127.0.0.1 on lo0).
+func needSecondLoopback(t *testing.T) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		testenv.Unavailable(t, "127.0.0.2 is not a usable loopback address here: %v", err)
+		return
+	}
+	ln.Close()
+}
+
+// get sends one request on a fresh connection from the hub's own loopback
+// address and returns the status code.
+func (h *testHub) get(path string) (int, error) {
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := c.Get(h.url(path))
+	if err != nil {
+		return 0, err
+	}
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// readUntilClosed reads c until the hub closes it (EOF or reset) and
+// returns what arrived and how long that took. It gives up after limit so
+// a hub that never closes fails the test instead of hanging it.
+func readUntilClosed(t *testing.T, c net.Conn, limit time.Duration) (string, time.Duration) {
+	t.Helper()
+	start := time.Now()
+	_ = c.SetReadDeadline(start.Add(limit)) // the test's own bound, not the hub's
+	var got []byte
+	buf := make([]byte, 4096)
+	for {
+		n, err := c.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				t.Fatalf("the hub kept the connection open for %s; got so far: %q", limit, got)
+			}
+			return string(got), time.Since(start)
+		}
+	}
+}
+
+// statusOf extracts the status code of a raw HTTP/1.1 response, 0 if none.
+func statusOf(raw string) int {
+	if !strings.HasPrefix(raw, "HTTP/1.1 ") || len(raw) < 12 {
+		return 0
+	}
+	n, _ := strconv.Atoi(raw[9:12])
+	return n
+}

@@ -16,30 +16,30 @@ import (
 // fell below Limits.ProxyMinBodyRate.
 var errSlowRequestBody = errors.New("request body arrived too slowly")
 
-// guardedBody wraps every request body. Its job: once a handler has read
-// the body to the end, lift the read deadline. net/http keeps reading the
-// connection in the background while a handler runs (to notice a client
-// that hangs up) and cancels r.Context() when that read fails, so a
-// whole-request ReadTimeout would otherwise cancel any handler that runs
-// longer than it. In streaming mode it also applies the progress deadline.
-type guardedBody struct {
+// rateBody is the request body of a streaming route. The server's
+// whole-request ReadTimeout would cut a long upload to a module, and no
+// deadline at all would let one byte every few seconds hold the
+// connection forever; rateBody instead moves the read deadline before
+// every Read so that the client must keep up an average rate. (A body
+// read to its end needs nothing more: net/http lifts the deadline itself
+// when it starts its background read.)
+type rateBody struct {
 	body   io.ReadCloser
 	rc     *http.ResponseController
 	limits *Limits
+	start  time.Time
 
-	mu    sync.Mutex // guards the fields that follow
-	n     int64      // bytes read so far
-	eof   bool       // the body was read to its end
-	done  bool       // the handler returned: leave the connection alone
-	start time.Time  // streaming mode: when the progress clock started
-	rate  int64      // streaming mode: minimum average bytes a second; 0 = off
+	mu   sync.Mutex // guards the fields that follow
+	n    int64      // bytes read so far
+	eof  bool       // the body was read to its end
+	done bool       // the handler returned: leave the connection alone
 }
 
-// Read reads from the body under the current deadline.
-func (b *guardedBody) Read(p []byte) (int, error) {
+// Read reads from the body under the progress deadline.
+func (b *rateBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
-	if b.rate > 0 && !b.eof && !b.done {
-		allowed := b.limits.ProxyBodyGrace + time.Duration(b.n/b.rate)*time.Second
+	if !b.eof && !b.done {
+		allowed := b.limits.ProxyBodyGrace + time.Duration(b.n/b.limits.ProxyMinBodyRate)*time.Second
 		_ = b.rc.SetReadDeadline(b.start.Add(allowed))
 	}
 	b.mu.Unlock()
@@ -49,55 +49,30 @@ func (b *guardedBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.n += int64(n)
-	if errors.Is(err, io.EOF) && !b.eof {
+	if errors.Is(err, io.EOF) {
 		b.eof = true
-		if !b.done {
-			_ = b.rc.SetReadDeadline(time.Time{})
-		}
 	}
 	var ne net.Error
-	if b.rate > 0 && errors.As(err, &ne) && ne.Timeout() {
+	if errors.As(err, &ne) && ne.Timeout() {
 		return n, fmt.Errorf("%w (%d bytes in %s; at least %d bytes/s needed)", errSlowRequestBody,
-			b.n, time.Since(b.start).Round(time.Second), b.rate)
+			b.n, time.Since(b.start).Round(time.Second), b.limits.ProxyMinBodyRate)
 	}
 	return n, err
 }
 
 // Close closes the underlying body.
-func (b *guardedBody) Close() error { return b.body.Close() }
-
-// stream switches the body to the progress deadline.
-func (b *guardedBody) stream(now time.Time) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.start, b.rate = now, b.limits.ProxyMinBodyRate
-}
+func (b *rateBody) Close() error { return b.body.Close() }
 
 // finish is called when the handler returns. A body left unread keeps a
 // short read deadline, so net/http's discard of the rest (up to 256 KiB
 // before it gives up on the connection) cannot be trickled forever.
-func (b *guardedBody) finish() {
+func (b *rateBody) finish() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.done = true
-	if b.rate > 0 && !b.eof {
+	if !b.eof {
 		_ = b.rc.SetReadDeadline(time.Now().Add(b.limits.ReadHeaderTimeout))
 	}
-}
-
-// guardRequest is the first thing ServeHTTP does: it lifts the read
-// deadline of a request that has no body (it has been read completely; see
-// guardedBody for why) and wraps any body in a guardedBody. The returned
-// func must run when the handler returns.
-func (s *Server) guardRequest(w http.ResponseWriter, r *http.Request) func() {
-	rc := http.NewResponseController(w)
-	if r.Body == nil || r.Body == http.NoBody {
-		_ = rc.SetReadDeadline(time.Time{})
-		return func() {}
-	}
-	g := &guardedBody{body: r.Body, rc: rc, limits: &s.limits}
-	r.Body = g
-	return g.finish
 }
 
 // extendWriteDeadline gives a handler that answers after a long
@@ -116,15 +91,18 @@ func extendWriteDeadline(w http.ResponseWriter, d time.Duration) {
 func (s *Server) streamDeadlines(w http.ResponseWriter, r *http.Request) (http.ResponseWriter, func()) {
 	rc := http.NewResponseController(w)
 	_ = rc.SetWriteDeadline(time.Time{})
-	if g, ok := r.Body.(*guardedBody); ok {
-		g.stream(time.Now())
-	} else {
-		_ = rc.SetReadDeadline(time.Time{})
+	finish := func() {}
+	if r.Body != nil && r.Body != http.NoBody {
+		b := &rateBody{body: r.Body, rc: rc, limits: &s.limits, start: time.Now()}
+		r.Body, finish = b, b.finish
 	}
 	iw := &idleWriter{ResponseWriter: w, rc: rc, idle: s.limits.StreamWriteIdle}
-	// The final flush happens after the handler returns: give it a full
-	// write window even if the last write was long ago.
-	return iw, iw.arm
+	return iw, func() {
+		finish()
+		// The final flush happens after the handler returns: give it a
+		// full write window even if the last write was long ago.
+		iw.arm()
+	}
 }
 
 // idleWriter re-arms the write deadline before every write and flush.

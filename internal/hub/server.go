@@ -170,7 +170,6 @@ func validShort(s string) bool {
 
 // ServeHTTP applies the pre-routing guards, then dispatches.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	defer s.guardRequest(w, r)()
 	if strings.HasPrefix(r.URL.Path, "/api/") {
 		if err := s.checkAPIRequest(r); err != nil {
 			writeErr(w, err)

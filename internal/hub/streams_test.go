@@ -2,12 +2,16 @@ package hub
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -106,5 +110,46 @@ func TestFollowLogsOutlivesRequestDeadlines(t *testing.T) {
 	}
 	if l := readLine(t, br); !strings.HasSuffix(l, "second") {
 		t.Fatalf("second line %q", l)
+	}
+}
+
+// TestProxyUploadOutlivesReadTimeout: an upload to a module that keeps up
+// the minimum body rate may take longer than ReadTimeout.
+func TestProxyUploadOutlivesReadTimeout(t *testing.T) {
+	h := newTestHub(t, Limits{ReadTimeout: 200 * time.Millisecond, ProxyBodyGrace: time.Second, ProxyMinBodyRate: 256}, 64)
+	module := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, err := io.Copy(io.Discard, r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		fmt.Fprintf(w, "%d", n)
+	}))
+	t.Cleanup(module.Close)
+	h.addModule("mod", module.Listener.Addr().(*net.TCPAddr).Port)
+
+	const chunks, size = 16, 100 // 1600 bytes over ~0.8 s: 2000 bytes/s
+	pr, pw := io.Pipe()
+	go func() {
+		tick := time.NewTicker(50 * time.Millisecond) // the upload's pace
+		defer tick.Stop()
+		for range chunks {
+			<-tick.C
+			if _, err := pw.Write(bytes.Repeat([]byte("u"), size)); err != nil {
+				return
+			}
+		}
+		pw.Close()
+	}()
+	t.Cleanup(func() { pr.Close() })
+	req, _ := http.NewRequest(http.MethodPost, h.url("/mod/upload"), pr)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || string(b) != strconv.Itoa(chunks*size) {
+		t.Fatalf("upload answered %d %q, want 200 %d", resp.StatusCode, b, chunks*size)
 	}
 }

@@ -112,6 +112,8 @@ type hubEnv struct {
 	stdout  io.Writer // when set, gets the hub's stdout (module lines) instead of out
 	done    chan struct{}
 	exitErr error
+	// extraEnv is added to the hub's (and the CLI's) environment.
+	extraEnv []string
 }
 
 // newHome makes a PARACHUTE_HOME with the given modules registered as
@@ -168,6 +170,7 @@ func (h *hubEnv) env() []string {
 		}
 		env = append(env, kv)
 	}
+	env = append(env, h.extraEnv...)
 	return append(env, "PARACHUTE_HOME="+h.root)
 }
 

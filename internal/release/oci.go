@@ -37,7 +37,12 @@ const (
 
 // ImageEnv is the environment of the image, in order. The image is the one
 // place the hub binds all interfaces: a container's loopback is private to
-// it, so 127.0.0.1 would make the hub unreachable.
+// it, so 127.0.0.1 would make the hub unreachable. Being reachable from the
+// network needs no setting of its own: `parachute serve` applies the same
+// request deadlines and connection cap on every bind address (internal/hub
+// limits.go), the cap follows the container's RLIMIT_NOFILE, and
+// PARACHUTE_MAX_CONNS can be set at run time.
+// internal/e2e/slowclient_test.go attacks a hub started with this bind.
 func ImageEnv() []string {
 	return []string{
 		"PATH=/usr/bin:/bin",

@@ -75,3 +75,32 @@ func TestDiscoveryIgnoresRequestHost(t *testing.T) {
 		})
 	}
 }
+
+// FuzzPublicOrigin: whatever the Host and X-Forwarded-Proto headers say,
+// the origin of the discovery document is one of the hub's own.
+func FuzzPublicOrigin(f *testing.F) {
+	for _, h := range []string{"", "evil.com", "evil.com:1939", "127.0.0.1:1939", "localhost", "[::1]:1939", "[::1", "BOX.tailnet.ts.net",
+		"box.tailnet.ts.net:1939", "localhost:1939@evil.com", "127.0.0.1:1939/evil", "box.tailnet.ts.net.evil.com"} {
+		f.Add(h, "https", false)
+		f.Add(h, "", true)
+	}
+	f.Fuzz(func(t *testing.T, host, proto string, configured bool) {
+		o := Origins{Port: 1939, ExtraHosts: []string{"box.tailnet.ts.net"}}
+		if configured {
+			o.Configured = "https://hub.example"
+		}
+		s := &Server{origins: o}
+		r := httptest.NewRequest(http.MethodGet, "/.well-known/parachute.json", nil)
+		r.Host = host
+		r.Header.Set("X-Forwarded-Proto", proto)
+		got := s.publicOrigin(r)
+		allowed := map[string]bool{o.Loopback(): true, "http://localhost:1939": true, "http://[::1]:1939": true,
+			"http://box.tailnet.ts.net": true, "https://box.tailnet.ts.net": true}
+		if configured {
+			allowed = map[string]bool{"https://hub.example": true}
+		}
+		if !allowed[got] {
+			t.Fatalf("Host %q, X-Forwarded-Proto %q: origin %q is not one of the hub's own", host, proto, got)
+		}
+	})
+}

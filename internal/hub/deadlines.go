@@ -20,27 +20,30 @@ var errSlowRequestBody = errors.New("request body arrived too slowly")
 // whole-request ReadTimeout would cut a long upload to a module, and no
 // deadline at all would let one byte every few seconds hold the
 // connection forever; rateBody instead moves the read deadline before
-// every Read so that the client must keep up an average rate. (A body
-// read to its end needs nothing more: net/http lifts the deadline itself
-// when it starts its background read.)
+// every Read so that the client must keep up an average rate. Only the
+// time spent waiting for the client counts: a module that reads its
+// upload slowly does not make the client look slow. (A body read to its
+// end needs nothing more: net/http lifts the deadline itself when it
+// starts its background read.)
 type rateBody struct {
 	body   io.ReadCloser
 	rc     *http.ResponseController
 	limits *Limits
-	start  time.Time
 
-	mu   sync.Mutex // guards the fields that follow
-	n    int64      // bytes read so far
-	eof  bool       // the body was read to its end
-	done bool       // the handler returned: leave the connection alone
+	mu     sync.Mutex    // guards the fields that follow
+	n      int64         // bytes read so far
+	waited time.Duration // time spent inside Read so far
+	eof    bool          // the body was read to its end
+	done   bool          // the handler returned: leave the connection alone
 }
 
 // Read reads from the body under the progress deadline.
 func (b *rateBody) Read(p []byte) (int, error) {
+	start := time.Now()
 	b.mu.Lock()
 	if !b.eof && !b.done {
 		allowed := b.limits.ProxyBodyGrace + time.Duration(b.n/b.limits.ProxyMinBodyRate)*time.Second
-		_ = b.rc.SetReadDeadline(b.start.Add(allowed))
+		_ = b.rc.SetReadDeadline(start.Add(allowed - b.waited))
 	}
 	b.mu.Unlock()
 
@@ -49,13 +52,14 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.n += int64(n)
+	b.waited += time.Since(start)
 	if errors.Is(err, io.EOF) {
 		b.eof = true
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
 		return n, fmt.Errorf("%w (%d bytes in %s; at least %d bytes/s needed)", errSlowRequestBody,
-			b.n, time.Since(b.start).Round(time.Second), b.limits.ProxyMinBodyRate)
+			b.n, b.waited.Round(time.Second), b.limits.ProxyMinBodyRate)
 	}
 	return n, err
 }
@@ -93,7 +97,7 @@ func (s *Server) streamDeadlines(w http.ResponseWriter, r *http.Request) (http.R
 	_ = rc.SetWriteDeadline(time.Time{})
 	finish := func() {}
 	if r.Body != nil && r.Body != http.NoBody {
-		b := &rateBody{body: r.Body, rc: rc, limits: &s.limits, start: time.Now()}
+		b := &rateBody{body: r.Body, rc: rc, limits: &s.limits}
 		r.Body, finish = b, b.finish
 	}
 	iw := &idleWriter{ResponseWriter: w, rc: rc, idle: s.limits.StreamWriteIdle}

@@ -35,6 +35,10 @@ type rateBody struct {
 	waited time.Duration // time spent inside Read so far
 	eof    bool          // the body was read to its end
 	done   bool          // the handler returned: leave the connection alone
+	slow   error         // set when the client fell below the rate
+	// inRead and deadline describe the Read in progress, if any.
+	inRead   bool
+	deadline time.Time
 }
 
 // Read reads from the body under the progress deadline.
@@ -43,14 +47,17 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	b.mu.Lock()
 	if !b.eof && !b.done {
 		allowed := b.limits.ProxyBodyGrace + time.Duration(b.n/b.limits.ProxyMinBodyRate)*time.Second
-		_ = b.rc.SetReadDeadline(start.Add(allowed - b.waited))
+		b.deadline = start.Add(allowed - b.waited)
+		_ = b.rc.SetReadDeadline(b.deadline)
 	}
+	b.inRead = true
 	b.mu.Unlock()
 
 	n, err := b.body.Read(p)
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.inRead = false
 	b.n += int64(n)
 	b.waited += time.Since(start)
 	if errors.Is(err, io.EOF) {
@@ -58,10 +65,37 @@ func (b *rateBody) Read(p []byte) (int, error) {
 	}
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {
-		return n, fmt.Errorf("%w (%d bytes in %s; at least %d bytes/s needed)", errSlowRequestBody,
+		b.slow = fmt.Errorf("%w (%d bytes in %s; at least %d bytes/s needed)", errSlowRequestBody,
 			b.n, b.waited.Round(time.Second), b.limits.ProxyMinBodyRate)
+		return n, b.slow
 	}
 	return n, err
+}
+
+// slowBodyError answers 408 and returns true when r (the incoming request,
+// not the proxy's outgoing copy, whose body the proxy wraps) failed
+// because its body fell below the minimum rate. It looks at the body rather than at
+// the proxy's error: net/http cancels the request's context as soon as a
+// body read fails, so the proxy may report "context canceled" before the
+// failed Read has even returned to rateBody — hence the check of a Read
+// still in progress past its deadline.
+func slowBodyError(w http.ResponseWriter, r *http.Request, short string) bool {
+	b, ok := r.Body.(*rateBody)
+	if !ok {
+		return false
+	}
+
+	b.mu.Lock()
+	slow := b.slow != nil || (b.inRead && !b.deadline.IsZero() && !time.Now().Before(b.deadline))
+	desc := fmt.Sprintf("%v (%d bytes in %s; at least %d bytes/s needed)", errSlowRequestBody,
+		b.n, b.waited.Round(time.Second), b.limits.ProxyMinBodyRate)
+	b.mu.Unlock()
+	if !slow {
+		return false
+	}
+	writeJSON(w, http.StatusRequestTimeout, map[string]any{"error": "request_timeout",
+		"error_description": desc + " — send the body faster, or in one go", "service": short})
+	return true
 }
 
 // Close closes the underlying body.

@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"errors"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -55,7 +54,10 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 			}
 			pr.SetXForwarded()
 		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+			if slowBodyError(w, r, short) {
+				return
+			}
 			s.proxyError(w, short, err)
 		},
 	}
@@ -84,11 +86,6 @@ func matchMount(f *manifest.File, path string) (manifest.Service, string, bool) 
 // proxyError answers 503 while a module is starting (worth a retry) and 502
 // when it is down for good.
 func (s *Server) proxyError(w http.ResponseWriter, short string, err error) {
-	if errors.Is(err, errSlowRequestBody) {
-		writeJSON(w, http.StatusRequestTimeout, map[string]any{"error": "request_timeout",
-			"error_description": err.Error(), "service": short})
-		return
-	}
 	st, ok := s.sup.Get(short)
 	transient := ok && (st.Status == supervisor.StatusStarting || st.Status == supervisor.StatusRestarting ||
 		(st.Status == supervisor.StatusRunning && st.StartedAt != nil && s.now().Sub(*st.StartedAt) < bootWindow))

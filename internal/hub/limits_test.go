@@ -121,6 +121,8 @@ func TestConnectionCap(t *testing.T) {
 		t.Fatalf("/health from 127.0.0.1 with the general slots full: %d %v, want 200 (the loopback reserve)", code, err)
 	}
 
+	waitOpen(3) // the hub has closed the /health connection
+
 	// Fill the reserve too: the next loopback connection is refused.
 	for range loopbackReserve {
 		h.dialFrom("127.0.0.1")

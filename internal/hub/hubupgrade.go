@@ -71,6 +71,9 @@ func (s *Server) handleHubUpgrade(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) hubUpgrade(w http.ResponseWriter, r *http.Request, hx hubUpgradeEnv) {
+	// Detection (10 s), the smoke test (15 s) and starting the helper
+	// (30 s) can together outlast WriteTimeout.
+	extendWriteDeadline(w, s.limits.LongWriteTimeout)
 	var b HubUpgradeBody
 	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
 		writeErr(w, apiE)

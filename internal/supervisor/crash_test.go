@@ -13,6 +13,7 @@ import (
 func TestBackoffSequence(t *testing.T) {
 	p := DefaultPolicy()
 	want := []time.Duration{
+		0, // the first crash of a streak restarts at once
 		500 * time.Millisecond, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second,
 		16 * time.Second, 30 * time.Second, 30 * time.Second,
 	}
@@ -59,7 +60,7 @@ func TestCrashRespawns(t *testing.T) {
 				all = strings.Join(lines, "")
 				return strings.Count(all, "[vault] sleeping") == 2
 			})
-			if !strings.Contains(all, "got SIGUSR1") || !strings.Contains(all, "restart in") {
+			if !strings.Contains(all, "got SIGUSR1") || !strings.Contains(all, "restart now") {
 				t.Errorf("ring after respawn:\n%s", all)
 			}
 		})
@@ -98,8 +99,9 @@ func TestCrashBudgetGivesUp(t *testing.T) {
 }
 
 // TestCrashPolicySequence steps a module through crashes with a fake clock:
-// backoff doubling, the sliding window, the reset after a long run, giving
-// up, and an explicit start. The child crashes when sent SIGUSR1.
+// the first crash of a streak restarting at once, backoff doubling from the
+// second, the sliding window, the reset after a long run, giving up, and an
+// explicit start. The child crashes when sent SIGUSR1.
 func TestCrashPolicySequence(t *testing.T) {
 	clock := newFakeClock()
 	h := newHarness(t, Options{Clock: clock})
@@ -110,17 +112,18 @@ func TestCrashPolicySequence(t *testing.T) {
 	type step struct {
 		name       string
 		advance    time.Duration // fake time the child runs before crashing
-		wantStatus Status
+		wantStatus Status        // right after the crash; running = respawned at once
 		wantDelay  time.Duration // NextRestartAt - crash time
 		wantWindow int
 	}
 	steps := []step{
-		{"first crash", 0, StatusRestarting, 500 * time.Millisecond, 1},
-		{"second crash doubles", 0, StatusRestarting, time.Second, 2},
-		{"crash after the window slid", 70 * time.Second, StatusRestarting, 500 * time.Millisecond, 1}, // ran ≥ ResetAfter: fresh
-		{"fourth", 0, StatusRestarting, time.Second, 2},
-		{"fifth", 0, StatusRestarting, 2 * time.Second, 3},
-		{"sixth gives up", 0, StatusCrashed, 0, 4},
+		{"first crash restarts at once", 0, StatusRunning, 0, 1},
+		{"second crash waits BackoffMin", 0, StatusRestarting, 500 * time.Millisecond, 2},
+		{"third doubles", 0, StatusRestarting, time.Second, 3},
+		{"crash after a long run restarts at once", 70 * time.Second, StatusRunning, 0, 1}, // ran ≥ ResetAfter: fresh
+		{"fifth", 0, StatusRestarting, 500 * time.Millisecond, 2},
+		{"sixth", 0, StatusRestarting, time.Second, 3},
+		{"seventh gives up", 0, StatusCrashed, 0, 4},
 	}
 	st, err := h.sup.Start(context.Background(), spec)
 	if err != nil {
@@ -133,7 +136,23 @@ func TestCrashPolicySequence(t *testing.T) {
 			return strings.Count(strings.Join(lines, ""), "[vault] sleeping") == i+1
 		})
 		clock.Advance(s.advance)
+		timers := clock.created()
+		crashAt := clock.Now()
 		syscall.Kill(st.PID, syscall.SIGUSR1)
+		if s.wantStatus == StatusRunning {
+			// Respawned without the clock moving: no timer was waited on.
+			old := st.PID
+			st = h.waitState("vault", s.name, func(x State) bool {
+				return x.Status == StatusRunning && x.PID != 0 && x.PID != old && x.RestartsInWindow == s.wantWindow
+			})
+			if n := clock.created(); n != timers {
+				t.Fatalf("step %d (%s): %d timer(s) armed for an immediate restart", i, s.name, n-timers)
+			}
+			if st.Restarts != i+1 || st.LastCrashAt == nil || !st.LastCrashAt.Equal(crashAt) || !st.StartedAt.Equal(crashAt) || st.NextRestartAt != nil {
+				t.Fatalf("step %d (%s): state %+v; want restart %d started at the crash instant %v", i, s.name, st, i+1, crashAt)
+			}
+			continue
+		}
 		want := s.wantStatus
 		got := h.waitState("vault", s.name, func(x State) bool { return x.Status == want && x.RestartsInWindow == s.wantWindow })
 		var delay time.Duration
@@ -146,8 +165,14 @@ func TestCrashPolicySequence(t *testing.T) {
 		if s.wantStatus == StatusCrashed {
 			break
 		}
+		// Nothing is spawned before the delay has passed.
+		spawns := len(h.spawned())
+		clock.Advance(s.wantDelay - time.Millisecond)
+		if n := len(h.spawned()); n != spawns || h.state("vault").Status != StatusRestarting {
+			t.Fatalf("step %d (%s): respawned %v before the backoff ended", i, s.name, time.Millisecond)
+		}
 		// Let the backoff pass; the owner respawns.
-		clock.Advance(s.wantDelay)
+		clock.Advance(time.Millisecond)
 		st = h.waitState("vault", "respawn after "+s.name, func(x State) bool { return x.Status == StatusRunning && x.PID != 0 })
 		if st.Restarts != i+1 {
 			t.Fatalf("step %d: Restarts = %d, want %d", i, st.Restarts, i+1)
@@ -165,7 +190,8 @@ func TestStartDuringBackoffReplacesThePendingRestart(t *testing.T) {
 	h := newHarness(t, Options{Clock: clock})
 	spec := h.spec("vault", "exit", "CODE=1")
 	h.sup.Start(context.Background(), spec)
-	h.waitState("vault", "restarting", func(s State) bool { return s.Status == StatusRestarting })
+	// The first crash respawns at once; the second waits on the timer.
+	h.waitState("vault", "restarting", func(s State) bool { return s.Status == StatusRestarting && s.RestartsInWindow == 2 })
 	// An explicit start while the respawn timer is pending: exactly one new child.
 	spec.Env = append(spec.Env, childModeEnv+"=sleep")
 	st, err := h.sup.Start(context.Background(), spec)
@@ -173,10 +199,10 @@ func TestStartDuringBackoffReplacesThePendingRestart(t *testing.T) {
 		t.Fatalf("Start during backoff = %+v, %v", st, err)
 	}
 	clock.Advance(time.Hour) // the old timer must not fire a second spawn
-	if n := len(h.spawned()); n != 2 {
-		t.Errorf("%d spawns, want 2", n)
+	if n := len(h.spawned()); n != 3 {
+		t.Errorf("%d spawns, want 3", n)
 	}
-	if st := h.state("vault"); st.PID != h.spawned()[1] || st.Status != StatusRunning {
+	if st := h.state("vault"); st.PID != h.spawned()[2] || st.Status != StatusRunning {
 		t.Errorf("state = %+v", st)
 	}
 }
@@ -185,13 +211,13 @@ func TestStopDuringBackoffCancelsRestart(t *testing.T) {
 	clock := newFakeClock()
 	h := newHarness(t, Options{Clock: clock})
 	h.sup.Start(context.Background(), h.spec("vault", "exit", "CODE=1"))
-	h.waitState("vault", "restarting", func(s State) bool { return s.Status == StatusRestarting })
+	h.waitState("vault", "restarting", func(s State) bool { return s.Status == StatusRestarting && s.RestartsInWindow == 2 })
 	st, ok, err := h.sup.Stop(context.Background(), "vault")
 	if !ok || err != nil || st.Status != StatusStopped || st.NextRestartAt != nil {
 		t.Fatalf("Stop = %+v, %v, %v; want stopped with no restart pending", st, ok, err)
 	}
 	clock.Advance(time.Hour)
-	if n := len(h.spawned()); n != 1 {
-		t.Errorf("%d spawns after a stop during backoff, want 1", n)
+	if n := len(h.spawned()); n != 2 {
+		t.Errorf("%d spawns after a stop during backoff, want 2", n)
 	}
 }

@@ -187,7 +187,7 @@ func freePort(t testing.TB) int {
 type fakeClock struct {
 	mu     sync.Mutex
 	now    time.Time
-	timers []*fakeTimer
+	timers []*fakeTimer // every timer ever armed
 }
 
 type fakeTimer struct {
@@ -214,6 +214,13 @@ func (c *fakeClock) NewTimer(d time.Duration) Timer {
 	c.timers = append(c.timers, t)
 	c.fireLocked()
 	return t
+}
+
+// created counts the timers armed so far.
+func (c *fakeClock) created() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
 }
 
 // Advance moves time forward and fires the timers that came due.

@@ -18,7 +18,8 @@ func TestChildOutputIsPrefixed(t *testing.T) {
 	spec.Policy.MaxCrashes = 1
 	spec.Policy.BackoffMin = time.Hour
 	h.sup.Start(context.Background(), spec)
-	h.waitState("vault", "exited", func(s State) bool { return s.Status == StatusRestarting })
+	// Two runs: the first crash restarts at once, the second gives up.
+	h.waitState("vault", "exited twice", func(s State) bool { return s.Status == StatusCrashed })
 	// stdout, stderr and the trailing partial line, each prefixed and whole.
 	for _, want := range []string{"[vault] bye\n", "[vault] err line\n", "[vault] tail\n"} {
 		if !strings.Contains(h.out.String(), want) {
@@ -29,8 +30,8 @@ func TestChildOutputIsPrefixed(t *testing.T) {
 	if !ok || len(lines) < 3 {
 		t.Fatalf("Logs = %q, %v", lines, ok)
 	}
-	if got, _ := h.sup.Logs("vault", 1); len(got) != 1 || !strings.HasPrefix(got[0], "[supervisor] vault exited") {
-		t.Errorf("Logs(1) = %q; want the supervisor's exit note last", got)
+	if got, _ := h.sup.Logs("vault", 1); len(got) != 1 || !strings.HasPrefix(got[0], "[supervisor] vault crashed 2 times") {
+		t.Errorf("Logs(1) = %q; want the supervisor's giving-up note last", got)
 	}
 }
 

@@ -90,10 +90,7 @@ func (o *owner) loop() {
 			o.onProbe(ev)
 		case <-respawn:
 			o.timer = nil
-			if !isClosed(o.s.quit) {
-				o.restarts++
-				o.launch(false)
-			}
+			o.respawn()
 		}
 	}
 }
@@ -214,6 +211,15 @@ func (o *owner) readyErr() error {
 	return fmt.Errorf("starting %s: %w: %s", o.m.short, ErrNotReady, desc)
 }
 
+// respawn is an automatic restart: after the backoff timer, or at once
+// after the first crash of a streak.
+func (o *owner) respawn() {
+	if !isClosed(o.s.quit) {
+		o.restarts++
+		o.launch(false)
+	}
+}
+
 // crashed applies the crash policy after r ended without a stop request
 // (r is nil and se set when an automatic respawn could not spawn at all).
 func (o *owner) crashed(r *run, info exitInfo, se *StartError) {
@@ -241,13 +247,17 @@ func (o *owner) crashed(r *run, info exitInfo, se *StartError) {
 	}
 
 	// The timer exists before the state says "restarting", so whoever sees
-	// that state (a test advancing a fake clock) finds the timer armed.
+	// that state (a test advancing a fake clock) finds the timer armed. A
+	// zero delay (the first crash of a streak) arms no timer: the respawn
+	// happens below, before the owner takes its next command.
 	var next *time.Time
 	var delay time.Duration
 	if n <= p.MaxCrashes {
 		o.streak++
 		delay = p.Backoff(o.streak)
-		o.timer = o.s.clock.NewTimer(delay)
+		if delay > 0 {
+			o.timer = o.s.clock.NewTimer(delay)
+		}
 		t := now.Add(delay)
 		next = &t
 	}
@@ -267,14 +277,22 @@ func (o *owner) crashed(r *run, info exitInfo, se *StartError) {
 		o.log.Error(msg, "exit", info.String())
 		o.m.sink.Note(msg)
 	} else {
-		msg := fmt.Sprintf("%s exited %s; restart in %s (crash %d of %d allowed in %s)", o.m.short, info, delay, n, p.MaxCrashes, p.Window)
+		when := "in " + delay.String()
+		if delay == 0 {
+			when = "now"
+		}
+		msg := fmt.Sprintf("%s exited %s; restart %s (crash %d of %d allowed in %s)", o.m.short, info, when, n, p.MaxCrashes, p.Window)
 		if r == nil {
-			msg = fmt.Sprintf("%s could not be respawned; retry in %s (crash %d of %d allowed in %s)", o.m.short, delay, n, p.MaxCrashes, p.Window)
+			msg = fmt.Sprintf("%s could not be respawned; retry %s (crash %d of %d allowed in %s)", o.m.short, when, n, p.MaxCrashes, p.Window)
 		}
 		o.log.Warn(msg)
 		o.m.sink.Note(msg)
 	}
+	// Waiters of an explicit start get the crash verdict before any respawn.
 	o.replyAll(err)
+	if next != nil && delay == 0 {
+		o.respawn()
+	}
 }
 
 // stopCurrent cancels a pending restart and ends the live child, if any:

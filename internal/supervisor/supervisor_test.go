@@ -165,7 +165,7 @@ func TestExitedDuringStart(t *testing.T) {
 	spec := h.spec("vault", "exit", "CODE=3")
 	spec.Port = freePort(t)
 	spec.Policy.MaxCrashes = 1
-	spec.Policy.BackoffMin = time.Hour // keep it waiting in "restarting"
+	spec.Policy.BackoffMin = time.Hour // the Start answer is the state at the first crash
 	st, err := h.sup.Start(context.Background(), spec)
 	if !errors.Is(err, ErrExitedDuringStart) {
 		t.Fatalf("Start error = %v, want ErrExitedDuringStart", err)

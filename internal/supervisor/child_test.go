@@ -77,6 +77,18 @@ func runChild(mode string) int {
 		}
 		fmt.Println("grandchild", gc.Process.Pid)
 		return waitSignals(sigs)
+	case "setsid": // double-fork a grandchild into a new session that ignores SIGTERM, then sleep
+		exe, _ := os.Executable()
+		gc := exec.Command(exe)
+		gc.Env = append(os.Environ(), childModeEnv+"=sleep", "IGNORE_TERM=1", "GREETING=escapee up")
+		gc.Stdout, gc.Stderr = os.Stdout, os.Stderr
+		gc.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // leaves our process group and session
+		if err := gc.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 3
+		}
+		fmt.Println("escapee", gc.Process.Pid)
+		return waitSignals(sigs)
 	case "lines": // COUNT lines of SIZE bytes as fast as possible, then "done"
 		w := bufio.NewWriterSize(os.Stdout, 64<<10)
 		line := strings.Repeat("x", envInt("SIZE", 100)-1) + "\n"

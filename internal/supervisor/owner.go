@@ -157,7 +157,7 @@ func (o *owner) launch(explicit bool) {
 	o.cur = r
 	started := r.startedAt
 	o.publish(func(st *State) {
-		st.Status, st.PID, st.StartedAt, st.Ready = StatusStarting, r.pid, &started, false
+		st.Status, st.PID, st.StartedAt, st.Ready, st.Cgroup = StatusStarting, r.pid, &started, false, r.cgroup
 		st.StartError, st.NextRestartAt, st.Restarts = nil, nil, o.restarts
 	})
 	o.log.Info(fmt.Sprintf("%s started (pid %d)", o.m.short, r.pid), "argv", o.spec.Argv)
@@ -263,7 +263,7 @@ func (o *owner) crashed(r *run, info exitInfo, se *StartError) {
 	}
 	crashAt := now
 	o.publish(func(st *State) {
-		st.PID, st.Ready, st.RestartsInWindow, st.LastCrashAt, st.StartError = 0, false, n, &crashAt, se
+		st.PID, st.Ready, st.RestartsInWindow, st.LastCrashAt, st.StartError, st.Cgroup = 0, false, n, &crashAt, se, ""
 		if r != nil {
 			st.LastExitCode, st.LastExitSignal = info.code, info.signal
 		}
@@ -310,7 +310,7 @@ func (o *owner) stopCurrent(deadline time.Time) {
 	info := o.finish(o.cur, killAt)
 	o.cur = nil
 	o.publish(func(st *State) {
-		st.PID, st.Ready, st.LastExitCode, st.LastExitSignal = 0, false, info.code, info.signal
+		st.PID, st.Ready, st.LastExitCode, st.LastExitSignal, st.Cgroup = 0, false, info.code, info.signal, ""
 	})
 }
 

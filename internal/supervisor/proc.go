@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"syscall"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -15,8 +16,10 @@ type procStat struct {
 	PID    int
 	PGID   int
 	SID    int
-	Start  uint64 // Linux: clock ticks since boot (/proc/<pid>/stat field 22); macOS: µs since the epoch
-	Zombie bool   // exited, not yet reaped
+	Start  uint64        // Linux: clock ticks since boot (/proc/<pid>/stat field 22); macOS: µs since the epoch
+	Zombie bool          // exited, not yet reaped
+	RSS    int64         // resident memory in bytes (Linux; 0 elsewhere)
+	CPU    time.Duration // user + system CPU time (Linux; 0 elsewhere)
 }
 
 var (

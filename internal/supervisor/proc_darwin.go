@@ -48,3 +48,6 @@ func groupMembers(pgid int) ([]procStat, error) {
 	}
 	return out, nil
 }
+
+// haveProcUsage says readProc fills RSS and CPU: not here.
+const haveProcUsage = false

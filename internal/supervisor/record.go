@@ -28,6 +28,7 @@ type childRecord struct {
 	Argv              []string `json:"argv"`
 	HubPID            int      `json:"hub_pid"`
 	HubStartTimeTicks uint64   `json:"hub_start_time_ticks"` // procStat.Start of the hub; 0 = unknown
+	Cgroup            string   `json:"cgroup,omitempty"`     // the child's cgroup directory; "" = none
 }
 
 // self is this hub's own pid and start stamp, read once.
@@ -132,6 +133,26 @@ func reapOne(path string, logger *slog.Logger) (killed, keep bool, err error) {
 		if hub, err := readProc(rec.HubPID); err == nil && !hub.Zombie && hub.Start == rec.HubStartTimeTicks {
 			return false, true, fmt.Errorf("child record %s belongs to hub pid %d, which is still running", path, rec.HubPID)
 		}
+	}
+
+	if rec.Cgroup != "" {
+		// Every process the child forked started inside its cgroup and
+		// cannot leave a delegated subtree on its own: the cgroup is the
+		// whole of what is left, with no pid or group id to verify.
+		if !cgroupPopulated(rec.Cgroup) {
+			return false, false, nil
+		}
+		if !strings.HasPrefix(filepath.Base(rec.Cgroup), modPrefix) || !delegated(filepath.Dir(rec.Cgroup)) {
+			log.Warn("recorded cgroup is not a module cgroup of a delegated subtree; not killing it", "cgroup", rec.Cgroup)
+			return false, false, nil
+		}
+		log.Warn("killing module cgroup left by a previous hub", "cgroup", rec.Cgroup)
+		killCgroup(rec.Cgroup)
+		if !waitCgroupEmpty(rec.Cgroup, reapKillWait) {
+			return true, false, fmt.Errorf("cgroup %s still has live processes after SIGKILL", rec.Cgroup)
+		}
+		removeCgroup(rec.Cgroup, logger)
+		return true, false, nil
 	}
 
 	leader, err := readProc(rec.PID)

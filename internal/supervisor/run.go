@@ -26,6 +26,7 @@ type run struct {
 	pid       int       // also the process-group id
 	startedAt time.Time // Supervisor clock
 	record    string    // .hubchild path; "" when none
+	cgroup    string    // the child's own cgroup directory; "" = process group only
 
 	leaderExited chan struct{} // closed by the waiter once the leader has exited
 	waitErr      error         // set by the waiter before closing leaderExited
@@ -101,22 +102,51 @@ func (o *owner) spawn() (*run, *StartError) {
 		outW.Close()
 		return nil, fail("spawn_failed", "", fmt.Sprintf("creating stderr pipe: %v", err))
 	}
-	cmd := &exec.Cmd{
-		Path:        path,
-		Args:        sp.Argv,
-		Env:         sp.Env,
-		Dir:         sp.Dir,
-		Stdout:      outW, // Stdin nil: the child reads /dev/null
-		Stderr:      errW,
-		SysProcAttr: sysProcAttr(),
+	newCmd := func(cgroupFD int) *exec.Cmd {
+		attr := sysProcAttr()
+		if cgroupFD >= 0 {
+			intoCgroup(attr, cgroupFD)
+		}
+		return &exec.Cmd{
+			Path:        path,
+			Args:        sp.Argv,
+			Env:         sp.Env,
+			Dir:         sp.Dir,
+			Stdout:      outW, // Stdin nil: the child reads /dev/null
+			Stderr:      errW,
+			SysProcAttr: attr,
+		}
 	}
+	cgDir, cgFD := "", -1
+	if o.s.opts.Cgroups != nil {
+		if cgDir, cgFD, err = o.s.opts.Cgroups.open(sp.Short); err != nil {
+			o.log.Warn("starting the module in its process group only", "err", err)
+		}
+	}
+	cmd := newCmd(cgFD)
 	err = spawnLocked(cmd)
+	if cgFD >= 0 {
+		closeFD(cgFD)
+		if err != nil {
+			// clone3 into the cgroup can fail where a plain fork works (an
+			// old kernel, a cgroup that will not take processes); the exec
+			// errors below fail the same way again.
+			o.log.Warn("could not start the module in its cgroup; using its process group only", "cgroup", cgDir, "err", err)
+			removeCgroup(cgDir, o.log)
+			cgDir = ""
+			cmd = newCmd(-1)
+			err = spawnLocked(cmd)
+		}
+	}
 	// The child holds its own copies; ours would keep the pipes open forever.
 	outW.Close()
 	errW.Close()
 	if err != nil {
 		outR.Close()
 		errR.Close()
+		if cgDir != "" {
+			removeCgroup(cgDir, o.log)
+		}
 		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.ENOEXEC) {
 			return nil, fail("missing_dependency", sp.Argv[0], fmt.Sprintf(
 				"%s could not be executed (%v); if it is a script, check its #! interpreter is installed", path, err))
@@ -128,6 +158,7 @@ func (o *owner) spawn() (*run, *StartError) {
 		cmd:          cmd,
 		pid:          cmd.Process.Pid,
 		startedAt:    o.s.clock.Now(),
+		cgroup:       cgDir,
 		leaderExited: make(chan struct{}),
 		stdout:       outR,
 		stderr:       errR,
@@ -156,7 +187,7 @@ func (o *owner) spawn() (*run, *StartError) {
 }
 
 func (o *owner) writeRecord(r *run) {
-	rec := childRecord{PID: r.pid, PGID: r.pid, Argv: o.spec.Argv, HubPID: self().PID, HubStartTimeTicks: self().Start}
+	rec := childRecord{PID: r.pid, PGID: r.pid, Argv: o.spec.Argv, HubPID: self().PID, HubStartTimeTicks: self().Start, Cgroup: r.cgroup}
 	if st, err := readProc(r.pid); err == nil {
 		rec.StartTimeTicks, rec.SID = st.Start, st.SID
 	}
@@ -200,6 +231,9 @@ func (r *run) signal(sig syscall.Signal) error {
 	case !canPin && exited && !groupAlive(r.pid):
 		return nil
 	}
+	if canPin && exited && !r.alive() {
+		return nil // only the zombie leader is left: nothing to signal
+	}
 	leader := func(sig syscall.Signal) error {
 		if exited {
 			return nil
@@ -209,7 +243,26 @@ func (r *run) signal(sig syscall.Signal) error {
 		}
 		return nil
 	}
-	return signalGroup(r.pid, sig, leader)
+	err := signalGroup(r.pid, sig, leader)
+	if r.cgroup != "" {
+		// What left the group (setsid, a double fork) is still in the
+		// cgroup: it gets the same signal, and SIGKILL kills the lot.
+		if sig == syscall.SIGKILL {
+			killCgroup(r.cgroup)
+		} else {
+			signalCgroup(r.cgroup, sig)
+		}
+	}
+	return err
+}
+
+// alive reports whether anything of r is still running: its cgroup is
+// populated, or without one its process group has a live member.
+func (r *run) alive() bool {
+	if r.cgroup != "" {
+		return cgroupPopulated(r.cgroup)
+	}
+	return groupAlive(r.pid)
 }
 
 // killWait bounds the wait for a SIGKILLed group to disappear (a process in
@@ -238,13 +291,16 @@ func (o *owner) finish(r *run, killAt time.Time) exitInfo {
 			o.log.Warn("signalling the module failed", "err", err)
 		}
 		if !o.waitGone(r, time.Now().Add(killWait), nil) {
-			o.log.Error("module process group still has live processes after SIGKILL", "pgid", r.pid)
+			o.log.Error("module processes still alive after SIGKILL", "pgid", r.pid, "cgroup", r.cgroup)
 		}
 	}
-	gone := isClosed(r.leaderExited) && !groupAlive(r.pid)
+	gone := isClosed(r.leaderExited) && !r.alive()
 	if isClosed(r.leaderExited) && !r.reaped {
 		r.cmd.Wait() // the zombie leader: returns at once; the status is in ProcessState
 		r.reaped = true
+	}
+	if r.cgroup != "" && gone {
+		removeCgroup(r.cgroup, o.log)
 	}
 	r.stdout.SetReadDeadline(time.Now().Add(drainWait))
 	r.stderr.SetReadDeadline(time.Now().Add(drainWait))
@@ -257,12 +313,12 @@ func (o *owner) finish(r *run, killAt time.Time) exitInfo {
 	return exitOf(r.cmd.ProcessState)
 }
 
-// waitGone polls until the leader has exited and its group has no live
-// member (true), or until deadline passes or hurry is closed (false).
+// waitGone polls until the leader has exited and its group (or cgroup) has
+// no live member (true), or until deadline passes or hurry is closed (false).
 func (o *owner) waitGone(r *run, deadline time.Time, hurry <-chan struct{}) bool {
 	for interval := 2 * time.Millisecond; ; interval = min(interval*2, 50*time.Millisecond) {
 		exited := isClosed(r.leaderExited)
-		if exited && !groupAlive(r.pid) {
+		if exited && !r.alive() {
 			return true
 		}
 		left := time.Until(deadline)

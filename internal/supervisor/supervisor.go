@@ -1,5 +1,6 @@
 // Package supervisor runs the hub's modules as attached child processes:
-// it spawns them in their own process groups, waits for proof that they
+// it spawns them in their own process groups (and, under systemd with a
+// delegated cgroup subtree, their own cgroups: cgroup_linux.go), waits for proof that they
 // serve, restarts them after crashes on a budget with exponential backoff,
 // stops them (and everything they forked) on request or at shutdown, and
 // carries their output to the hub's stdout, rotating files, an in-memory
@@ -99,6 +100,7 @@ type State struct {
 	StartError       *StartError `json:"startError,omitempty"`
 	Ready            bool        `json:"ready"` // readiness probe passed for the current process
 	NextRestartAt    *time.Time  `json:"nextRestartAt,omitempty"`
+	Cgroup           string      `json:"cgroup,omitempty"` // the live child's cgroup directory; "" = process group only
 }
 
 // Options configures a Supervisor. Every field is optional.
@@ -111,6 +113,9 @@ type Options struct {
 	LogFiles    int                       // files kept including the current one; default 3
 	RingBytes   int                       // in-memory ring per module; default 64 KiB
 	Clock       Clock                     // drives the restart policy; default real time
+	// Cgroups, when set (DelegatedCgroups), runs each module in its own
+	// cgroup; nil = process groups only.
+	Cgroups *Cgroups
 }
 
 // Supervisor runs modules. Create it with New; stop it with Shutdown.

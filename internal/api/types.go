@@ -45,7 +45,13 @@ type ModuleInfo struct {
 	UptimeS          *int64                 `json:"uptime_s"`
 	Ready            bool                   `json:"ready"`
 	StartError       *supervisor.StartError `json:"supervisor_start_error"`
-	Health           *Health                `json:"health,omitempty"`
+	// MemoryBytes and CPUSeconds are a running module's resource use, from
+	// its cgroup (or its process group's live members); absent when unknown.
+	MemoryBytes *int64   `json:"memory_bytes,omitempty"`
+	CPUSeconds  *float64 `json:"cpu_seconds,omitempty"`
+	// Cgroup is the running module's cgroup directory, when it has one.
+	Cgroup string  `json:"cgroup,omitempty"`
+	Health *Health `json:"health,omitempty"`
 }
 
 // ModulesResponse is the body of GET /api/modules.

@@ -49,20 +49,25 @@ type hubStatusJSON struct {
 }
 
 type moduleStatusJSON struct {
-	Name       string      `json:"name"`
-	Short      string      `json:"short"`
-	Port       int         `json:"port"`
-	Version    string      `json:"version"`
-	State      string      `json:"state"`
-	Status     *string     `json:"status"` // supervisor status, null when unknown
-	PID        *int        `json:"pid"`
-	Restarts   int         `json:"restarts"`
-	UptimeS    *int64      `json:"uptime_s"`
-	Health     *api.Health `json:"health"`
-	URL        string      `json:"url"`
-	Source     string      `json:"source"`
-	StartError string      `json:"start_error,omitempty"`
-	Notes      []string    `json:"notes,omitempty"`
+	Name     string      `json:"name"`
+	Short    string      `json:"short"`
+	Port     int         `json:"port"`
+	Version  string      `json:"version"`
+	State    string      `json:"state"`
+	Status   *string     `json:"status"` // supervisor status, null when unknown
+	PID      *int        `json:"pid"`
+	Restarts int         `json:"restarts"`
+	UptimeS  *int64      `json:"uptime_s"`
+	Health   *api.Health `json:"health"`
+	// Resource use of a running module (its cgroup under systemd, else its
+	// process group); absent when unknown.
+	MemoryBytes *int64   `json:"memory_bytes,omitempty"`
+	CPUSeconds  *float64 `json:"cpu_seconds,omitempty"`
+	Cgroup      string   `json:"cgroup,omitempty"`
+	URL         string   `json:"url"`
+	Source      string   `json:"source"`
+	StartError  string   `json:"start_error,omitempty"`
+	Notes       []string `json:"notes,omitempty"`
 
 	// HealthStatus is the HTTP status the health path answered; absent
 	// when it did not answer (or was not probed).
@@ -198,6 +203,7 @@ func collectStatus(c *cli.Context, paths config.Paths) *statusJSON {
 				break
 			}
 			m.Status, m.PID, m.Restarts, m.UptimeS, m.Health = li.SupervisorStatus, li.PID, li.Restarts, li.UptimeS, li.Health
+			m.MemoryBytes, m.CPUSeconds, m.Cgroup = li.MemoryBytes, li.CPUSeconds, li.Cgroup
 			m.State, m.Notes = moduleRowState(li)
 			if li.Health != nil {
 				m.HealthStatus = li.Health.StatusCode

@@ -77,6 +77,14 @@ func (s *Server) handleModules(w http.ResponseWriter, r *http.Request) {
 				DisplayName: k.DisplayName, Available: true, Port: k.Port})
 		}
 	}
+	if s.sup != nil {
+		for i := range mods {
+			if u, ok := s.sup.Usage(mods[i].Short); ok {
+				mem, cpu := u.MemoryBytes, u.CPU.Seconds()
+				mods[i].MemoryBytes, mods[i].CPUSeconds = &mem, &cpu
+			}
+		}
+	}
 	s.probeHealth(r.Context(), f, mods)
 	if mods == nil {
 		mods = []api.ModuleInfo{}
@@ -98,6 +106,7 @@ func fillState(mi *api.ModuleInfo, st supervisor.State, now time.Time) {
 	mi.LastExitSignal = st.LastExitSignal
 	mi.Ready = st.Ready
 	mi.StartError = st.StartError
+	mi.Cgroup = st.Cgroup
 	if st.Status == supervisor.StatusRunning && st.StartedAt != nil {
 		t := *st.StartedAt
 		mi.StartedAt = &t

@@ -100,11 +100,20 @@ func Run(ctx context.Context, o RunOptions) error {
 	}
 	defer removeRunFiles(o.Paths, port)
 
+	// Under systemd with Delegate=yes every module gets its own cgroup;
+	// anywhere else (nil) modules run in process groups.
+	cgroups, err := supervisor.DelegatedCgroups(log.With("component", "supervisor"))
+	if err != nil {
+		log.Warn("cannot use the delegated cgroup; modules run in process groups only", "err", err)
+	} else if cgroups != nil {
+		log.Info("modules run in their own cgroups", "cgroup", cgroups.Root())
+	}
 	sup := supervisor.New(supervisor.Options{
-		Logger: log.With("component", "supervisor"),
-		Output: o.Output,
-		LogDir: o.Paths.ModuleLogDir,
-		RunDir: o.Paths.ModuleRunDir,
+		Logger:  log.With("component", "supervisor"),
+		Output:  o.Output,
+		LogDir:  o.Paths.ModuleLogDir,
+		RunDir:  o.Paths.ModuleRunDir,
+		Cgroups: cgroups,
 	})
 	srv := New(Options{Paths: o.Paths, Supervisor: sup, Origins: origins,
 		Version: o.Version, Source: o.Source, Logger: log})

@@ -143,7 +143,14 @@ func HubService(opts HubOptions) (Service, error) {
 		StopTimeout:        hubStopTimeout,
 		// mixed: SIGTERM reaches the hub alone, which stops its modules in
 		// order; only what is left after TimeoutStopSec gets SIGKILL.
-		KillMode:    "mixed",
+		KillMode: "mixed",
+		// Delegate: the hub runs each module in a cgroup of its own below
+		// the unit's, so stopping a module also kills what it setsid()ed
+		// or double-forked away from its process group, and status reports
+		// the module's memory and CPU. The hub moves itself into <unit>/hub
+		// at start (cgroup v2 lets only leaves hold processes); systemd's
+		// DelegateSubgroup= would do that but needs systemd 254.
+		Delegate:    true,
 		Ceiling:     hubCeiling(),
 		ProcessType: hubProcessType,
 	}

@@ -129,8 +129,8 @@ func TestHubService(t *testing.T) {
 			}
 		}},
 		{"stop timeout above the hub's own 10 s deadline, watchdog 30 s", nil, func(t *testing.T, s Service) {
-			if s.StopTimeout.Seconds() <= 10 || s.Watchdog.Seconds() != 30 || !s.Notify || s.KillMode != "mixed" {
-				t.Errorf("stop %s, watchdog %s, notify %v, kill mode %q", s.StopTimeout, s.Watchdog, s.Notify, s.KillMode)
+			if s.StopTimeout.Seconds() <= 10 || s.Watchdog.Seconds() != 30 || !s.Notify || s.KillMode != "mixed" || !s.Delegate {
+				t.Errorf("stop %s, watchdog %s, notify %v, kill mode %q, delegate %v", s.StopTimeout, s.Watchdog, s.Notify, s.KillMode, s.Delegate)
 			}
 			if diff := cmp.Diff([]int{ExitConfig}, s.NoRestartExitCodes); diff != "" {
 				t.Errorf("no-restart codes (-want +got):\n%s", diff)

@@ -83,8 +83,11 @@ func RenderSystemd(s Service) ([]byte, error) {
 		w.kv("TimeoutStopSec", seconds(s.StopTimeout))
 	}
 	w.kvIf("KillMode", s.KillMode)
+	if s.Delegate {
+		w.kv("Delegate", "yes")
+	}
 	if s.Hardening && s.Scope == ScopeSystem {
-		w.hardening(s.WritablePaths)
+		w.hardening(s.WritablePaths, s.Delegate)
 	}
 
 	w.section("Install")
@@ -102,7 +105,7 @@ func RenderSystemd(s Service) ([]byte, error) {
 // hardening writes the sandbox of a system unit. Every setting here leaves
 // ordinary programs working (the hub's children are arbitrary modules:
 // bun, node, ffmpeg), and all of them exist in systemd 252 (Debian 12).
-func (w *unitWriter) hardening(writable []string) {
+func (w *unitWriter) hardening(writable []string, delegate bool) {
 	w.kv("NoNewPrivileges", "yes")
 	// strict: the whole file system is read-only except the config root
 	// (and what else the caller lists), /dev, /proc, /sys and PrivateTmp.
@@ -117,7 +120,12 @@ func (w *unitWriter) hardening(writable []string) {
 	w.kv("PrivateTmp", "yes")
 	w.kv("ProtectKernelTunables", "yes")
 	w.kv("ProtectKernelModules", "yes")
-	w.kv("ProtectControlGroups", "yes")
+	if !delegate {
+		// With Delegate=yes the service must write its own subtree of
+		// /sys/fs/cgroup; systemd 252 has no ProtectControlGroups= mode
+		// that allows that (=private needs 257), so delegation goes without.
+		w.kv("ProtectControlGroups", "yes")
+	}
 	w.kv("RestrictSUIDSGID", "yes")
 	w.kv("LockPersonality", "yes")
 }

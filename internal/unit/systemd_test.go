@@ -65,13 +65,13 @@ RestartPreventExitStatus=78
 WatchdogSec=30
 TimeoutStopSec=30
 KillMode=mixed
+Delegate=yes
 NoNewPrivileges=yes
 ProtectSystem=strict
 ReadWritePaths="/home/o p%%x/.parachute" "-/home/o p%%x/.bun"
 PrivateTmp=yes
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
-ProtectControlGroups=yes
 RestrictSUIDSGID=yes
 LockPersonality=yes
 
@@ -100,6 +100,7 @@ RestartPreventExitStatus=78
 WatchdogSec=30
 TimeoutStopSec=30
 KillMode=mixed
+Delegate=yes
 
 [Install]
 WantedBy=default.target
@@ -131,13 +132,13 @@ RestartPreventExitStatus=78
 WatchdogSec=30
 TimeoutStopSec=30
 KillMode=mixed
+Delegate=yes
 NoNewPrivileges=yes
 ProtectSystem=strict
 ReadWritePaths="/var/lib/parachute"
 PrivateTmp=yes
 ProtectKernelTunables=yes
 ProtectKernelModules=yes
-ProtectControlGroups=yes
 RestrictSUIDSGID=yes
 LockPersonality=yes
 
@@ -164,6 +165,7 @@ RestartPreventExitStatus=78
 WatchdogSec=30
 TimeoutStopSec=30
 KillMode=mixed
+Delegate=yes
 
 [Install]
 WantedBy=default.target

@@ -133,6 +133,11 @@ type Service struct {
 	StopTimeout time.Duration
 	// KillMode is systemd's KillMode= ("" = systemd's default).
 	KillMode string
+	// Delegate hands the unit's cgroup subtree to the service (systemd
+	// Delegate=yes), so it can give each child a cgroup of its own. It
+	// drops ProtectControlGroups= from the hardening: a read-only cgroup
+	// file system would forbid exactly that.
+	Delegate bool
 	// Ceiling is the crash-loop ceiling; nil renders no limit lines.
 	Ceiling *CrashCeiling
 	// Hardening adds systemd sandboxing to a system unit: NoNewPrivileges,

@@ -30,13 +30,13 @@
     WatchdogSec = "30";
     TimeoutStopSec = "30";
     KillMode = "mixed";
+    Delegate = "yes";
     NoNewPrivileges = "yes";
     ProtectSystem = "strict";
     ReadWritePaths = "\"/var/lib/parachute\"";
     PrivateTmp = "yes";
     ProtectKernelTunables = "yes";
     ProtectKernelModules = "yes";
-    ProtectControlGroups = "yes";
     RestrictSUIDSGID = "yes";
     LockPersonality = "yes";
   };

@@ -8,6 +8,10 @@
 //	ignore-term     like serve, but ignore SIGTERM (the hub must SIGKILL it)
 //	fork-grandchild start `testmod serve` as a child in the same process
 //	                group (it holds $PORT), then wait forever
+//	setsid-grandchild [pidfile]
+//	                start `testmod ignore-term` in a new session (it holds $PORT
+//	                and leaves the process group), write its pid to pidfile,
+//	                then wait forever: only a cgroup can stop it
 //	spew            write numbered lines to stdout as fast as possible until killed
 //	                (or until $SPEW_BYTES bytes, then print "done" and idle)
 //	hostile         like serve, while writing hostile output (lines of k×64 KiB ± 1,
@@ -32,7 +36,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: testmod serve|serve-health|crash|ignore-term|fork-grandchild|spew|hostile")
+		fmt.Fprintln(os.Stderr, "usage: testmod serve|serve-health|crash|ignore-term|fork-grandchild|setsid-grandchild|spew|hostile")
 		os.Exit(2)
 	}
 	switch os.Args[1] {
@@ -67,6 +71,22 @@ func main() {
 		fmt.Println("testmod: started grandchild pid", cmd.Process.Pid)
 		// The wrapper keeps SIGTERM's default action: a supervisor that only
 		// signalled this pid would leave the grandchild holding $PORT.
+		select {}
+	case "setsid-grandchild":
+		cmd := exec.Command(os.Args[0], "ignore-term")
+		cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			fmt.Fprintln(os.Stderr, "testmod: fork:", err)
+			os.Exit(1)
+		}
+		fmt.Println("testmod: started setsid grandchild pid", cmd.Process.Pid)
+		if len(os.Args) > 2 {
+			if err := os.WriteFile(os.Args[2], []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644); err != nil {
+				fmt.Fprintln(os.Stderr, "testmod:", err)
+				os.Exit(1)
+			}
+		}
 		select {}
 	case "spew":
 		spew()

@@ -195,3 +195,54 @@ func TestUnescapeMount(t *testing.T) {
 		}
 	}
 }
+
+// TestReapStaleKillsRecordedCgroup: a child record that names a module
+// cgroup of a delegated subtree is reaped through the cgroup, grandchildren
+// that left the process group included.
+func TestReapStaleKillsRecordedCgroup(t *testing.T) {
+	cg := testCgroups(t)
+	if !delegated(cg.Root()) {
+		testenv.Unavailable(t, "cannot mark a test cgroup delegated (trusted.delegate xattr) here")
+	}
+	dir := filepath.Join(cg.Root(), modPrefix+"old")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), childModeEnv+"=sleep", "IGNORE_TERM=1")
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd, Setsid: true}
+	err = cmd.Start()
+	unix.Close(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	runDir := t.TempDir()
+	// A record of another (dead) hub: pid 1's start time never matches.
+	rec := childRecord{PID: cmd.Process.Pid, PGID: cmd.Process.Pid, Argv: []string{exe}, HubPID: 1, HubStartTimeTicks: 1, Cgroup: dir}
+	if err := writeRecord(filepath.Join(runDir, "old"+recordExt), rec); err != nil {
+		t.Fatal(err)
+	}
+	killed, err := ReapStale(runDir, slog.New(slog.DiscardHandler))
+	if err != nil || !killed {
+		t.Fatalf("ReapStale = %v, %v; want killed", killed, err)
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the recorded module survived ReapStale")
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("cgroup %s not removed (%v)", dir, err)
+	}
+	if recs, _ := filepath.Glob(filepath.Join(runDir, "*"+recordExt)); len(recs) != 0 {
+		t.Errorf("records left: %v", recs)
+	}
+}

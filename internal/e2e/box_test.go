@@ -70,6 +70,7 @@ func TestInBox(t *testing.T) {
 		unitScenario(t, userScope(t, u, u.HomeDir+"/.parachute"))
 		failingScenario(t, userScope(t, u, u.HomeDir+"/fail-root"), u.HomeDir+"/fail-bin")
 		migrateScenario(t, userScope(t, u, u.HomeDir+"/migrate-root"))
+		cgroupScenario(t, userScope(t, u, u.HomeDir+"/cgroup-root"))
 	})
 }
 

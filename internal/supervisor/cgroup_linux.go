@@ -34,7 +34,8 @@ type Cgroups struct {
 
 // DelegatedCgroups detects, once at hub start, whether this process runs in
 // a cgroup v2 subtree delegated to it (systemd Delegate=yes marks it with
-// the user.delegate/trusted.delegate xattr, systemd ≥ 251), and if so moves
+// the user.delegate/trusted.delegate xattr, or the unit sets DelegationEnv),
+// and if so moves
 // the hub into <unit>/hub, enables the memory, cpu and pids controllers for
 // the module cgroups, and kills whatever a previous hub left in <unit>/mod-*
 // cgroups. It returns nil (and no error) when there is no such subtree:
@@ -51,9 +52,9 @@ func DelegatedCgroups(logger *slog.Logger) (*Cgroups, error) {
 	}
 	root := dir
 	switch {
-	case delegated(dir):
 	case filepath.Base(dir) == hubLeaf && delegated(filepath.Dir(dir)):
-		root = filepath.Dir(dir) // already moved (a second call)
+		root = filepath.Dir(dir) // already moved (a second call, a re-exec)
+	case delegated(dir):
 	default:
 		return nil, nil
 	}
@@ -158,13 +159,21 @@ func unescapeMount(s string) string {
 	return b.String()
 }
 
+// DelegationEnv is set to "1" by the hub's unit next to Delegate=yes (see
+// internal/unit). Why: systemd 252's system manager marks a delegated
+// cgroup with the user.delegate and trusted.delegate xattrs, but its user
+// manager marks nothing, and there every cgroup of the user is writable by
+// the user, delegated or not; only the unit itself can say so.
+const DelegationEnv = "PARACHUTE_CGROUP_DELEGATED"
+
 // delegated reports whether dir is a cgroup delegated to us: systemd marks
-// it (user.delegate for every manager, trusted.delegate for root's), and we
-// can create cgroups in it. Writability alone is not enough: root can write
-// any cgroup, and reorganising a cgroup systemd still manages (a login
-// session's scope, say) would fight systemd.
+// it (the xattrs) or our own unit says its cgroup is (DelegationEnv; dir is
+// then that cgroup or a module cgroup below it), and we can write it.
+// Writability alone is not enough: root can write any cgroup, and
+// reorganising a cgroup systemd still manages (a login session's scope,
+// say) would fight systemd.
 func delegated(dir string) bool {
-	marked := false
+	marked := unitSaysDelegated()
 	for _, attr := range []string{"user.delegate", "trusted.delegate"} {
 		buf := make([]byte, 8)
 		if n, err := unix.Getxattr(dir, attr, buf); err == nil && string(buf[:n]) == "1" {
@@ -172,6 +181,12 @@ func delegated(dir string) bool {
 		}
 	}
 	return marked && unix.Access(dir, unix.W_OK) == nil
+}
+
+// unitSaysDelegated reports whether our unit declared its cgroup delegated
+// (DelegationEnv) and systemd started us (INVOCATION_ID).
+func unitSaysDelegated() bool {
+	return os.Getenv(DelegationEnv) == "1" && os.Getenv("INVOCATION_ID") != ""
 }
 
 // writeCgroupFile writes one value to a cgroup interface file. O_TRUNC is

@@ -1,8 +1,8 @@
 // Package supervisor runs the hub's modules as attached child processes:
 // it spawns them in their own process groups (and, under systemd with a
-// delegated cgroup subtree, their own cgroups: cgroup_linux.go), waits for proof that they
-// serve, restarts them after crashes on a budget with exponential backoff,
-// stops them (and everything they forked) on request or at shutdown, and
+// delegated cgroup subtree, their own cgroups: cgroup_linux.go), waits for
+// proof that they serve, restarts them after crashes on a budget (the
+// first crash at once, later ones with exponential backoff), stops them (and everything they forked) on request or at shutdown, and
 // carries their output to the hub's stdout, rotating files, an in-memory
 // ring and live followers (package logsink).
 //
@@ -15,7 +15,9 @@
 // waiter goroutine (exit notification), two pumps (stdout, stderr → logsink)
 // and a readiness prober, all joined before the owner forgets the process.
 // The owner publishes a State snapshot under module.mu; Get and List read
-// only that snapshot.
+// only that snapshot. Usage reads the cgroup (or /proc) of the pid and
+// cgroup in that snapshot; it owns nothing, and a module gone meanwhile
+// only makes it report no usage.
 //
 // # Locks
 //
@@ -289,9 +291,11 @@ func (s *Supervisor) Start(ctx context.Context, spec Spec) (State, error) {
 	return call(ctx, m, cmdStart{spec: spec, reply: reply}, reply)
 }
 
-// Stop stops a module: SIGTERM to its process group, SIGKILL after the
-// policy's StopGrace (or at ctx's deadline, if sooner), and returns once the
-// child has exited and its group is empty. A pending restart is cancelled.
+// Stop stops a module: SIGTERM to its process group (and, with a cgroup,
+// every process in it), SIGKILL after the policy's StopGrace (or at ctx's
+// deadline, if sooner; with a cgroup, cgroup.kill, which also reaches what
+// setsid()ed away), and returns once the child has exited and its group, or
+// cgroup, is empty. A pending restart is cancelled.
 // Stopping a stopped or crashed module only records the stop; no signal is
 // sent to a process the supervisor does not hold. supervised is false (and
 // the State empty) when the module was never started. If ctx is done before

@@ -61,6 +61,9 @@ func RenderSystemd(s Service) ([]byte, error) {
 	for _, e := range s.Env {
 		w.kv("Environment", quoteEnv(e))
 	}
+	if s.Delegate {
+		w.kv("Environment", quoteEnv(EnvVar{Name: DelegationEnv, Value: "1"}))
+	}
 	if s.WorkingDir != "" {
 		w.kv("WorkingDirectory", w.raw("working directory", s.WorkingDir))
 	}

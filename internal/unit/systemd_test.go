@@ -57,6 +57,7 @@ Environment="PARACHUTE_HOME=/home/o p%%x/.parachute"
 Environment="PORT=1939"
 Environment="PATH=/usr/bin:/opt/we\"ird $dir:/home/o p%%x/.bun/bin:/usr/local/n/bin:/opt/homebrew/bin:/usr/local/bin:/bin:/usr/sbin:/sbin"
 Environment="BUN_INSTALL=/home/o p%%x/.bun"
+Environment="PARACHUTE_CGROUP_DELEGATED=1"
 WorkingDirectory=/home/o p%%x/.parachute
 ExecStart="/opt/para chute/parachute" serve
 Restart=on-failure
@@ -92,6 +93,7 @@ Environment="PARACHUTE_HOME=/home/o p%%x/.parachute"
 Environment="PORT=1939"
 Environment="PATH=/usr/bin:/opt/we\"ird $dir:/home/o p%%x/.bun/bin:/usr/local/n/bin:/opt/homebrew/bin:/usr/local/bin:/bin:/usr/sbin:/sbin"
 Environment="BUN_INSTALL=/home/o p%%x/.bun"
+Environment="PARACHUTE_CGROUP_DELEGATED=1"
 WorkingDirectory=/home/o p%%x/.parachute
 ExecStart="/opt/para chute/parachute" serve
 Restart=on-failure
@@ -124,6 +126,7 @@ StateDirectoryMode=0750
 Environment="PARACHUTE_HOME=/var/lib/parachute"
 Environment="PORT=1939"
 Environment="PATH=/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+Environment="PARACHUTE_CGROUP_DELEGATED=1"
 WorkingDirectory=/var/lib/parachute
 ExecStart=/usr/bin/parachute serve
 Restart=on-failure
@@ -158,6 +161,7 @@ NotifyAccess=main
 Environment="PARACHUTE_HOME=%h/.parachute"
 Environment="PORT=1939"
 Environment="PATH=%h/.bun/bin:/opt/homebrew/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+Environment="PARACHUTE_CGROUP_DELEGATED=1"
 ExecStart=/usr/bin/parachute serve
 Restart=on-failure
 RestartSec=5
@@ -238,6 +242,9 @@ func TestRenderSystemdRoundTrip(t *testing.T) {
 	var want []string
 	for _, e := range s.Env {
 		want = append(want, e.Name+"="+e.Value)
+	}
+	if s.Delegate {
+		want = append(want, DelegationEnv+"=1")
 	}
 	if diff := cmp.Diff(want, env); diff != "" {
 		t.Errorf("environment (-want +got):\n%s", diff)

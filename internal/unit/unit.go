@@ -29,6 +29,14 @@ const (
 	LaunchdLabel = "computer.parachute.hub"
 )
 
+// DelegationEnv is set to "1" in a unit with Delegate=yes. Why: systemd
+// 252's user manager does not mark delegated cgroups (the system manager
+// sets the user.delegate xattr), and every cgroup of the user is writable
+// by the user, so the service could not otherwise tell. It must equal
+// supervisor.DelegationEnv (unit renders without importing the
+// supervisor; the systemd-box e2e proves the two agree).
+const DelegationEnv = "PARACHUTE_CGROUP_DELEGATED"
+
 // Exit codes of `parachute serve`: a documented protocol between the hub and
 // the service manager.
 const (
@@ -134,9 +142,10 @@ type Service struct {
 	// KillMode is systemd's KillMode= ("" = systemd's default).
 	KillMode string
 	// Delegate hands the unit's cgroup subtree to the service (systemd
-	// Delegate=yes), so it can give each child a cgroup of its own. It
-	// drops ProtectControlGroups= from the hardening: a read-only cgroup
-	// file system would forbid exactly that.
+	// Delegate=yes), so it can give each child a cgroup of its own, and
+	// sets DelegationEnv=1 to tell the service so. It drops
+	// ProtectControlGroups= from the hardening: a read-only cgroup file
+	// system would forbid exactly that. launchd has no cgroups: ignored.
 	Delegate bool
 	// Ceiling is the crash-loop ceiling; nil renders no limit lines.
 	Ceiling *CrashCeiling

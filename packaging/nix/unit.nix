@@ -14,6 +14,7 @@
   environment = {
     PARACHUTE_HOME = "/var/lib/parachute";
     PORT = toString port;
+    PARACHUTE_CGROUP_DELEGATED = "1";
   } // environment;
   serviceConfig = {
     Type = "notify";

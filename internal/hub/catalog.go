@@ -78,8 +78,9 @@ func (s *Server) handleModules(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if s.sup != nil {
+		usage := s.sup.UsageAll()
 		for i := range mods {
-			if u, ok := s.sup.Usage(mods[i].Short); ok {
+			if u, ok := usage[mods[i].Short]; ok {
 				mem, cpu := u.MemoryBytes, u.CPU.Seconds()
 				mods[i].MemoryBytes, mods[i].CPUSeconds = &mem, &cpu
 			}

@@ -115,6 +115,9 @@ func TestCgroupStopKillsSetsidEscapee(t *testing.T) {
 	if !ok || u.MemoryBytes <= 0 || u.CPU <= 0 {
 		t.Errorf("Usage = %+v, %v; want memory and CPU > 0", u, ok)
 	}
+	if all := h.sup.UsageAll(); all["vault"].MemoryBytes <= 0 {
+		t.Errorf("UsageAll = %+v; want vault's cgroup usage", all)
+	}
 
 	if _, _, err := h.sup.Stop(context.Background(), "vault"); err != nil {
 		t.Fatal(err)
@@ -185,6 +188,10 @@ func TestUsageWithoutCgroup(t *testing.T) {
 	}
 	if _, ok := h.sup.Usage("nope"); ok {
 		t.Errorf("Usage of an unknown module succeeded")
+	}
+	all := h.sup.UsageAll()
+	if len(all) != 1 || all["vault"].MemoryBytes <= 0 {
+		t.Errorf("UsageAll = %+v; want vault with memory > 0", all)
 	}
 }
 

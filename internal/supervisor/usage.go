@@ -41,6 +41,41 @@ func (s *Supervisor) Usage(short string) (u Usage, ok bool) {
 	return u, true
 }
 
+// UsageAll returns the usage of every running module whose usage is known,
+// by short name. It lists processes at most once however many modules run
+// in process groups, so a status call stays cheap.
+func (s *Supervisor) UsageAll() map[string]Usage {
+	out := map[string]Usage{}
+	byGroup := map[int]string{} // pgid → short, for modules without a cgroup
+	for _, st := range s.List() {
+		switch {
+		case st.PID == 0:
+		case st.Cgroup != "":
+			if u, ok := cgroupUsage(st.Cgroup); ok {
+				out[st.Short] = u
+			}
+		default:
+			byGroup[st.PID] = st.Short
+		}
+	}
+	if len(byGroup) == 0 || !haveProcUsage {
+		return out
+	}
+	procs, err := liveProcs()
+	if err != nil {
+		return out
+	}
+	for _, p := range procs {
+		if short, ok := byGroup[p.PGID]; ok {
+			u := out[short]
+			u.MemoryBytes += p.RSS
+			u.CPU += p.CPU
+			out[short] = u
+		}
+	}
+	return out
+}
+
 // hubLeaf and modPrefix name the hub's own leaf and the modules' cgroups
 // inside a delegated cgroup subtree (cgroup_linux.go).
 const (

@@ -51,6 +51,3 @@ func groupMembers(pgid int) ([]procStat, error) {
 
 // haveProcUsage says readProc fills RSS and CPU: not here.
 const haveProcUsage = false
-
-// liveProcs is only needed where haveProcUsage is true.
-func liveProcs() ([]procStat, error) { return nil, errProcUnsupported }

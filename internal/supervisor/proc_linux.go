@@ -97,21 +97,6 @@ const haveProcUsage = true
 
 // groupMembers lists the live (non-zombie) processes of group pgid.
 func groupMembers(pgid int) ([]procStat, error) {
-	all, err := liveProcs()
-	if err != nil {
-		return nil, err
-	}
-	var out []procStat
-	for _, st := range all {
-		if st.PGID == pgid {
-			out = append(out, st)
-		}
-	}
-	return out, nil
-}
-
-// liveProcs lists every live (non-zombie) process.
-func liveProcs() ([]procStat, error) {
 	d, err := os.Open("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("listing processes: %w", err)
@@ -128,8 +113,8 @@ func liveProcs() ([]procStat, error) {
 			continue
 		}
 		st, err := readProc(pid)
-		if err != nil || st.Zombie {
-			continue // gone meanwhile
+		if err != nil || st.PGID != pgid || st.Zombie {
+			continue // gone meanwhile, or not ours
 		}
 		out = append(out, st)
 	}

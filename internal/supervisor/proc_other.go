@@ -10,6 +10,3 @@ func groupMembers(int) ([]procStat, error) { return nil, errProcUnsupported }
 
 // haveProcUsage says readProc fills RSS and CPU: not here.
 const haveProcUsage = false
-
-// liveProcs is only needed where haveProcUsage is true.
-func liveProcs() ([]procStat, error) { return nil, errProcUnsupported }

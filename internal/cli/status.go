@@ -71,7 +71,7 @@ type moduleStatusJSON struct {
 
 	// HealthStatus is the HTTP status the health path answered; absent
 	// when it did not answer (or was not probed).
-	HealthStatus int `json:"healthStatus,omitempty"`
+	HealthStatus int `json:"health_status,omitempty"`
 }
 
 func statusCommand(e *env) *cli.Command {

@@ -12,7 +12,7 @@ type healthRow struct {
 	Name         string  `json:"name"`
 	State        string  `json:"state"`
 	Status       *string `json:"status"`
-	HealthStatus int     `json:"healthStatus"`
+	HealthStatus int     `json:"health_status"`
 	Health       *struct {
 		OK         bool `json:"ok"`
 		StatusCode int  `json:"status_code"`
@@ -57,7 +57,7 @@ func TestStatusHealth401IsActive(t *testing.T) {
 		t.Fatalf("locked: state %q, status exit %d; want active and 0 (row %+v)", row.State, code, row)
 	}
 	if row.HealthStatus != 401 || !row.Health.OK || row.Health.StatusCode != 401 {
-		t.Fatalf("locked: healthStatus %d, health %+v; want 401 and ok", row.HealthStatus, *row.Health)
+		t.Fatalf("locked: health_status %d, health %+v; want 401 and ok", row.HealthStatus, *row.Health)
 	}
 	out, _, code := h.run("status")
 	if code != 0 || !tableRowHas(out, "locked", "active (401)") {
@@ -72,7 +72,7 @@ func TestStatusHealth404IsFailing(t *testing.T) {
 	h.start()
 	row, code := probedRow(t, h, "lost")
 	if row.State != "failing" || code != 1 || row.HealthStatus != 404 {
-		t.Fatalf("lost: state %q, healthStatus %d, status exit %d; want failing, 404, 1 (row %+v)",
+		t.Fatalf("lost: state %q, health_status %d, status exit %d; want failing, 404, 1 (row %+v)",
 			row.State, row.HealthStatus, code, row)
 	}
 	out, _, code := h.run("status")

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -90,13 +91,29 @@ func need(t testing.TB, tool, apt string) string {
 	return p
 }
 
-// run runs a command and returns its combined output, failing the test
+// run runs a command and returns its standard output, failing the test
 // when it fails.
 func run(t testing.TB, name string, args ...string) string {
 	t.Helper()
-	out, err := exec.Command(name, args...).CombinedOutput()
+	return runCmd(t, exec.Command(name, args...))
+}
+
+// runCmd runs cmd and returns its standard output, failing the test when
+// it fails. Standard error is kept apart, never parsed: tools print
+// warnings there (Debian's nix-bin warns about a missing nixbld group on a
+// fresh machine), and a warning inside the text a test decodes would fail
+// it for the wrong reason. It goes into the failure message, and into the
+// test log when the command succeeds.
+func runCmd(t testing.TB, cmd *exec.Cmd) string {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+		t.Fatalf("%s: %v\nstdout:\n%s\nstderr:\n%s", strings.Join(cmd.Args, " "), err, out, stderr.Bytes())
+	}
+	if stderr.Len() > 0 {
+		t.Logf("%s printed on stderr:\n%s", filepath.Base(cmd.Path), stderr.Bytes())
 	}
 	return string(out)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -15,6 +16,55 @@ import (
 
 	"github.com/openparachute/parachute/internal/unit"
 )
+
+// nixConfig is what the tests add to Nix's configuration. Why: Debian's
+// nix-bin defaults build-users-group to "nixbld" for root and, on a machine
+// where that group does not exist (a fresh one: nothing ran Nix's setup),
+// warns about it on every call. The tests only parse, evaluate and hash,
+// building nothing, so they need no build users; with the setting empty
+// their result cannot depend on what an earlier install left on the machine.
+const nixConfig = "build-users-group ="
+
+// nixCommand is exec.Command for a Nix tool with nixConfig applied. Nix
+// reads NIX_CONFIG after nix.conf and a later line wins, so nixConfig goes
+// after whatever NIX_CONFIG the caller has.
+func nixCommand(name string, args ...string) *exec.Cmd {
+	conf := nixConfig
+	if c := os.Getenv("NIX_CONFIG"); c != "" {
+		conf = c + "\n" + conf
+	}
+	cmd := exec.Command(name, args...)
+	cmd.Env = append(filterEnv(os.Environ(), "NIX_CONFIG"), "NIX_CONFIG="+conf)
+	return cmd
+}
+
+// nixEval evaluates a Nix expression strictly and returns its value as
+// JSON: nix-instantiate's stdout alone, its stderr left to the log.
+func nixEval(t *testing.T, nixInst, expr string) []byte {
+	t.Helper()
+	return []byte(runCmd(t, nixCommand(nixInst, "--eval", "--strict", "--json", "-E", expr)))
+}
+
+// TestNixEvalWithoutBuildGroup evaluates as on a fresh machine, where the
+// build-users-group Nix is told to use does not exist: the value must
+// decode and Nix must not warn about the group (nixConfig overrides it).
+func TestNixEvalWithoutBuildGroup(t *testing.T) {
+	nixInst := need(t, "nix-instantiate", "nix-bin")
+	t.Setenv("NIX_CONFIG", "build-users-group = parachute-no-such-group")
+	var got struct{ A []int }
+	if out := nixEval(t, nixInst, `{ a = [ 1 (1 + 1) ]; }`); json.Unmarshal(out, &got) != nil || len(got.A) != 2 {
+		t.Errorf("nix-instantiate --json printed %q, want {\"a\":[1,2]}", out)
+	}
+	cmd := nixCommand(nixInst, "--eval", "-E", "1")
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("nix-instantiate: %v\n%s", err, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "build-users-group") {
+		t.Errorf("nix-instantiate still warns about the build group:\n%s", stderr.String())
+	}
+}
 
 // narTree writes a tree with every kind of NAR node: nested directories,
 // an executable, an empty file, a symlink, names that sort by byte.
@@ -54,7 +104,7 @@ func TestNARHashMatchesNix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := strings.TrimSpace(run(t, nixHash, "--type", "sha256", dir))
+	want := strings.TrimSpace(runCmd(t, nixCommand(nixHash, "--type", "sha256", dir)))
 	if got := hex.EncodeToString(sum); got != want {
 		t.Errorf("NARHash = %s, nix-hash says %s", got, want)
 	}
@@ -126,7 +176,7 @@ func TestNixFilesParse(t *testing.T) {
 	}
 	for _, f := range files {
 		t.Run(filepath.Base(f), func(t *testing.T) {
-			run(t, nixInst, "--parse", f)
+			runCmd(t, nixCommand(nixInst, "--parse", f))
 		})
 	}
 }
@@ -146,7 +196,7 @@ func TestNixUnitEvaluates(t *testing.T) {
 		package = "/nix/store/0000-parachute"; user = "hub"; group = "hubs"; port = 2000;
 		environment = { PARACHUTE_BIND_HOST = "0.0.0.0"; };
 	}`
-	out := run(t, nixInst, "--eval", "--strict", "--json", "-E", expr)
+	out := nixEval(t, nixInst, expr)
 	var got struct {
 		Description   string
 		After, Wants  []string
@@ -155,7 +205,7 @@ func TestNixUnitEvaluates(t *testing.T) {
 		Environment   map[string]string
 		ServiceConfig map[string]string
 	}
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
+	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("decoding %s: %v", out, err)
 	}
 
@@ -271,14 +321,14 @@ in {
   darwinChecks = builtins.attrNames self.checks.aarch64-darwin;
   test = self.checks.x86_64-linux.nixos.name;
 }`
-	out := run(t, nixInst, "--eval", "--strict", "--json", "-E", expr)
+	out := nixEval(t, nixInst, expr)
 	var got struct {
 		Pname, Version, VendorHash, Src, App, AppType, Overlay, Test string
 		SubPackages, Ldflags, Checks, DarwinChecks                   []string
 		Cgo                                                          int
 		Module                                                       bool
 	}
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
+	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("decoding %s: %v", out, err)
 	}
 	pinned, err := FlakeVendorHash(root)
@@ -364,7 +414,7 @@ in {
   warnings = other.config.warnings;
   defaultEnv = defaults.config.systemd.services.parachute-hub.environment;
 }`
-	out := run(t, nixInst, "--eval", "--strict", "--json", "-E", expr)
+	out := nixEval(t, nixInst, expr)
 	var got struct {
 		Options         []string
 		ExecStart, User string
@@ -375,7 +425,7 @@ in {
 		OtherAccounts   map[string]any
 		Warnings        []string
 	}
-	if err := json.Unmarshal([]byte(out), &got); err != nil {
+	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("decoding %s: %v", out, err)
 	}
 	want := []string{"enable", "group", "listenAddress", "openFirewall", "package", "path", "port", "user"}

@@ -159,9 +159,14 @@ func checkWithPython(t *testing.T, data []byte, want map[string]any) {
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(py, "-c", "import json,plistlib,sys; print(json.dumps(plistlib.load(open(sys.argv[1],'rb'))))", path).CombinedOutput()
+	// Decode stdout alone: Python's warnings (a missing locale, say) go
+	// to stderr and are not part of the JSON.
+	cmd := exec.Command(py, "-c", "import json,plistlib,sys; print(json.dumps(plistlib.load(open(sys.argv[1],'rb'))))", path)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("plistlib: %v\n%s", err, out)
+		t.Fatalf("plistlib: %v\n%s%s", err, out, stderr.String())
 	}
 	var got map[string]any
 	if err := json.Unmarshal(out, &got); err != nil {

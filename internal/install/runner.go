@@ -26,26 +26,33 @@ func (c Cmd) String() string {
 	return strings.TrimSpace(c.Name + " " + strings.Join(c.Args, " "))
 }
 
-// Runner runs a program to completion and returns its combined output and
-// exit code. err is set only when the program could not be started or
-// waited for (not found, context cancelled); a non-zero exit is reported
-// through code, never through err.
+// Runner runs a program to completion and returns its output and exit
+// code. The output is the program's stdout alone when it exits 0 (callers
+// parse it: `npm root -g`, `git rev-parse HEAD`), and stdout followed by
+// stderr when it exits non-zero (for the error message). err is set only
+// when the program could not be started or waited for (not found, context
+// cancelled); a non-zero exit is reported through code, never through err.
 type Runner func(ctx context.Context, c Cmd) (output []byte, code int, err error)
 
 // ExecRunner is the real Runner: os/exec with stdin closed and stdout and
-// stderr captured together.
+// stderr captured apart. Why apart: npm and git print warnings on stderr
+// ("npm warn config ...", "warning: unable to access ~/.config/git")
+// while succeeding; mixed into stdout they became part of the npm root
+// or made a clean checkout look dirty.
 func ExecRunner(ctx context.Context, c Cmd) ([]byte, int, error) {
 	cmd := exec.CommandContext(ctx, c.Name, c.Args...)
 	cmd.Dir = c.Dir
 	cmd.Env = c.Env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) && ctx.Err() == nil {
+		out.Write(errOut.Bytes())
 		return out.Bytes(), ee.ExitCode(), nil
 	}
 	if err != nil {
+		out.Write(errOut.Bytes())
 		return out.Bytes(), -1, fmt.Errorf("running %s: %w", c, err)
 	}
 	return out.Bytes(), 0, nil

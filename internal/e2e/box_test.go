@@ -155,7 +155,9 @@ func (s *scope) systemctl(args ...string) string {
 	if s.user != nil {
 		args = append([]string{"--user"}, args...)
 	}
-	out, _ := s.command(context.Background(), "systemctl", args...).CombinedOutput()
+	// Stdout alone: it holds the state callers compare ("active"), and a
+	// warning on stderr (a unit file changed on disk) must not join it.
+	out, _ := s.command(context.Background(), "systemctl", args...).Output()
 	return strings.TrimSpace(string(out))
 }
 
@@ -312,10 +314,14 @@ func unitScenario(t *testing.T, s *scope) {
 	if s.user != nil {
 		kind = "systemd-user"
 	}
-	rendered := s.must("unit", "render", kind)
+	// Compared byte for byte, so stdout alone.
+	rendered, err := s.command(context.Background(), parachuteBin, "unit", "render", kind).Output()
+	if err != nil {
+		t.Fatalf("unit render %s: %v", kind, err)
+	}
 	unitFile := filepath.Join(s.unitDir(), "parachute-hub.service")
 	installed, err := os.ReadFile(unitFile)
-	if err != nil || string(installed) != rendered {
+	if err != nil || string(installed) != string(rendered) {
 		t.Fatalf("installed unit differs from `unit render %s` (%v)", kind, err)
 	}
 	s.must("migrate", "--teardown")

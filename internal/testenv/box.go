@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -64,6 +65,7 @@ func BootBox(t testing.TB, binds ...string) *Box {
 	if _, err := os.Stat(filepath.Join(root, "lib", "systemd", "systemd")); err != nil {
 		Unavailable(t, "systemd-box root %s is not built; run `%s test true` once", root, tool)
 	}
+	lockBoxes(t)
 	args := []string{"start"}
 	for _, b := range binds {
 		args = append(args, "--bind", b)
@@ -131,4 +133,41 @@ func CopyFile(src, dst string, mode os.FileMode) error {
 		return err
 	}
 	return out.Close()
+}
+
+// boxLockPath is the lock that serialises booted boxes across test
+// processes (go test runs packages in parallel).
+const boxLockPath = "/run/lock/parachute-systemd-box.lock"
+
+// lockBoxes waits until no other test holds a box and holds the lock until
+// t's cleanup. Why: systemd-box gives each box its own PID, mount and
+// network namespaces but not a cgroup namespace, and binds the host's
+// /sys. Every box's systemd therefore manages the same host cgroup paths
+// (system.slice/parachute-hub.service, user-1000.slice, …): two boxes
+// running a hub at once share one unit cgroup, and one box's systemd or
+// hub (which kills leftover mod-* cgroups at start) can kill the other's
+// modules. One box at a time makes the box tests independent of each other.
+// The lock is an flock on an open file, so a killed test releases it.
+func lockBoxes(t testing.TB) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(boxLockPath), 0o755); err != nil {
+		t.Fatalf("creating the box lock's directory: %v", err)
+	}
+	f, err := os.OpenFile(boxLockPath, os.O_RDWR|os.O_CREATE|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+	if err != nil {
+		t.Fatalf("opening the box lock: %v", err)
+	}
+	for {
+		err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX)
+		if err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		t.Fatalf("taking the box lock: %v", err)
+	}
+	// Registered before the box's own cleanup, so it runs after it (LIFO):
+	// the lock is released once the box is stopped.
+	t.Cleanup(func() { f.Close() })
 }

@@ -73,6 +73,27 @@ func ReadFile(path string) ([]byte, error) {
 	return io.ReadAll(f)
 }
 
+// ReadOwned reads a file this process wrote for itself and will act on:
+// like ReadFile, but the file must also be owned by the effective user,
+// have a single link and be writable by nobody else, and it is read up to
+// max bytes. Anything else is refused with a *NotRegularError. Why: a file
+// whose contents decide what the hub does as root (which process group to
+// kill, say) must not be one a group member could have planted or edited.
+func ReadOwned(path string, max int64) ([]byte, error) {
+	f, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if err := checkOwned(f); err != nil {
+		return nil, err
+	}
+	if fi, err := f.Stat(); err == nil && fi.Mode().Perm()&0o022 != 0 {
+		return nil, &NotRegularError{Path: path, Kind: fmt.Sprintf("file writable by others (mode %04o)", fi.Mode().Perm())}
+	}
+	return io.ReadAll(io.LimitReader(f, max))
+}
+
 // Check reports whether path is safe to hand to code that opens it by name
 // (SQLite): nil when nothing is there or it is a regular file, a
 // *NotRegularError for a symlink or any other kind of file. It does not

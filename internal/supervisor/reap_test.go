@@ -87,6 +87,7 @@ func TestReapStale(t *testing.T) {
 	tests := []struct {
 		name       string
 		mutate     func(*childRecord)
+		plant      func(t *testing.T, path string) // changes the written record file
 		wantKilled bool
 		wantErr    bool
 		wantKept   bool
@@ -97,6 +98,27 @@ func TestReapStale(t *testing.T) {
 		{name: "leaves a running hub's child alone", wantErr: true, wantKept: true, mutate: func(r *childRecord) {
 			// The "hub" is the child itself: alive, with a matching start time.
 			r.HubPID, r.HubStartTimeTicks = r.PID, r.StartTimeTicks
+		}},
+		// In a group-shared root a group member can plant records; only a
+		// file this user wrote and nobody else can change is acted on.
+		{name: "ignores a record that is a symlink", plant: func(t *testing.T, path string) {
+			elsewhere := filepath.Join(t.TempDir(), "planted")
+			if err := os.Rename(path, elsewhere); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(elsewhere, path); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "ignores a record others can write", plant: func(t *testing.T, path string) {
+			if err := os.Chmod(path, 0o666); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "ignores a hard-linked record", plant: func(t *testing.T, path string) {
+			if err := os.Link(path, filepath.Join(t.TempDir(), "second-name")); err != nil {
+				t.Fatal(err)
+			}
 		}},
 	}
 	for _, tc := range tests {
@@ -109,11 +131,14 @@ func TestReapStale(t *testing.T) {
 			}
 			dir := t.TempDir()
 			path := writeTestRecord(t, dir, rec)
+			if tc.plant != nil {
+				tc.plant(t, path)
+			}
 			killed, err := ReapStale(dir, nil)
 			if killed != tc.wantKilled || (err != nil) != tc.wantErr {
 				t.Fatalf("ReapStale = %v, %v; want killed=%v, error=%v", killed, err, tc.wantKilled, tc.wantErr)
 			}
-			if _, err := os.Stat(path); (err == nil) != tc.wantKept {
+			if _, err := os.Lstat(path); (err == nil) != tc.wantKept {
 				t.Errorf("record kept = %v, want %v", err == nil, tc.wantKept)
 			}
 			alive := unix.Kill(cmd.Process.Pid, 0) == nil

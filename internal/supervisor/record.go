@@ -12,6 +12,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/openparachute/parachute/internal/secfile"
 )
 
 // recordExt names the file, <RunDir>/<short>.hubchild, that records a
@@ -114,7 +116,13 @@ func ReapStale(runDir string, logger *slog.Logger) (killed bool, err error) {
 }
 
 func reapOne(path string, logger *slog.Logger) (killed, keep bool, err error) {
-	b, err := os.ReadFile(path)
+	// The record decides which process group or cgroup a (possibly root)
+	// hub kills: only one this user wrote and nobody else can change counts.
+	b, err := secfile.ReadOwned(path, 64<<10)
+	if errors.Is(err, secfile.ErrNotRegular) {
+		logger.Warn("ignoring a child record this hub's user did not write or others can change; removing it", "path", path, "err", err)
+		return false, false, nil
+	}
 	if err != nil {
 		return false, true, fmt.Errorf("reading child record: %w", err)
 	}

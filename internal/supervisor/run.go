@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -167,8 +169,8 @@ func (o *owner) spawn() (*run, *StartError) {
 		o.s.onSpawn(r.pid)
 	}
 	r.pumps.Add(2)
-	go pump(outR, o.m.sink.NewStream(), &r.pumps)
-	go pump(errR, o.m.sink.NewStream(), &r.pumps)
+	go pump(outR, o.m.sink.NewStream(), &r.pumps, o.log)
+	go pump(errR, o.m.sink.NewStream(), &r.pumps, o.log)
 	go func() {
 		err := waitLeader(cmd)
 		r.waitErr = err
@@ -201,15 +203,31 @@ func (o *owner) writeRecord(r *run) {
 
 // pump copies one pipe into the module's sink until EOF (every writer,
 // grandchildren included, has closed it) or a read deadline set by drain.
-func pump(f *os.File, st *logsink.Stream, wg *sync.WaitGroup) {
+//
+// The bytes are the module's, so hostile. logsink is fuzzed to be total,
+// but a panic here would end the whole hub with every module in it: as a
+// second line of defence a panic in the sink is logged and the stream's
+// output is discarded from then on, still read to EOF so the child never
+// blocks on a full pipe.
+func pump(f *os.File, st io.WriteCloser, wg *sync.WaitGroup, log *slog.Logger) {
 	defer wg.Done()
 	defer f.Close()
-	defer st.Close()
+	broken := false
+	guard := func(fn func()) {
+		defer func() {
+			if r := recover(); r != nil {
+				broken = true
+				log.Error("module log pipeline failed; discarding the rest of this stream", "panic", r)
+			}
+		}()
+		fn()
+	}
+	defer guard(func() { st.Close() })
 	buf := make([]byte, 64<<10)
 	for {
 		n, err := f.Read(buf)
-		if n > 0 {
-			st.Write(buf[:n])
+		if n > 0 && !broken {
+			guard(func() { st.Write(buf[:n]) })
 		}
 		if err != nil {
 			return

@@ -77,6 +77,7 @@ func TestChildEnvStripsManagerVariables(t *testing.T) {
 		"NOTIFY_SOCKET": "/run/systemd/notify", "WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1",
 		"LISTEN_PID": "1", "LISTEN_FDS": "1", "LISTEN_FDNAMES": "hub", "INVOCATION_ID": "0123456789abcdef",
 		"JOURNAL_STREAM": "8:12345", "MANAGERPID": "1", "SYSTEMD_EXEC_PID": "1", "MAINPID": "1",
+		supervisor.DelegationEnv: "1",
 	}
 	for k, v := range hubEnv {
 		t.Setenv(k, v)

@@ -92,7 +92,9 @@ func seconds(f float64) time.Duration { return time.Duration(f * float64(time.Se
 //   - LISTEN_PID/LISTEN_FDS/LISTEN_FDNAMES: a socket-activation-aware
 //     module would try to take over descriptors that are the hub's;
 //   - INVOCATION_ID, JOURNAL_STREAM, MANAGERPID, SYSTEMD_EXEC_PID, MAINPID:
-//     they describe the hub's own unit and log stream, not the module's.
+//     they describe the hub's own unit and log stream, not the module's;
+//   - supervisor.DelegationEnv: the unit's "your cgroup is delegated"
+//     marker is the hub's; a module is a leaf and must not act on it.
 //
 // Only these exact names: other LISTEN_* or WATCHDOG_* names (LISTEN_ADDR,
 // say) are ordinary module settings.
@@ -101,6 +103,7 @@ var managerEnv = map[string]bool{
 	"LISTEN_FDS": true, "LISTEN_PID": true, "LISTEN_FDNAMES": true,
 	"INVOCATION_ID": true, "JOURNAL_STREAM": true, "MANAGERPID": true,
 	"SYSTEMD_EXEC_PID": true, "MAINPID": true,
+	supervisor.DelegationEnv: true,
 }
 
 // childEnv is the hub's environment, then PORT, then the module's .env,

@@ -112,6 +112,14 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening hub db %s: %w", path, err)
 	}
+	// Why a bounded pool: every SQLite connection holds three descriptors
+	// (hub.db, -wal, -shm), and database/sql opens one per concurrent
+	// query by default, so a burst of authenticated requests could grow
+	// the hub's descriptors without limit. Writers serialise on the write
+	// lock anyway; a few connections serve WAL's concurrent readers.
+	db.SetMaxOpenConns(maxDBConns)
+	db.SetMaxIdleConns(2)
+	db.SetConnMaxIdleTime(time.Minute)
 	s := &Store{
 		db:    db,
 		path:  path,
@@ -131,6 +139,9 @@ func Open(path string) (*Store, error) {
 	}
 	return s, nil
 }
+
+// maxDBConns bounds the hub.db connection pool (see Open).
+const maxDBConns = 4
 
 // dbSidecars are the files SQLite keeps next to hub.db in WAL mode.
 var dbSidecars = []string{"-wal", "-shm"}

@@ -341,3 +341,34 @@ func mustTime(t *testing.T, s string) time.Time {
 	}
 	return tm
 }
+
+// A burst of concurrent database work must not open a connection (three
+// descriptors) per request: the pool is bounded.
+func TestStorePoolIsBounded(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			// Hold a connection across a query so the burst overlaps.
+			rows, err := s.db.QueryContext(ctx, "SELECT 1 FROM sqlite_master")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			for rows.Next() {
+			}
+			rows.Close()
+		}()
+	}
+	close(start)
+	wg.Wait()
+	st := s.db.Stats()
+	if st.MaxOpenConnections != maxDBConns || st.OpenConnections > maxDBConns {
+		t.Fatalf("pool: max %d, open %d; want at most %d", st.MaxOpenConnections, st.OpenConnections, maxDBConns)
+	}
+}

@@ -435,11 +435,14 @@ in {
 	if got.ExecStart != "/nix/store/0000-parachute/bin/parachute serve" {
 		t.Errorf("ExecStart = %q", got.ExecStart)
 	}
+	// The unit delegates its cgroup (Delegate=yes); the marker tells the hub
+	// so (supervisor.DelegationEnv).
 	if diff := cmp.Diff(map[string]string{"PARACHUTE_HOME": "/var/lib/parachute", "PORT": "2000",
-		"PARACHUTE_BIND_HOST": "0.0.0.0"}, got.Env); diff != "" {
+		"PARACHUTE_BIND_HOST": "0.0.0.0", unit.DelegationEnv: "1"}, got.Env); diff != "" {
 		t.Errorf("environment (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(map[string]string{"PARACHUTE_HOME": "/var/lib/parachute", "PORT": "1939"}, got.DefaultEnv); diff != "" {
+	if diff := cmp.Diff(map[string]string{"PARACHUTE_HOME": "/var/lib/parachute", "PORT": "1939",
+		unit.DelegationEnv: "1"}, got.DefaultEnv); diff != "" {
 		t.Errorf("default environment, which must not bind beyond loopback (-want +got):\n%s", diff)
 	}
 	if diff := cmp.Diff([]int{2000}, got.Ports); diff != "" {

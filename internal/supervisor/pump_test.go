@@ -13,7 +13,7 @@ import (
 type panicky struct{ writes, closes int }
 
 func (p *panicky) Write([]byte) (int, error) { p.writes++; panic("sink bug") }
-func (p *panicky) Close() error             { p.closes++; return nil }
+func (p *panicky) Close() error              { p.closes++; return nil }
 
 // A panic in the log sink must not end the hub: pump logs it, keeps
 // reading the pipe to EOF (so the child never blocks on a full pipe) and

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -60,7 +59,8 @@ func newHarness(t *testing.T, opts Options) *harness {
 		for _, pid := range h.spawned() {
 			assertGroupGone(t, pid)
 		}
-		checkGoroutines(t)
+		// The spawner thread lives as long as the process, by design.
+		testenv.CheckGoroutines(t, "spawnLoop")
 		if t.Failed() {
 			t.Logf("supervisor log:\n%s", h.logs.String())
 		}
@@ -142,33 +142,6 @@ func assertGroupGone(t testing.TB, pgid int) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// checkGoroutines fails the test if a goroutine of this module's packages
-// outlives the supervisor (the spawner thread lives forever by design).
-func checkGoroutines(t testing.TB) {
-	t.Helper()
-	var leaked []string
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		leaked = leaked[:0]
-		buf := make([]byte, 4<<20)
-		buf = buf[:runtime.Stack(buf, true)]
-		for _, g := range strings.Split(string(buf), "\n\n") {
-			if strings.Contains(g, "parachute/internal/") && !strings.Contains(g, "spawnLoop") &&
-				!strings.Contains(g, "testing.tRunner") && !strings.Contains(g, "testing.(*M)") {
-				leaked = append(leaked, g)
-			}
-		}
-		if len(leaked) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Errorf("%d goroutine(s) leaked:\n%s", len(leaked), strings.Join(leaked, "\n\n"))
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 

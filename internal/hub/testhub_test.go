@@ -19,30 +19,25 @@ import (
 	"github.com/openparachute/parachute/internal/testenv"
 )
 
-// testHub is an in-process hub served the way `parachute serve` serves it
-// (NewHTTPServer on a capped listener), on a real 127.0.0.1 port, with a
-// real hub.db, a real supervisor and a minted operator token.
-type testHub struct {
-	t     *testing.T
-	s     *Server
-	ln    *capListener
-	addr  string // host:port
-	token string
-	paths config.Paths
-	sup   *supervisor.Supervisor
+// hubParts is a Server built from real parts: a hub.db opened with
+// auth.Open in a temp root, a signing key, a minted operator token (admin
+// scope set) and a supervisor, shut down when the test ends.
+type hubParts struct {
+	s       *Server
+	store   *auth.Store
+	token   string // the operator token, as `parachute` reads it from disk
+	paths   config.Paths
+	sup     *supervisor.Supervisor
+	origins Origins
 }
 
-// newTestHub starts a hub with the given limits and connection cap.
-func newTestHub(t *testing.T, limits Limits, maxConns int) *testHub {
+// newHubParts is the one place the in-process hub tests build a Server
+// with New (newTestHub serves it on a port, newRouterHub calls ServeHTTP
+// directly): a change to Options or to how the hub is wired lands here.
+func newHubParts(t *testing.T, origins Origins, limits Limits) *hubParts {
 	t.Helper()
 	p := config.Paths{Root: t.TempDir()}
 	ctx := context.Background()
-	raw, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := raw.Addr().(*net.TCPAddr).Port
-	origins := Origins{Port: port}
 	store, err := auth.Open(p.HubDB())
 	if err != nil {
 		t.Fatal(err)
@@ -66,12 +61,34 @@ func newTestHub(t *testing.T, limits Limits, maxConns int) *testHub {
 	})
 	log := slog.New(slog.DiscardHandler)
 	s := New(Options{Paths: p, Supervisor: sup, Auth: store, Origins: origins, Version: "test", Logger: log, Limits: limits})
-	ln := newCapListener(raw, maxConns, log)
-	srv := NewHTTPServer(s)
+	return &hubParts{s: s, store: store, token: strings.TrimSpace(string(tok)), paths: p, sup: sup, origins: origins}
+}
+
+// testHub is an in-process hub served the way `parachute serve` serves it
+// (NewHTTPServer on a capped listener), on a real 127.0.0.1 port, with a
+// real hub.db, a real supervisor and a minted operator token.
+type testHub struct {
+	*hubParts
+	t    *testing.T
+	ln   *capListener
+	addr string // host:port
+}
+
+// newTestHub starts a hub with the given limits and connection cap.
+func newTestHub(t *testing.T, limits Limits, maxConns int) *testHub {
+	t.Helper()
+	raw, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() }) // if newHubParts fails; closing twice is harmless
+	hp := newHubParts(t, Origins{Port: raw.Addr().(*net.TCPAddr).Port}, limits)
+	ln := newCapListener(raw, maxConns, hp.s.log)
+	srv := NewHTTPServer(hp.s)
 	done := make(chan struct{})
 	go func() { defer close(done); _ = srv.Serve(ln) }()
 	t.Cleanup(func() { srv.Close(); <-done })
-	return &testHub{t: t, s: s, ln: ln, addr: raw.Addr().String(), token: strings.TrimSpace(string(tok)), paths: p, sup: sup}
+	return &testHub{hubParts: hp, t: t, ln: ln, addr: raw.Addr().String()}
 }
 
 func (h *testHub) url(path string) string { return "http://" + h.addr + path }

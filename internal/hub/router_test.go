@@ -14,7 +14,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/openparachute/parachute/internal/auth"
-	"github.com/openparachute/parachute/internal/testenv"
 )
 
 // The router tests drive Server.ServeHTTP with httptest recorders: no
@@ -54,13 +53,10 @@ type routerHub struct {
 	tokens map[tokenKind]string
 }
 
-// newRouterHub builds the hub the router tests share. It registers the
-// goroutine-leak check first, so it runs after the supervisor and hub.db
-// are shut down: every router test ends with it.
+// newRouterHub builds the hub the router tests share; like every hub
+// newHubParts builds, it ends its test with the goroutine-leak check.
 func newRouterHub(t *testing.T) *routerHub {
 	t.Helper()
-	// The supervisor's spawner thread lives as long as the process.
-	testenv.NoLeaks(t, "spawnLoop")
 	hp := newHubParts(t, Origins{Port: routerPort}, Limits{})
 	ctx := context.Background()
 	h := &routerHub{hubParts: hp, t: t, tokens: map[tokenKind]string{garbage: "not-a-jwt", operator: hp.token}}

@@ -36,6 +36,10 @@ type hubParts struct {
 // directly): a change to Options or to how the hub is wired lands here.
 func newHubParts(t *testing.T, origins Origins, limits Limits) *hubParts {
 	t.Helper()
+	// Registered first, so it runs after every cleanup below and the
+	// caller's: nothing of the hub may outlive the test. The supervisor's
+	// spawner thread lives as long as the process.
+	testenv.NoLeaks(t, "spawnLoop")
 	p := config.Paths{Root: t.TempDir()}
 	ctx := context.Background()
 	store, err := auth.Open(p.HubDB())

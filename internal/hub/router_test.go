@@ -43,10 +43,11 @@ const (
 )
 
 // routerHub is a hub answering through ServeHTTP, with one token of each
-// kind and three registered modules, none running:
+// kind and two registered modules, neither running:
 //   - "gone": mounted at /gone on a port nothing listens on, no installDir;
-//   - "bad": mounted only under /api, so the mount rules refuse it;
-//   - nothing else ("mod" and friends are not installed).
+//   - "bad": mounted only under /api, so the mount rules refuse it.
+//
+// Any other name ("mod" in the table) is not installed.
 type routerHub struct {
 	*hubParts
 	t      *testing.T
@@ -333,6 +334,7 @@ func TestRouter(t *testing.T) {
 		{name: "start garbage token", routerReq: post("/api/modules/mod/start", garbage), status: 401, code: "unauthenticated"},
 		{name: "start auth-only scope", routerReq: post("/api/modules/mod/start", authOnly), status: 403, code: "insufficient_scope"},
 		{name: "start no jti", routerReq: post("/api/modules/mod/start", noJTI), status: 401, code: "unauthenticated"},
+		{name: "start HEAD is 405", routerReq: head("/api/modules/mod/start", operator), status: 405, code: "method_not_allowed", allow: "POST"},
 		{name: "start GET without a token is 405", routerReq: get("/api/modules/mod/start", noToken), status: 405, code: "method_not_allowed", allow: "POST"},
 		{name: "start a row with no start command", routerReq: post("/api/modules/gone/start", operator), status: 422, code: "no_start_cmd"},
 		{name: "start a refused mount", routerReq: post("/api/modules/bad/start", operator), status: 409, code: "mount_refused"},

@@ -123,11 +123,24 @@ func (s *statusJSON) failing() bool {
 	return false
 }
 
+// collectStatus gathers `parachute status`: services.json, the hub's
+// answers, and one row per module. It never fails: what it cannot learn
+// becomes a note, an inactive row or out.Error.
 func collectStatus(c *cli.Context, paths config.Paths) *statusJSON {
-	ctx := c.Context
-	out := &statusJSON{Modules: []moduleStatusJSON{}}
-	// A strict read (it never writes): a malformed file is reported, and
-	// status still shows the hub row.
+	out := &statusJSON{}
+	f := readServices(paths, out)
+	hub, mods, merr := probeHub(c.Context, paths)
+	out.Hub = hub
+	live, degraded := liveModules(hub.Up, mods, merr)
+	out.Modules = moduleRows(f.Services, hub.Up, live)
+	noteDegraded(out, degraded)
+	return out
+}
+
+// readServices reads services.json strictly (it never writes): a
+// malformed file becomes out.Error and an empty list, so status still
+// shows the hub row; the file's warnings become out.Notes.
+func readServices(paths config.Paths, out *statusJSON) *manifest.File {
 	f, err := manifest.Load(paths.ServicesJSON())
 	if err != nil {
 		out.Error = "services.json is malformed: " + err.Error() + "\nFix or remove the file, then re-run."
@@ -136,14 +149,19 @@ func collectStatus(c *cli.Context, paths config.Paths) *statusJSON {
 	for _, w := range f.Warnings {
 		out.Notes = append(out.Notes, "services.json: "+w)
 	}
-	client := hubclient.New(paths)
-	port := portOf(client.Base)
-	out.Hub = hubStatusJSON{URL: client.Base, Port: port}
+	return f
+}
 
-	// /health, /api/modules and the service manager's view are
-	// independent, so they run at once: status costs the slowest of them
-	// rather than their sum. /api/modules is only used when /health says
-	// the hub is up, and is cancelled when it does not.
+// probeHub asks the hub for /health and /api/modules and the service
+// manager for its view of the hub, and returns the hub row with the
+// module list (or why there is none).
+//
+// The three are independent, so they run at once: status costs the
+// slowest of them rather than their sum. /api/modules is only used when
+// /health says the hub is up, and is cancelled when it does not.
+func probeHub(ctx context.Context, paths config.Paths) (hubStatusJSON, *api.ModulesResponse, error) {
+	client := hubclient.New(paths)
+	hub := hubStatusJSON{URL: client.Base, Port: portOf(client.Base)}
 	var (
 		wg   sync.WaitGroup
 		mgr  managerView
@@ -158,76 +176,95 @@ func collectStatus(c *cli.Context, paths config.Paths) *statusJSON {
 	start := time.Now()
 	h, herr := client.Health(ctx)
 	if herr == nil {
-		out.Hub.Up = true
-		out.Hub.Version, out.Hub.PID = h.Version, h.PID
+		hub.Up = true
+		hub.Version, hub.PID = h.Version, h.PID
 		up := h.UptimeS
-		out.Hub.UptimeS = &up
-		out.Hub.Latency = float64(time.Since(start).Microseconds()) / 1000
+		hub.UptimeS = &up
+		hub.Latency = float64(time.Since(start).Microseconds()) / 1000
 	} else {
 		cancelModules()
 	}
 	wg.Wait()
-	out.Hub.Manager = mgr.label
-	out.Hub.State, out.Hub.Notes = hubRowState(mgr, out.Hub.Up)
+	hub.Manager = mgr.label
+	hub.State, hub.Notes = hubRowState(mgr, hub.Up)
+	return hub, mods, merr
+}
 
-	var live map[string]api.ModuleInfo
-	var degraded string
-	if out.Hub.Up {
-		switch {
-		case merr == nil:
-			live = map[string]api.ModuleInfo{}
-			for _, m := range mods.Modules {
-				live[m.Short] = m
-			}
-		case errors.Is(merr, hubclient.ErrNoOperatorToken):
-			degraded = "couldn't read live module state — " + merr.Error()
-		default:
-			degraded = "couldn't read live module state (" + merr.Error() + ")"
-		}
+// liveModules indexes the hub's module list by short name. It is nil when
+// the hub is down, or when the list could not be read; degraded then says
+// why (for the operator), unless the hub is simply down.
+func liveModules(hubUp bool, mods *api.ModulesResponse, merr error) (live map[string]api.ModuleInfo, degraded string) {
+	switch {
+	case !hubUp:
+		return nil, ""
+	case errors.Is(merr, hubclient.ErrNoOperatorToken):
+		return nil, "couldn't read live module state — " + merr.Error()
+	case merr != nil:
+		return nil, "couldn't read live module state (" + merr.Error() + ")"
 	}
-	refused := refusedRows(f.Services)
-	for i, row := range f.Services {
-		short := manifest.ShortName(row.Name)
-		m := moduleStatusJSON{Name: row.Name, Short: short, Port: row.Port, Version: row.Version,
-			URL: moduleURL(short, row), Source: moduleSource(row)}
-		switch {
-		case !out.Hub.Up:
-			m.State = stateInactive
-			m.Notes = append(m.Notes, "hub is down — its modules are stopped")
-		case live == nil:
-			m.State = stateInactive
-		default:
-			li, ok := live[short]
-			if !ok {
-				m.State = stateInactive
-				break
-			}
-			m.Status, m.PID, m.Restarts, m.UptimeS, m.Health = li.SupervisorStatus, li.PID, li.Restarts, li.UptimeS, li.Health
-			m.MemoryBytes, m.CPUSeconds, m.Cgroup = li.MemoryBytes, li.CPUSeconds, li.Cgroup
-			m.State, m.Notes = moduleRowState(li)
-			if li.Health != nil {
-				m.HealthStatus = li.Health.StatusCode
-			}
-			if li.StartError != nil {
-				m.StartError = li.StartError.Description
-			}
-		}
+	live = map[string]api.ModuleInfo{}
+	for _, m := range mods.Modules {
+		live[m.Short] = m
+	}
+	return live, ""
+}
+
+// moduleRows is one status row per services.json row: what the file says,
+// the hub's live view (live, nil when unknown), and the notes about it.
+func moduleRows(services []manifest.Service, hubUp bool, live map[string]api.ModuleInfo) []moduleStatusJSON {
+	rows := []moduleStatusJSON{} // [] rather than null in --json
+	refused := refusedRows(services)
+	for i, row := range services {
+		m := moduleRow(row, hubUp, live)
 		if why, ok := refused[i]; ok {
 			m.State = stateFailing
 			m.Notes = append(m.Notes, why)
 		}
-		if k, ok := manifest.KnownByShort(short); ok && k.Port != 0 && row.Port != k.Port && !manifest.IsVaultName(row.Name) {
+		if k, ok := manifest.KnownByShort(m.Short); ok && k.Port != 0 && row.Port != k.Port && !manifest.IsVaultName(row.Name) {
 			m.Notes = append(m.Notes, "canonical port is "+strconv.Itoa(k.Port))
 		}
-		if i == 0 && degraded != "" {
-			m.Notes = append(m.Notes, degraded)
-		}
-		out.Modules = append(out.Modules, m)
+		rows = append(rows, m)
 	}
-	if len(f.Services) == 0 && degraded != "" {
+	return rows
+}
+
+// moduleRow is one module's row before the mount and port notes: the
+// file's facts, and its state from the hub's live view.
+func moduleRow(row manifest.Service, hubUp bool, live map[string]api.ModuleInfo) moduleStatusJSON {
+	short := manifest.ShortName(row.Name)
+	m := moduleStatusJSON{Name: row.Name, Short: short, Port: row.Port, Version: row.Version,
+		URL: moduleURL(short, row), Source: moduleSource(row)}
+	li, ok := live[short]
+	switch {
+	case !hubUp:
+		m.State = stateInactive
+		m.Notes = append(m.Notes, "hub is down — its modules are stopped")
+	case !ok: // not supervised, or live state unknown
+		m.State = stateInactive
+	default:
+		m.Status, m.PID, m.Restarts, m.UptimeS, m.Health = li.SupervisorStatus, li.PID, li.Restarts, li.UptimeS, li.Health
+		m.MemoryBytes, m.CPUSeconds, m.Cgroup = li.MemoryBytes, li.CPUSeconds, li.Cgroup
+		m.State, m.Notes = moduleRowState(li)
+		if li.Health != nil {
+			m.HealthStatus = li.Health.StatusCode
+		}
+		if li.StartError != nil {
+			m.StartError = li.StartError.Description
+		}
+	}
+	return m
+}
+
+// noteDegraded puts why live module state is missing on the first module
+// row, or on the hub row when there are no modules.
+func noteDegraded(out *statusJSON, degraded string) {
+	switch {
+	case degraded == "":
+	case len(out.Modules) > 0:
+		out.Modules[0].Notes = append(out.Modules[0].Notes, degraded)
+	default:
 		out.Hub.Notes = append(out.Hub.Notes, degraded)
 	}
-	return out
 }
 
 // refusedRows maps the index of every row the hub refuses to start and

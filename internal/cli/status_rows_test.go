@@ -1,0 +1,115 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/openparachute/parachute/internal/api"
+	"github.com/openparachute/parachute/internal/hubclient"
+	"github.com/openparachute/parachute/internal/manifest"
+)
+
+// TestStatusRows assembles status rows from services.json rows and a
+// /api/modules answer, without a hub: the steps collectStatus runs once
+// the hub has answered (or not).
+func TestStatusRows(t *testing.T) {
+	ptr := func(s string) *string { return &s }
+	pid, uptime, mem := 4242, int64(90), int64(1<<20)
+	services := []manifest.Service{
+		{Name: "parachute-notes", Port: 1942, Paths: []string{"/notes"}, Health: "/notes/health", Version: "1.2.0",
+			InstallDir: "/home/u/.bun/install/global/node_modules/@openparachute/notes"},
+		{Name: "echo", Port: 4000, Paths: []string{"/echo/"}, Health: "/echo/health", Version: "0.1.0", InstallDir: "/src/echo"},
+		{Name: "spy", Port: 4001, Paths: []string{"/echo/api"}, Health: "/h", Version: "1"},
+	}
+	base := func(i int) moduleStatusJSON {
+		r := services[i]
+		s := manifest.ShortName(r.Name)
+		return moduleStatusJSON{Name: r.Name, Short: s, Port: r.Port, Version: r.Version, URL: moduleURL(s, r), Source: moduleSource(r)}
+	}
+	spyRefused := refusedRows(services)[2]
+	if spyRefused == "" {
+		t.Fatalf("refusedRows(services) does not refuse spy; the table below assumes it does")
+	}
+	running := api.ModuleInfo{Short: "notes", Name: "parachute-notes", SupervisorStatus: ptr("running"), PID: &pid,
+		Restarts: 2, UptimeS: &uptime, Ready: true, MemoryBytes: &mem, Cgroup: "/sys/fs/cgroup/x",
+		Health: &api.Health{OK: true, StatusCode: 401, LatencyMS: 1.5, URL: "http://127.0.0.1:1942/notes/health"}}
+
+	with := func(m moduleStatusJSON, f func(*moduleStatusJSON)) moduleStatusJSON { f(&m); return m }
+	cases := []struct {
+		name      string
+		services  []manifest.Service
+		hubUp     bool
+		mods      *api.ModulesResponse
+		merr      error
+		wantRows  []moduleStatusJSON
+		wantHubNs []string
+	}{{
+		name:     "hub down: every row inactive, refused rows failing",
+		services: services[:3],
+		merr:     errors.New("connection refused"),
+		wantRows: []moduleStatusJSON{
+			with(base(0), func(m *moduleStatusJSON) {
+				m.State, m.Notes = stateInactive, []string{"hub is down — its modules are stopped"}
+			}),
+			with(base(1), func(m *moduleStatusJSON) {
+				m.State, m.Notes = stateInactive, []string{"hub is down — its modules are stopped"}
+			}),
+			with(base(2), func(m *moduleStatusJSON) {
+				m.State, m.Notes = stateFailing, []string{"hub is down — its modules are stopped", spyRefused}
+			}),
+		},
+	}, {
+		name:     "hub up: live fields copied; unsupervised row inactive",
+		services: services[:2],
+		hubUp:    true,
+		mods:     &api.ModulesResponse{Modules: []api.ModuleInfo{running}},
+		wantRows: []moduleStatusJSON{
+			with(base(0), func(m *moduleStatusJSON) {
+				m.State, m.Status, m.PID, m.Restarts, m.UptimeS = stateActive, ptr("running"), &pid, 2, &uptime
+				m.Health, m.HealthStatus, m.MemoryBytes, m.Cgroup = running.Health, 401, &mem, "/sys/fs/cgroup/x"
+			}),
+			with(base(1), func(m *moduleStatusJSON) { m.State = stateInactive }),
+		},
+	}, {
+		name:     "hub up without a token: rows inactive, why on the first row",
+		services: services[:2],
+		hubUp:    true,
+		merr:     fmt.Errorf("%w at /root/operator.token", hubclient.ErrNoOperatorToken),
+		wantRows: []moduleStatusJSON{
+			with(base(0), func(m *moduleStatusJSON) {
+				m.State, m.Notes = stateInactive, []string{"couldn't read live module state — no operator token at /root/operator.token"}
+			}),
+			with(base(1), func(m *moduleStatusJSON) { m.State = stateInactive }),
+		},
+	}, {
+		name:      "hub up, list failed, no modules: why on the hub row",
+		hubUp:     true,
+		merr:      errors.New("HTTP 500"),
+		wantRows:  []moduleStatusJSON{},
+		wantHubNs: []string{"couldn't read live module state (HTTP 500)"},
+	}, {
+		name:     "a first-party module off its canonical port",
+		services: []manifest.Service{{Name: "parachute-notes", Port: 5000, Paths: []string{"/notes"}, Health: "/notes/health"}},
+		hubUp:    true,
+		mods:     &api.ModulesResponse{},
+		wantRows: []moduleStatusJSON{{Name: "parachute-notes", Short: "notes", Port: 5000, State: stateInactive,
+			URL: "http://127.0.0.1:5000/notes", Source: "unknown", Notes: []string{"canonical port is 1942"}}},
+	}}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			out := &statusJSON{}
+			live, degraded := liveModules(c.hubUp, c.mods, c.merr)
+			out.Modules = moduleRows(c.services, c.hubUp, live)
+			noteDegraded(out, degraded)
+			if d := cmp.Diff(c.wantRows, out.Modules); d != "" {
+				t.Errorf("module rows (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(c.wantHubNs, out.Hub.Notes); d != "" {
+				t.Errorf("hub notes (-want +got):\n%s", d)
+			}
+		})
+	}
+}

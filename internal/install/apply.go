@@ -16,49 +16,108 @@ import (
 // expect, when set, is the short name the source must turn out to be.
 func (in *Installer) apply(ctx context.Context, src Source, req Request, expect string) (*Result, error) {
 	res := &Result{Source: src.Kind}
-	short := sourceShort(src)
-	if err := checkExpected(src, short, expect); err != nil {
-		return nil, err
-	}
-	if short == "" {
-		short = expect // an upgrade of a registry package names its module
-	}
-	old, err := in.findRow(short)
+	short, old, err := in.target(src, expect)
 	if err != nil {
 		return nil, err
 	}
 	if old != nil {
 		res.PreviousVersion = old.Version
-		if src.ChannelDefaulted && (src.Kind == SourceKnown || src.Kind == SourceRegistry) {
-			// Channel stickiness (reference hub#332): an rc install stays
-			// on rc unless the operator names a channel.
-			src.Spec = src.Package + "@" + DetectChannel(old.Version)
-		}
-		if src.Version == "" && (src.Kind == SourceKnown || src.Kind == SourceRegistry) {
-			src.Version = in.npmView(ctx, src.Spec)
-		}
+		src = in.followInstalled(ctx, src, *old)
 		if unchanged, err := guard(short, old.Version, src.Version, req); err != nil || unchanged {
 			res.Short, res.Name, res.Version, res.Unchanged = short, old.Name, old.Version, unchanged
 			return res, err
 		}
 	}
 	if req.DryRun {
-		res.Short, res.Version, res.DryRun = short, src.Version, true
-		if old != nil {
-			res.Name, res.Port, res.Replaced = old.Name, old.Port, true
-		}
-		return res, nil
+		return dryRunResult(res, short, src.Version, old), nil
 	}
-
-	op := "install"
-	if req.upgrade {
-		op = "upgrade"
-	}
-	pl, err := in.place(ctx, src, old, op, short)
+	pl, err := in.place(ctx, src, old, opName(req), short)
 	if err != nil {
 		return nil, err
 	}
+	mod, short, old, err := in.identify(ctx, pl, src, old, expect)
+	if err != nil {
+		return nil, err
+	}
+	version := placedVersion(pl.dir, mod, "0.0.0-linked")
+	if old != nil && src.Version == "" {
+		// The version was unknown before installing (a registry tag
+		// without npm view): apply the rules now.
+		unchanged, err := in.guardPlaced(ctx, pl, short, old.Version, version, req)
+		if err != nil {
+			return nil, err
+		}
+		if unchanged {
+			res.Short, res.Name, res.Version, res.Unchanged = short, old.Name, version, true
+			return res, nil
+		}
+	}
+	row, err := in.registerPlaced(ctx, pl, short, mod, src.Known, version, req.Port, old)
+	if err != nil {
+		return nil, err
+	}
+	in.recordRegistered(res, pl, short, version, row, old)
+	return in.startPlaced(ctx, pl, res, old, req.NoStart)
+}
+
+// target is the module src names before anything is installed and its
+// services.json row (nil when it has none). short is "" when only the
+// package itself will tell (a registry package that is not first-party
+// and no expect).
+func (in *Installer) target(src Source, expect string) (short string, old *manifest.Service, err error) {
+	short = sourceShort(src)
+	if err := checkExpected(src, short, expect); err != nil {
+		return "", nil, err
+	}
+	if short == "" {
+		short = expect // an upgrade of a registry package names its module
+	}
+	if old, err = in.findRow(short); err != nil {
+		return "", nil, err
+	}
+	return short, old, nil
+}
+
+// followInstalled completes a registry source from the installed row: the
+// channel it follows and, when the source did not pin one, the version
+// the registry would install.
+func (in *Installer) followInstalled(ctx context.Context, src Source, old manifest.Service) Source {
+	registry := src.Kind == SourceKnown || src.Kind == SourceRegistry
+	if src.ChannelDefaulted && registry {
+		// Channel stickiness (reference hub#332): an rc install stays
+		// on rc unless the operator names a channel.
+		src.Spec = src.Package + "@" + DetectChannel(old.Version)
+	}
+	if src.Version == "" && registry {
+		src.Version = in.npmView(ctx, src.Spec)
+	}
+	return src
+}
+
+// dryRunResult fills res with what the install would do.
+func dryRunResult(res *Result, short, version string, old *manifest.Service) *Result {
+	res.Short, res.Version, res.DryRun = short, version, true
+	if old != nil {
+		res.Name, res.Port, res.Replaced = old.Name, old.Port, true
+	}
+	return res
+}
+
+// opName names the operation in the install journal.
+func opName(req Request) string {
+	if req.upgrade {
+		return "upgrade"
+	}
+	return "install"
+}
+
+// identify reads and validates the placed package's module.json and
+// settles which module it is: its short name (checked against expect and
+// the names that belong to Parachute) and, when the source did not tell
+// before placing, its installed row. A failure undoes the placement.
+func (in *Installer) identify(ctx context.Context, pl placement, src Source, old *manifest.Service, expect string) (*manifest.Module, string, *manifest.Service, error) {
 	mod, err := in.moduleAt(pl.dir, src)
+	short := ""
 	if err == nil {
 		short = moduleShort(mod, src.Known)
 		err = checkIdentity(src, mod, short, expect)
@@ -68,38 +127,55 @@ func (in *Installer) apply(ctx context.Context, src Source, req Request, expect 
 	}
 	if err != nil {
 		in.undoQuiet(ctx, pl)
-		return nil, err
+		return nil, "", nil, err
 	}
-	pkg, _ := readPackageJSON(pl.dir)
-	version := firstNonEmpty(versionOf(pkg, mod), "0.0.0-linked")
-	if old != nil && src.Version == "" {
-		// The version was unknown before installing (a registry tag
-		// without npm view): apply the rules now and undo if they say no.
-		unchanged, err := guard(short, old.Version, version, req)
-		if err != nil {
-			in.undoQuiet(ctx, pl)
-			return nil, err
-		}
-		if unchanged {
-			in.commit(pl)
-			res.Short, res.Name, res.Version, res.Unchanged = short, old.Name, version, true
-			return res, nil
-		}
-	}
+	return mod, short, old, nil
+}
 
+// placedVersion is the version of the package in dir: its package.json,
+// else its module.json, else fallback.
+func placedVersion(dir string, mod *manifest.Module, fallback string) string {
+	pkg, _ := readPackageJSON(dir)
+	return firstNonEmpty(versionOf(pkg, mod), fallback)
+}
+
+// guardPlaced applies the version rules once the placed package has told
+// its version: a refusal undoes the placement; an unchanged version keeps
+// it (the files are that same version) and commits.
+func (in *Installer) guardPlaced(ctx context.Context, pl placement, short, installed, version string, req Request) (unchanged bool, err error) {
+	unchanged, err = guard(short, installed, version, req)
+	switch {
+	case err != nil:
+		in.undoQuiet(ctx, pl)
+	case unchanged:
+		in.commit(pl)
+	}
+	return unchanged, err
+}
+
+// registerPlaced journals the registering step, with the row to put back
+// (which may only now be known), and writes the module's services.json
+// row. A failure undoes the placement.
+func (in *Installer) registerPlaced(ctx context.Context, pl placement, short string, mod *manifest.Module, k *manifest.Known, version string, port int, old *manifest.Service) (manifest.Service, error) {
 	if pl.j != nil && pl.j.OldRow == nil {
 		pl.j.OldRow = old // a row found only once the module's name was known
 	}
 	if err := in.journalStep(pl, stepRegistering, short); err != nil {
 		in.undoQuiet(ctx, pl)
-		return nil, err
+		return manifest.Service{}, err
 	}
-	row, err := in.register(short, mod, src.Known, pl.dir, version, req.Port, old)
+	row, err := in.register(short, mod, k, pl.dir, version, port, old)
 	if err != nil {
 		in.undoQuiet(ctx, pl)
-		return nil, err
+		return manifest.Service{}, err
 	}
 	hook("registered")
+	return row, nil
+}
+
+// recordRegistered fills res from the registered row and tells the
+// operator.
+func (in *Installer) recordRegistered(res *Result, pl placement, short, version string, row manifest.Service, old *manifest.Service) {
 	res.Short, res.Name, res.Port, res.InstallDir, res.Version = short, row.Name, row.Port, row.InstallDir, version
 	res.Replaced = old != nil
 	if pl.pm != nil {
@@ -110,23 +186,30 @@ func (in *Installer) apply(ctx context.Context, src Source, req Request, expect 
 	} else {
 		in.rep.Info(fmt.Sprintf("✓ %s %s registered on port %d", row.Name, version, row.Port))
 	}
-	if in.rt == nil || req.NoStart {
+}
+
+// startPlaced starts the registered module through the Runtime (unless
+// there is none, or noStart) and commits the placement once it is ready.
+// A new module that does not start stays installed (a *StartError); a
+// replacement that does not is rolled back (a *RollbackError).
+func (in *Installer) startPlaced(ctx context.Context, pl placement, res *Result, old *manifest.Service, noStart bool) (*Result, error) {
+	if in.rt == nil || noStart {
 		in.commit(pl)
 		return res, nil
 	}
-	end := in.rep.Begin("starting " + short)
-	err = in.rt.Start(ctx, short)
+	end := in.rep.Begin("starting " + res.Short)
+	err := in.rt.Start(ctx, res.Short)
 	end(err)
-	if err == nil {
+	switch {
+	case err == nil:
 		in.commit(pl)
 		res.Started = true
 		return res, nil
-	}
-	if old == nil {
+	case old == nil:
 		in.commit(pl)
-		return res, &StartError{Short: short, Err: err}
+		return res, &StartError{Short: res.Short, Err: err}
 	}
-	return res, in.rollback(ctx, short, version, *old, err, func() error { return in.undo(ctx, pl) }, func() { in.endJournal(pl) })
+	return res, in.rollback(ctx, res.Short, res.Version, *old, err, func() error { return in.undo(ctx, pl) }, func() { in.endJournal(pl) })
 }
 
 // guard applies the version rules before anything changes: an upgrade to

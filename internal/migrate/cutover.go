@@ -87,38 +87,69 @@ func (c *Cutover) Run(ctx context.Context) (Outcome, error) {
 	if st.Installed {
 		c.logf("Found a hub unit already written (resuming a prior cutover).")
 	}
+	u, err := c.writeUnit(ctx)
+	if err != nil {
+		return WriteFailed, err
+	}
+	owned, err := c.stopLegacy()
+	if err != nil {
+		return PortStuck, err
+	}
+	want := c.declaredPorts()
+	if err := c.sweepOrphans(want, owned); err != nil {
+		return PortStuck, err
+	}
+	if err := c.waitPortsFree(ctx, want); err != nil {
+		return PortStuck, err
+	}
+	if err := c.startUnit(ctx, u.Name); err != nil {
+		return StartFailed, err
+	}
+	if err := c.verifyHub(ctx); err != nil {
+		return VerifyTimeout, err
+	}
+	return Migrated, nil
+}
 
-	// 1. Write the unit without starting it.
+// writeUnit is step 1: write the hub unit without starting it.
+func (c *Cutover) writeUnit(ctx context.Context) (servicemgr.Unit, error) {
 	c.logf("Writing the hub unit file (not starting it yet)…")
-	u, err := ctl.DefaultRender()
+	u, err := c.Ctl.DefaultRender()
 	if err == nil {
 		if err = c.Paths.EnsureRoot(); err == nil {
 			var msgs []string
-			msgs, err = ctl.Mgr.Install(ctx, u, false)
+			msgs, err = c.Ctl.Mgr.Install(ctx, u, false)
 			for _, m := range msgs {
 				c.logf("  %s", m)
 			}
 		}
 	}
 	if err != nil {
-		return WriteFailed, fmt.Errorf("could not write the hub unit file — nothing was stopped: %w", err)
+		return u, fmt.Errorf("could not write the hub unit file — nothing was stopped: %w", err)
 	}
 	c.logf("  ✓ wrote %s", u.Path)
+	return u, nil
+}
 
-	// 2. Stop the legacy processes by their pidfiles.
+// stopLegacy is step 2: stop the legacy processes by their pidfiles. It
+// returns their pids, which sweepOrphans may stop again by port.
+func (c *Cutover) stopLegacy() (owned map[int]bool, err error) {
 	c.logf("Stopping the detached hub + modules…")
-	owned := map[int]bool{}
+	owned = map[int]bool{}
 	for _, p := range c.legacy() {
 		owned[p.pid] = true
 		if err := c.stopProc(p); err != nil {
-			return PortStuck, err
+			return owned, err
 		}
 		c.logf("  ✓ stopped %s (pid %d)", p.label, p.pid)
 	}
+	return owned, nil
+}
 
-	// 3. Free the declared ports, but only from our own processes.
+// sweepOrphans is step 3: free the declared ports, but only from our own
+// processes (a legacy pid, or a command line naming parachute).
+func (c *Cutover) sweepOrphans(want []declaredPort, owned map[int]bool) error {
 	c.logf("Sweeping orphaned processes still bound to declared ports…")
-	want := c.declaredPorts()
 	for _, dp := range want {
 		h, ok := ports.HolderOf(dp.port)
 		if !ok {
@@ -135,37 +166,46 @@ func (c *Cutover) Run(ctx context.Context) (Outcome, error) {
 		}
 		c.logf("  orphan on port %d (%s, %s) — stopping it.", dp.port, dp.label, h)
 		if err := c.stopProc(legacyProc{label: dp.label, pid: h.PID}); err != nil {
-			return PortStuck, err
+			return err
 		}
 	}
+	return nil
+}
 
-	// 4. Prove the ports are free before starting anything.
+// waitPortsFree is step 4: prove the ports are free before starting
+// anything.
+func (c *Cutover) waitPortsFree(ctx context.Context, want []declaredPort) error {
 	c.logf("Verifying ports are free before starting the unit…")
 	for _, dp := range want {
 		if !c.waitPortFree(ctx, dp.port) {
-			return PortStuck, fmt.Errorf("port %d (%s) is still held by %s after stopping the detached processes.\n"+
+			return fmt.Errorf("port %d (%s) is still held by %s after stopping the detached processes.\n"+
 				"The hub unit is written but NOT started — your box is unchanged except the unit file.\n"+
 				"Stop that process, then re-run `parachute migrate --to-supervised`", dp.port, dp.label, ports.Describe(dp.port))
 		}
 	}
+	return nil
+}
 
-	// 5. Start the unit and wait for /health.
+// startUnit is step 5: start the hub unit.
+func (c *Cutover) startUnit(ctx context.Context, name string) error {
 	c.logf("Starting the hub unit…")
-	if err := ctl.Mgr.Start(ctx, u.Name); err != nil {
-		return StartFailed, fmt.Errorf("could not start the hub unit: %w", err)
+	if err := c.Ctl.Mgr.Start(ctx, name); err != nil {
+		return fmt.Errorf("could not start the hub unit: %w", err)
 	}
-	c.logf("Verifying the supervised hub is healthy…")
-	if err := ctl.WaitHealthy(ctx); err != nil {
-		return VerifyTimeout, err
-	}
+	return nil
+}
 
-	// 6. Verify the modules came back under the supervisor.
-	if c.Modules != nil {
-		if err := c.verifyModules(ctx); err != nil {
-			return VerifyTimeout, err
-		}
+// verifyHub is step 6: wait for the hub's /health, then (given Modules)
+// for its modules to come back under the supervisor.
+func (c *Cutover) verifyHub(ctx context.Context) error {
+	c.logf("Verifying the supervised hub is healthy…")
+	if err := c.Ctl.WaitHealthy(ctx); err != nil {
+		return err
 	}
-	return Migrated, nil
+	if c.Modules == nil {
+		return nil
+	}
+	return c.verifyModules(ctx)
 }
 
 // legacy lists live processes named by legacy pidfiles: hub/run/hub.pid

@@ -49,6 +49,40 @@ func (in *Installer) Uninstall(ctx context.Context, req UninstallRequest) (*Unin
 	}
 
 	res := &UninstallResult{Short: short}
+	rows, err := in.rowsOf(short)
+	if err != nil {
+		return nil, err
+	}
+	modDir := in.paths.ModuleDir(short)
+	_, statErr := os.Stat(modDir)
+	purge := req.Purge && statErr == nil
+	if len(rows) == 0 && !purge {
+		return nil, fmt.Errorf("%w: %s has no services.json entry in %s", ErrNotInstalled, short, in.paths.ServicesJSON())
+	}
+	if len(rows) > 0 {
+		if err := in.stopModule(ctx, short); err != nil {
+			return nil, err
+		}
+		if res.Rows, err = in.removeRows(short); err != nil {
+			return nil, err
+		}
+	}
+	if err := in.removePackages(ctx, short, rows, res); err != nil {
+		return res, err
+	}
+	if purge {
+		if err := purgeDir(in.paths.Root, modDir); err != nil {
+			return res, err
+		}
+		res.Purged = modDir
+		in.rep.Info("✓ removed " + modDir)
+	}
+	return res, nil
+}
+
+// rowsOf returns short's services.json rows: its main row and, for vault,
+// its instance rows.
+func (in *Installer) rowsOf(short string) ([]manifest.Service, error) {
 	f, err := manifest.Load(in.paths.ServicesJSON())
 	if err != nil {
 		return nil, err
@@ -59,40 +93,53 @@ func (in *Installer) Uninstall(ctx context.Context, req UninstallRequest) (*Unin
 			rows = append(rows, s)
 		}
 	}
-	modDir := in.paths.ModuleDir(short)
-	_, statErr := os.Stat(modDir)
-	if len(rows) == 0 && !(req.Purge && statErr == nil) {
-		return nil, fmt.Errorf("%w: %s has no services.json entry in %s", ErrNotInstalled, short, in.paths.ServicesJSON())
-	}
+	return rows, nil
+}
 
-	if in.rt != nil && len(rows) > 0 {
-		end := in.rep.Begin("stopping " + short)
-		err := in.rt.Stop(ctx, short)
-		end(err)
-		if err != nil {
-			return nil, fmt.Errorf("stopping %s: %w", short, err)
-		}
+// stopModule stops short through the Runtime, when a hub runs.
+func (in *Installer) stopModule(ctx context.Context, short string) error {
+	if in.rt == nil {
+		return nil
 	}
-	if len(rows) > 0 {
-		err := manifest.Update(in.paths.ServicesJSON(), func(f *manifest.File) error {
-			kept := f.Services[:0]
-			for _, s := range f.Services {
-				if manifest.ShortName(s.Name) == short {
-					res.Rows = append(res.Rows, s.Name)
-					continue
-				}
-				kept = append(kept, s)
+	end := in.rep.Begin("stopping " + short)
+	err := in.rt.Stop(ctx, short)
+	end(err)
+	if err != nil {
+		return fmt.Errorf("stopping %s: %w", short, err)
+	}
+	return nil
+}
+
+// removeRows removes short's rows from services.json under its lock and
+// returns their names.
+func (in *Installer) removeRows(short string) ([]string, error) {
+	var removed []string
+	err := manifest.Update(in.paths.ServicesJSON(), func(f *manifest.File) error {
+		kept := f.Services[:0]
+		for _, s := range f.Services {
+			if manifest.ShortName(s.Name) == short {
+				removed = append(removed, s.Name)
+				continue
 			}
-			f.Services = kept
-			return nil
-		})
-		if err != nil {
-			return nil, fmt.Errorf("removing %s from %s: %w", short, in.paths.ServicesJSON(), err)
+			kept = append(kept, s)
 		}
-		for _, r := range res.Rows {
-			in.rep.Info(fmt.Sprintf("✓ removed %s from services.json", r))
-		}
+		f.Services = kept
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("removing %s from %s: %w", short, in.paths.ServicesJSON(), err)
 	}
+	for _, r := range removed {
+		in.rep.Info(fmt.Sprintf("✓ removed %s from services.json", r))
+	}
+	return removed, nil
+}
+
+// removePackages removes the package behind short's main row (instance
+// rows share it), found through the row's installDir or, for a
+// first-party module seeded before installDir was recorded, the package
+// manager.
+func (in *Installer) removePackages(ctx context.Context, short string, rows []manifest.Service, res *UninstallResult) error {
 	for _, row := range rows {
 		if row.Name != rowName(short) {
 			continue // vault instance rows share the main row's package
@@ -105,17 +152,10 @@ func (in *Installer) Uninstall(ctx context.Context, req UninstallRequest) (*Unin
 			continue
 		}
 		if err := in.removePackage(ctx, dir, res); err != nil {
-			return res, err
+			return err
 		}
 	}
-	if req.Purge && statErr == nil {
-		if err := purgeDir(in.paths.Root, modDir); err != nil {
-			return res, err
-		}
-		res.Purged = modDir
-		in.rep.Info("✓ removed " + modDir)
-	}
-	return res, nil
+	return nil
 }
 
 // removePackage removes the package at dir when a package manager put it

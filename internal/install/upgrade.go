@@ -128,37 +128,19 @@ func (in *Installer) isGitCheckout(ctx context.Context, dir string) bool {
 // result is reset to the previous commit and restarted.
 func (in *Installer) gitUpgrade(ctx context.Context, short string, row manifest.Service, dir string, k *manifest.Known, req Request) (*Result, error) {
 	res := &Result{Short: short, Name: row.Name, Port: row.Port, InstallDir: dir, Version: row.Version, PreviousVersion: row.Version, Source: SourceDir, Replaced: true}
-	git, _ := in.lookPath("git")
-	gitCmd := func(args ...string) (string, error) {
-		out, err := in.run(ctx, Cmd{Dir: dir, Name: git, Args: args})
-		return strings.TrimSpace(string(out)), err
-	}
-	status, err := gitCmd("status", "--porcelain")
+	git := in.gitIn(ctx, dir)
+	before, err := in.cleanHead(short, dir, git)
 	if err != nil {
-		return nil, fmt.Errorf("%s: git status in %s: %w", short, dir, err)
+		return nil, err
 	}
-	if status != "" {
-		return nil, fmt.Errorf("%w: %s: the checkout at %s has uncommitted changes — commit or stash them, then re-run", ErrDirtyTree, short, dir)
-	}
-	before, err := gitCmd("rev-parse", "HEAD")
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading HEAD in %s: %w", short, dir, err)
-	}
-	in.rep.Info(fmt.Sprintf("%s: git checkout at %s (%s)", short, dir, short7(before)))
 	if req.DryRun {
 		in.rep.Info(fmt.Sprintf("%s: would run git pull --ff-only in %s", short, dir))
 		res.DryRun = true
 		return res, nil
 	}
-	end := in.rep.Begin("git pull --ff-only in " + dir)
-	_, err = gitCmd("pull", "--ff-only")
-	end(err)
+	after, err := in.pullFastForward(short, dir, git)
 	if err != nil {
-		return nil, fmt.Errorf("%s: git pull --ff-only: %w", short, err)
-	}
-	after, err := gitCmd("rev-parse", "HEAD")
-	if err != nil {
-		return nil, fmt.Errorf("%s: reading HEAD in %s: %w", short, dir, err)
+		return nil, err
 	}
 	if after == before {
 		in.rep.Info(fmt.Sprintf("%s: already up to date (%s); nothing restarted", short, short7(before)))
@@ -166,45 +148,97 @@ func (in *Installer) gitUpgrade(ctx context.Context, short string, row manifest.
 		return res, nil
 	}
 	reset := func() error {
-		if _, err := gitCmd("reset", "--hard", before); err != nil {
+		if _, err := git("reset", "--hard", before); err != nil {
 			return fmt.Errorf("resetting %s to %s: %w", dir, short7(before), err)
 		}
 		return nil
 	}
-	fail := func(err error) (*Result, error) {
+	version, err := in.registerPulled(ctx, short, row, dir, k, git, before, after)
+	if err != nil {
 		if rerr := reset(); rerr != nil {
 			err = errors.Join(err, rerr)
 		}
 		return nil, err
-	}
-	if err := in.installDeps(ctx, dir, gitCmd, before, after); err != nil {
-		return fail(err)
-	}
-	mod, err := in.moduleAt(dir, Source{Arg: dir, Known: k})
-	if err == nil {
-		err = checkIdentity(Source{Arg: dir, Known: k}, mod, moduleShort(mod, k), short)
-	}
-	if err != nil {
-		return fail(err)
-	}
-	pkg, _ := readPackageJSON(dir)
-	version := firstNonEmpty(versionOf(pkg, mod), row.Version)
-	if _, err := in.register(short, mod, k, dir, version, 0, &row); err != nil {
-		return fail(err)
 	}
 	res.Version = version
 	in.rep.Info(fmt.Sprintf("%s: %s → %s", short, short7(before), short7(after)))
 	if in.rt == nil {
 		return res, nil
 	}
-	endStart := in.rep.Begin("restarting " + short)
+	end := in.rep.Begin("restarting " + short)
 	err = in.rt.Start(ctx, short)
-	endStart(err)
+	end(err)
 	if err != nil {
 		return res, in.rollback(ctx, short, short7(after), row, err, reset, nil)
 	}
 	res.Started = true
 	return res, nil
+}
+
+// gitIn returns a runner of git commands in dir that returns their
+// trimmed output.
+func (in *Installer) gitIn(ctx context.Context, dir string) func(args ...string) (string, error) {
+	git, _ := in.lookPath("git")
+	return func(args ...string) (string, error) {
+		out, err := in.run(ctx, Cmd{Dir: dir, Name: git, Args: args})
+		return strings.TrimSpace(string(out)), err
+	}
+}
+
+// cleanHead refuses a checkout with uncommitted changes and returns its
+// HEAD.
+func (in *Installer) cleanHead(short, dir string, git func(...string) (string, error)) (string, error) {
+	status, err := git("status", "--porcelain")
+	if err != nil {
+		return "", fmt.Errorf("%s: git status in %s: %w", short, dir, err)
+	}
+	if status != "" {
+		return "", fmt.Errorf("%w: %s: the checkout at %s has uncommitted changes — commit or stash them, then re-run", ErrDirtyTree, short, dir)
+	}
+	head, err := git("rev-parse", "HEAD")
+	if err != nil {
+		return "", fmt.Errorf("%s: reading HEAD in %s: %w", short, dir, err)
+	}
+	in.rep.Info(fmt.Sprintf("%s: git checkout at %s (%s)", short, dir, short7(head)))
+	return head, nil
+}
+
+// pullFastForward runs git pull --ff-only and returns the new HEAD.
+func (in *Installer) pullFastForward(short, dir string, git func(...string) (string, error)) (string, error) {
+	end := in.rep.Begin("git pull --ff-only in " + dir)
+	_, err := git("pull", "--ff-only")
+	end(err)
+	if err != nil {
+		return "", fmt.Errorf("%s: git pull --ff-only: %w", short, err)
+	}
+	head, err := git("rev-parse", "HEAD")
+	if err != nil {
+		return "", fmt.Errorf("%s: reading HEAD in %s: %w", short, dir, err)
+	}
+	return head, nil
+}
+
+// registerPulled installs the pulled commit's dependencies (when they
+// changed), validates its module.json and rewrites the module's row with
+// the new version, which it returns. The caller resets the checkout when
+// it fails.
+func (in *Installer) registerPulled(ctx context.Context, short string, row manifest.Service, dir string, k *manifest.Known, git func(...string) (string, error), before, after string) (string, error) {
+	if err := in.installDeps(ctx, dir, git, before, after); err != nil {
+		return "", err
+	}
+	src := Source{Arg: dir, Known: k}
+	mod, err := in.moduleAt(dir, src)
+	if err == nil {
+		err = checkIdentity(src, mod, moduleShort(mod, k), short)
+	}
+	if err != nil {
+		return "", err
+	}
+	version := placedVersion(dir, mod, row.Version)
+	if _, err := in.register(short, mod, k, dir, version, 0, &row); err != nil {
+		return "", err
+	}
+	return version, nil
 }
 
 // installDeps reinstalls a checkout's dependencies when its manifest or

@@ -2,12 +2,12 @@ package cli
 
 import (
 	"errors"
-	"fmt"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/openparachute/parachute/internal/api"
+	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/hubclient"
 	"github.com/openparachute/parachute/internal/manifest"
 )
@@ -38,6 +38,11 @@ func TestStatusRows(t *testing.T) {
 		Health: &api.Health{OK: true, StatusCode: 401, LatencyMS: 1.5, URL: "http://127.0.0.1:1942/notes/health"}}
 
 	with := func(m moduleStatusJSON, f func(*moduleStatusJSON)) moduleStatusJSON { f(&m); return m }
+	// The error a client without a token file really returns.
+	_, noToken := hubclient.New(config.Paths{Root: t.TempDir()}).Token()
+	if noToken == nil {
+		t.Fatal("Token() with no token file succeeded")
+	}
 	cases := []struct {
 		name      string
 		services  []manifest.Service
@@ -77,10 +82,10 @@ func TestStatusRows(t *testing.T) {
 		name:     "hub up without a token: rows inactive, why on the first row",
 		services: services[:2],
 		hubUp:    true,
-		merr:     fmt.Errorf("%w at /root/operator.token", hubclient.ErrNoOperatorToken),
+		merr:     noToken,
 		wantRows: []moduleStatusJSON{
 			with(base(0), func(m *moduleStatusJSON) {
-				m.State, m.Notes = stateInactive, []string{"couldn't read live module state — no operator token at /root/operator.token"}
+				m.State, m.Notes = stateInactive, []string{"couldn't read live module state — " + noToken.Error()}
 			}),
 			with(base(1), func(m *moduleStatusJSON) { m.State = stateInactive }),
 		},

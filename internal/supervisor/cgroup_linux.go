@@ -348,16 +348,7 @@ func cgroupPIDs(dir string) []int {
 
 // waitCgroupEmpty polls until the cgroup has no live process or d passes.
 func waitCgroupEmpty(dir string, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for interval := 2 * time.Millisecond; ; interval = min(interval*2, 50*time.Millisecond) {
-		if !cgroupPopulated(dir) {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(interval) // polling a kernel counter, not synchronising goroutines
-	}
+	return pollUntil(d, 2*time.Millisecond, 50*time.Millisecond, func() bool { return !cgroupPopulated(dir) })
 }
 
 // removeCgroup removes an empty module cgroup (children first).

@@ -221,9 +221,17 @@ func stopGroup(pgid int) error {
 
 // waitGroupGone polls until group pgid has no live member or d passes.
 func waitGroupGone(pgid int, d time.Duration) bool {
+	return pollUntil(d, 5*time.Millisecond, 100*time.Millisecond, func() bool { return !groupAlive(pgid) })
+}
+
+// pollUntil calls done with an interval doubling from first to max until
+// it reports true (then true) or d passes (then false). It is for kernel
+// state that has no wake-up (a process group or cgroup emptying), never
+// for synchronising goroutines.
+func pollUntil(d, first, max time.Duration, done func() bool) bool {
 	deadline := time.Now().Add(d)
-	for interval := 5 * time.Millisecond; ; interval = min(interval*2, 100*time.Millisecond) {
-		if !groupAlive(pgid) {
+	for interval := first; ; interval = min(interval*2, max) {
+		if done() {
 			return true
 		}
 		if time.Now().After(deadline) {

@@ -2,11 +2,7 @@
 // server (internal/hub) and its clients (internal/hubclient, the CLI).
 package api
 
-import (
-	"time"
-
-	"github.com/openparachute/parachute/internal/supervisor"
-)
+import "time"
 
 // Health is the result of probing a module's health path.
 type Health struct {
@@ -24,27 +20,27 @@ type Health struct {
 // ModuleInfo is one element of GET /api/modules: the reference fields
 // (snake_case) plus the supervisor's view of every registered module.
 type ModuleInfo struct {
-	Short            string                 `json:"short"`
-	Name             string                 `json:"name"`
-	Package          string                 `json:"package,omitempty"`
-	DisplayName      string                 `json:"display_name,omitempty"`
-	Tagline          string                 `json:"tagline,omitempty"`
-	Available        bool                   `json:"available"`
-	Installed        bool                   `json:"installed"`
-	InstalledVersion *string                `json:"installed_version"`
-	Port             int                    `json:"port,omitempty"`
-	Paths            []string               `json:"paths,omitempty"`
-	InstallDir       *string                `json:"install_dir"`
-	SupervisorStatus *string                `json:"supervisor_status"`
-	PID              *int                   `json:"pid"`
-	Restarts         int                    `json:"restarts"`
-	RestartsInWindow int                    `json:"restarts_in_window"`
-	LastExitCode     *int                   `json:"last_exit_code"`
-	LastExitSignal   string                 `json:"last_exit_signal,omitempty"`
-	StartedAt        *time.Time             `json:"started_at"`
-	UptimeS          *int64                 `json:"uptime_s"`
-	Ready            bool                   `json:"ready"`
-	StartError       *supervisor.StartError `json:"supervisor_start_error"`
+	Short            string      `json:"short"`
+	Name             string      `json:"name"`
+	Package          string      `json:"package,omitempty"`
+	DisplayName      string      `json:"display_name,omitempty"`
+	Tagline          string      `json:"tagline,omitempty"`
+	Available        bool        `json:"available"`
+	Installed        bool        `json:"installed"`
+	InstalledVersion *string     `json:"installed_version"`
+	Port             int         `json:"port,omitempty"`
+	Paths            []string    `json:"paths,omitempty"`
+	InstallDir       *string     `json:"install_dir"`
+	SupervisorStatus *string     `json:"supervisor_status"`
+	PID              *int        `json:"pid"`
+	Restarts         int         `json:"restarts"`
+	RestartsInWindow int         `json:"restarts_in_window"`
+	LastExitCode     *int        `json:"last_exit_code"`
+	LastExitSignal   string      `json:"last_exit_signal,omitempty"`
+	StartedAt        *time.Time  `json:"started_at"`
+	UptimeS          *int64      `json:"uptime_s"`
+	Ready            bool        `json:"ready"`
+	StartError       *StartError `json:"supervisor_start_error"`
 	// MemoryBytes and CPUSeconds are a running module's resource use, from
 	// its cgroup (or its process group's live members); absent when unknown.
 	MemoryBytes *int64   `json:"memory_bytes,omitempty"`
@@ -73,14 +69,14 @@ type HealthResponse struct {
 }
 
 // StateBody is the body of POST /api/modules/<short>/{start,stop,restart},
-// on success and on failure.
+// on success and on failure. On failure the embedded Error adds the usual
+// {error, error_description} members next to the module's state.
 type StateBody struct {
-	Short       string            `json:"short"`
-	Stopped     *bool             `json:"stopped,omitempty"`
-	State       *supervisor.State `json:"state,omitempty"`
-	Warnings    []string          `json:"warnings,omitempty"`
-	Error       string            `json:"error,omitempty"`
-	Description string            `json:"error_description,omitempty"`
+	Short    string   `json:"short"`
+	Stopped  *bool    `json:"stopped,omitempty"`
+	State    *State   `json:"state,omitempty"`
+	Warnings []string `json:"warnings,omitempty"`
+	*Error
 }
 
 // LogsResponse is the body of GET /api/modules/<short>/logs.

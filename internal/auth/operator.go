@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/openparachute/parachute/internal/config"
 )
 
 // Operator token constants, as the reference hub mints them.
@@ -213,7 +215,7 @@ func (s *Store) EnsureOperatorToken(ctx context.Context, path, issuer string) (b
 // revocation fails, it returns the new token and an error saying so.
 func (s *Store) RotateOperator(ctx context.Context, path, issuer, scopeSet string) (string, error) {
 	old, _, err := ReadTokenFile(path)
-	if err != nil && !errors.Is(err, ErrNoOperatorToken) {
+	if err != nil && !errors.Is(err, config.ErrNoOperatorToken) {
 		return "", err
 	}
 	tok, c, err := s.MintOperator(ctx, issuer, scopeSet)

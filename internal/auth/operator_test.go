@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/testenv"
 
 	"github.com/google/go-cmp/cmp"
@@ -207,7 +208,7 @@ func TestTokenFileWriteRead(t *testing.T) {
 				os.WriteFile(p, []byte(tc.content), 0o600)
 			}
 			_, _, err := ReadTokenFile(p)
-			if !errors.Is(err, ErrNoOperatorToken) {
+			if !errors.Is(err, config.ErrNoOperatorToken) {
 				t.Fatalf("err = %v, want ErrNoOperatorToken", err)
 			}
 			want := "no operator token at " + p

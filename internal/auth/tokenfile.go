@@ -9,14 +9,12 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/secfile"
 )
 
-// ErrNoOperatorToken means the operator token file is missing or empty.
-var ErrNoOperatorToken = errors.New("no operator token")
-
 // noTokenError carries the path and the remedy; errors.Is(err,
-// ErrNoOperatorToken) holds.
+// config.ErrNoOperatorToken) holds.
 type noTokenError struct {
 	path, why string
 }
@@ -25,7 +23,7 @@ func (e *noTokenError) Error() string {
 	return fmt.Sprintf("no operator token at %s%s — run `parachute auth rotate-operator` to mint one", e.path, e.why)
 }
 
-func (e *noTokenError) Unwrap() error { return ErrNoOperatorToken }
+func (e *noTokenError) Unwrap() error { return config.ErrNoOperatorToken }
 
 // looseTokenBits are the mode bits ReadTokenFile warns about: group write
 // and any access for others. Group read alone (0640) is deliberate: the
@@ -37,7 +35,7 @@ const looseTokenBits = 0o027
 const maxTokenFile = 64 << 10
 
 // ReadTokenFile reads a token file and trims surrounding whitespace. A
-// missing or empty file is ErrNoOperatorToken; a symlink or any other
+// missing or empty file is config.ErrNoOperatorToken; a symlink or any other
 // non-regular file is refused (secfile.ErrNotRegular), never followed.
 // warn is non-empty when the file's mode lets others read it or the group
 // write it; the read still succeeds, because failing would lock the

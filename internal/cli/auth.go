@@ -6,7 +6,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/openparachute/parachute/internal/auth"
-	"github.com/openparachute/parachute/internal/hub"
+	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/hubclient"
 )
 
@@ -36,7 +36,7 @@ revokes the previous one. Whoever can read that file is the operator.`,
 						return fail(ExitFail, "parachute auth rotate-operator: opening %s: %v", paths.HubDB(), err)
 					}
 					defer store.Close()
-					issuer := hub.ConfiguredIssuer(getenv)
+					issuer := config.ConfiguredIssuer(getenv)
 					if issuer == "" {
 						base, _ := hubclient.Locate(paths)
 						issuer = base

@@ -94,7 +94,7 @@ adopted, never duplicated.`,
 func tokenNote(e *env, path string) {
 	_, warn, err := auth.ReadTokenFile(path)
 	switch {
-	case errors.Is(err, auth.ErrNoOperatorToken):
+	case errors.Is(err, config.ErrNoOperatorToken):
 		e.printf("⚠ No operator token at %s yet; run `parachute auth rotate-operator` if a command reports it missing.\n", path)
 	case errors.Is(err, os.ErrPermission):
 		e.printf("⚠ The operator token at %s is not readable by you; module verbs need it (sudo, or membership of its group).\n", path)

@@ -15,8 +15,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/config"
-	"github.com/openparachute/parachute/internal/hub"
 	"github.com/openparachute/parachute/internal/hubclient"
 	"github.com/openparachute/parachute/internal/install"
 	"github.com/openparachute/parachute/internal/manifest"
@@ -74,7 +74,7 @@ when bun or npm installed it (a directory installed in place is left alone).
 				return rootErr(err)
 			}
 			purge := c.Bool("purge")
-			return viaHubOrLocal(e, c, paths, "uninstall", short, hub.UninstallBody{Purge: purge},
+			return viaHubOrLocal(e, c, paths, "uninstall", short, api.UninstallBody{Purge: purge},
 				func(in *install.Installer) (string, error) {
 					res, err := in.Uninstall(c.Context, install.UninstallRequest{Short: short, Purge: purge})
 					if err != nil {
@@ -108,7 +108,7 @@ func runInstall(e *env, c *cli.Context) error {
 	short := opShort(src)
 	req := install.Request{Source: arg, Channel: c.String("channel"), Tag: c.String("tag"), Port: c.Int("port"),
 		NoStart: c.Bool("no-start"), AllowDowngrade: c.Bool("allow-downgrade")}
-	body := hub.InstallBody{Source: arg, Channel: req.Channel, Tag: req.Tag, Port: req.Port, NoStart: req.NoStart, AllowDowngrade: req.AllowDowngrade}
+	body := api.InstallBody{Source: arg, Channel: req.Channel, Tag: req.Tag, Port: req.Port, NoStart: req.NoStart, AllowDowngrade: req.AllowDowngrade}
 	return viaHubOrLocal(e, c, paths, "install", short, body, func(in *install.Installer) (string, error) {
 		req.NoStart = true // no hub, nothing runs modules
 		res, err := in.Install(c.Context, req)
@@ -172,15 +172,15 @@ func (n *nothingToUpgrade) Error() string { return n.err.Error() }
 func (n *nothingToUpgrade) Unwrap() error { return n.err }
 
 // installFailure formats a failed operation with what to run next.
-func installFailure(short, msg, typ string) error {
+func installFailure(short, msg string, typ api.ErrorCode) error {
 	switch typ {
-	case "nothing_to_upgrade":
+	case api.CodeNothingToUpgrade:
 		return &nothingToUpgrade{err: &exitError{code: ExitFail, msg: "✗ " + msg}}
-	case "rolled_back", "start_failed":
+	case api.CodeRolledBack, api.CodeStartFailed:
 		return fail(ExitFail, "✗ %s\n  See `parachute logs %s` and `parachute status`.", msg, short)
-	case "services_json_malformed":
+	case api.CodeServicesJSONMalformed:
 		return fail(ExitFail, "services.json is malformed: %s\nFix or remove the file, then re-run.", msg)
-	case "not_installed":
+	case api.CodeNotInstalled:
 		return fail(ExitFail, "✗ %s\n  `parachute status` lists what is installed.", msg)
 	}
 	return fail(ExitFail, "✗ %s", msg)
@@ -189,14 +189,12 @@ func installFailure(short, msg, typ string) error {
 // runHubOp POSTs /api/modules/<short>/<op>, then follows the operation,
 // printing its log lines as they arrive, until it finishes.
 func runHubOp(e *env, ctx context.Context, client *hubclient.Client, op, short string, body any) error {
-	var accepted struct {
-		ID string `json:"operation_id"`
-	}
+	var accepted api.OperationAccepted
 	path := "/api/modules/" + url.PathEscape(short) + "/" + op
 	if err := client.JSON(ctx, http.MethodPost, path, body, &accepted); err != nil {
 		return hubOpError(short, op, err)
 	}
-	if accepted.ID == "" {
+	if accepted.OperationID == "" {
 		return fail(ExitFail, "✗ %s %s: the hub accepted the request but returned no operation id", op, short)
 	}
 	r := newLineRenderer(e.stdout)
@@ -205,11 +203,11 @@ func runHubOp(e *env, ctx context.Context, client *hubclient.Client, op, short s
 	defer cancel()
 	printed := 0
 	for {
-		var st hub.Operation
-		if err := client.JSON(ctx, http.MethodGet, "/api/modules/operations/"+accepted.ID, nil, &st); err != nil {
+		var st api.Operation
+		if err := client.JSON(ctx, http.MethodGet, "/api/modules/operations/"+accepted.OperationID, nil, &st); err != nil {
 			r.close()
 			if ctx.Err() != nil {
-				return fail(ExitFail, "✗ %s %s: gave up waiting after %s (operation %s); check `parachute status`", op, short, opDeadline, accepted.ID)
+				return fail(ExitFail, "✗ %s %s: gave up waiting after %s (operation %s); check `parachute status`", op, short, opDeadline, accepted.OperationID)
 			}
 			return hubOpError(short, op, err)
 		}
@@ -217,13 +215,13 @@ func runHubOp(e *env, ctx context.Context, client *hubclient.Client, op, short s
 			r.line(st.Log[printed])
 		}
 		switch st.Status {
-		case "succeeded":
+		case api.OpSucceeded:
 			return nil
-		case "failed":
+		case api.OpFailed:
 			r.close()
-			typ := ""
-			if m, ok := st.ErrorDetail.(map[string]any); ok {
-				typ, _ = m["error_type"].(string)
+			var typ api.ErrorCode
+			if st.ErrorDetail != nil {
+				typ = st.ErrorDetail.ErrorType
 			}
 			return installFailure(short, st.Error, typ)
 		}

@@ -9,7 +9,6 @@ import (
 
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/hubclient"
-	"github.com/openparachute/parachute/internal/supervisor"
 )
 
 func startCommand(e *env) *cli.Command {
@@ -104,7 +103,7 @@ func moduleVerb(e *env, c *cli.Context, op string) error {
 	return nil
 }
 
-func pidNote(st *supervisor.State) string {
+func pidNote(st *api.State) string {
 	if st == nil || st.PID == 0 {
 		return ""
 	}
@@ -118,11 +117,11 @@ func moduleOpError(svc, op string, body *api.StateBody, err error) error {
 		return fail(ExitFail, "✗ %s: %v", svc, err)
 	}
 	switch {
-	case he.Code == "not_installed":
+	case he.Code == api.CodeNotInstalled:
 		return fail(ExitFail, "✗ %s is not installed — run `parachute install %s` first, then `parachute %s %s`.", svc, svc, op, svc)
 	case he.Status == http.StatusUnauthorized:
 		return fail(ExitFail, "✗ %s: %s\n  If the token is stale, run `parachute auth rotate-operator`.", svc, he.Description)
-	case he.Code == "missing_dependency" || he.Code == "exited_during_start" || he.Code == "not_ready":
+	case he.Code == api.CodeMissingDependency || he.Code == api.CodeExitedDuringStart || he.Code == api.CodeNotReady:
 		msg := fmt.Sprintf("✗ %s did not start: %s", svc, he.Description)
 		return fail(ExitFail, "%s\n  See `parachute logs %s` and `parachute status`.", msg, svc)
 	}

@@ -75,7 +75,7 @@ log file, <root>/<service>/logs/<service>.log (rotated at 10 MiB, 3 kept).`,
 					}
 				}
 				var he *hubclient.HTTPError
-				if err == nil || !(errors.As(err, &he) && he.Code == "not_supervised") {
+				if err == nil || !(errors.As(err, &he) && he.Code == api.CodeNotSupervised) {
 					if err != nil {
 						return fail(ExitFail, "parachute logs %s: %v", svc, err)
 					}

@@ -197,7 +197,7 @@ func liveModules(hubUp bool, mods *api.ModulesResponse, merr error) (live map[st
 	switch {
 	case !hubUp:
 		return nil, ""
-	case errors.Is(merr, hubclient.ErrNoOperatorToken):
+	case errors.Is(merr, config.ErrNoOperatorToken):
 		return nil, "couldn't read live module state — " + merr.Error()
 	case merr != nil:
 		return nil, "couldn't read live module state (" + merr.Error() + ")"

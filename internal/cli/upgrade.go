@@ -11,8 +11,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/config"
-	"github.com/openparachute/parachute/internal/hub"
 	"github.com/openparachute/parachute/internal/hubclient"
 	"github.com/openparachute/parachute/internal/install"
 	"github.com/openparachute/parachute/internal/manifest"
@@ -129,7 +129,7 @@ func upgradeAll(e *env, c *cli.Context, paths config.Paths) error {
 func upgradeModule(e *env, c *cli.Context, paths config.Paths, short string) error {
 	req := install.UpgradeRequest{Short: short, From: absIfPath(c.String("from")), Channel: c.String("channel"),
 		Tag: c.String("tag"), AllowDowngrade: c.Bool("allow-downgrade"), DryRun: c.Bool("dry-run")}
-	body := hub.UpgradeBody{From: req.From, Channel: req.Channel, Tag: req.Tag, AllowDowngrade: req.AllowDowngrade, DryRun: req.DryRun}
+	body := api.UpgradeBody{From: req.From, Channel: req.Channel, Tag: req.Tag, AllowDowngrade: req.AllowDowngrade, DryRun: req.DryRun}
 	return viaHubOrLocal(e, c, paths, "upgrade", short, body, func(in *install.Installer) (string, error) {
 		res, err := in.Upgrade(c.Context, req)
 		if err != nil {

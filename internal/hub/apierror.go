@@ -4,22 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+
+	"github.com/openparachute/parachute/internal/api"
 )
 
-// APIError is the one typed error of the HTTP API. It carries the status
-// code and the {error, error_description} envelope the reference hub uses.
-type APIError struct {
-	Status      int    `json:"-"`
-	Code        string `json:"error"`
-	Description string `json:"error_description"`
-	// Detail is an optional structured payload (e.g. a module's start error).
-	Detail any `json:"detail,omitempty"`
-}
-
-func (e *APIError) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Description) }
-
-func apiErr(status int, code, format string, args ...any) *APIError {
-	return &APIError{Status: status, Code: code, Description: fmt.Sprintf(format, args...)}
+func apiErr(status int, code api.ErrorCode, format string, args ...any) *api.Error {
+	return &api.Error{Status: status, Code: code, Description: fmt.Sprintf(format, args...)}
 }
 
 // writeJSON writes v with the given status. API responses are never cached.
@@ -34,7 +24,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-func writeErr(w http.ResponseWriter, err *APIError) {
+func writeErr(w http.ResponseWriter, err *api.Error) {
 	if err.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/auth"
 )
 
@@ -29,19 +30,19 @@ func (s *Server) authed(scope string, h http.HandlerFunc) http.HandlerFunc {
 }
 
 // bearer authenticates the request's operator token.
-func (s *Server) bearer(r *http.Request, scope string) (*auth.Claims, *APIError) {
+func (s *Server) bearer(r *http.Request, scope string) (*auth.Claims, *api.Error) {
 	h := r.Header.Get("Authorization")
 	const prefix = "bearer "
 	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return nil, apiErr(http.StatusUnauthorized, "unauthenticated", "Authorization: Bearer <token> required (the operator token is in %s)", s.paths.OperatorToken())
+		return nil, apiErr(http.StatusUnauthorized, api.CodeUnauthenticated, "Authorization: Bearer <token> required (the operator token is in %s)", s.paths.OperatorToken())
 	}
 	tok := strings.TrimSpace(h[len(prefix):])
 	if tok == "" {
-		return nil, apiErr(http.StatusUnauthorized, "unauthenticated", "empty bearer token")
+		return nil, apiErr(http.StatusUnauthorized, api.CodeUnauthenticated, "empty bearer token")
 	}
 	store := s.auth.Load()
 	if store == nil {
-		return nil, apiErr(http.StatusServiceUnavailable, "starting", "the hub is still starting (loading its signing keys); retry in a moment")
+		return nil, apiErr(http.StatusServiceUnavailable, api.CodeStarting, "the hub is still starting (loading its signing keys); retry in a moment")
 	}
 	c, err := store.Verify(r.Context(), tok, auth.VerifyOptions{
 		Issuers: s.origins.Accepted(), Audiences: auth.HubAudiences()})
@@ -53,10 +54,10 @@ func (s *Server) bearer(r *http.Request, scope string) (*auth.Claims, *APIError)
 		case errors.Is(err, auth.ErrRevoked):
 			msg = "operator token was revoked — run `parachute auth rotate-operator` to mint a new one"
 		}
-		return nil, apiErr(http.StatusUnauthorized, "unauthenticated", "%s", msg)
+		return nil, apiErr(http.StatusUnauthorized, api.CodeUnauthenticated, "%s", msg)
 	}
 	if !c.HasScope(scope) {
-		return nil, apiErr(http.StatusForbidden, "insufficient_scope", "bearer token lacks %s", scope)
+		return nil, apiErr(http.StatusForbidden, api.CodeInsufficientScope, "bearer token lacks %s", scope)
 	}
 	return c, nil
 }

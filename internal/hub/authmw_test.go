@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/config"
 )
@@ -85,7 +86,7 @@ func TestOperatorRoutesCheckAudienceAndJTI(t *testing.T) {
 			if tc.wantDesc == "" {
 				return
 			}
-			var e APIError
+			var e api.Error
 			if err := json.Unmarshal(w.Body.Bytes(), &e); err != nil {
 				t.Fatalf("body %s: %v", w.Body, err)
 			}

@@ -106,7 +106,7 @@ func fillState(mi *api.ModuleInfo, st supervisor.State, now time.Time) {
 	mi.LastExitCode = st.LastExitCode
 	mi.LastExitSignal = st.LastExitSignal
 	mi.Ready = st.Ready
-	mi.StartError = st.StartError
+	mi.StartError = apiStartError(st.StartError)
 	mi.Cgroup = st.Cgroup
 	if st.Status == supervisor.StatusRunning && st.StartedAt != nil {
 		t := *st.StartedAt

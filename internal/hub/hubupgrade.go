@@ -13,30 +13,12 @@ import (
 	"sync"
 	"time"
 
+	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/hubsvc"
 	"github.com/openparachute/parachute/internal/install"
 	"github.com/openparachute/parachute/internal/selfupdate"
 	"github.com/openparachute/parachute/internal/servicemgr"
 )
-
-// HubUpgradeBody is the JSON body of POST /api/hub/upgrade.
-type HubUpgradeBody struct {
-	// From is the absolute path of the new parachute binary on this host.
-	// There is no release server yet, so it is required.
-	From           string `json:"from,omitempty"`
-	AllowDowngrade bool   `json:"allow_downgrade,omitempty"`
-	// Channel is accepted for compatibility with the reference admin UI
-	// ("rc" or "latest"); without a release server it selects nothing.
-	Channel string `json:"channel,omitempty"`
-}
-
-// HubUpgradeAccepted is the 202 answer of POST /api/hub/upgrade.
-type HubUpgradeAccepted struct {
-	OperationID    string  `json:"operation_id"`
-	Mode           string  `json:"mode"`
-	CurrentVersion string  `json:"current_version"`
-	TargetVersion  *string `json:"target_version"`
-}
 
 // hubUpgradeEnv is what the hub-upgrade handler asks of the host; tests
 // replace it.
@@ -74,13 +56,13 @@ func (s *Server) hubUpgrade(w http.ResponseWriter, r *http.Request, hx hubUpgrad
 	// Detection (10 s), the smoke test (15 s) and starting the helper
 	// (30 s) can together outlast WriteTimeout.
 	extendWriteDeadline(w, s.limits.LongWriteTimeout)
-	var b HubUpgradeBody
+	var b api.HubUpgradeBody
 	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
 		writeErr(w, apiE)
 		return
 	}
 	if err := install.CheckChannel(b.Channel); err != nil {
-		writeErr(w, apiErr(http.StatusBadRequest, "invalid_channel", "%v", err))
+		writeErr(w, apiErr(http.StatusBadRequest, api.CodeInvalidChannel, "%v", err))
 		return
 	}
 	ctx := r.Context()
@@ -98,14 +80,14 @@ func (s *Server) hubUpgrade(w http.ResponseWriter, r *http.Request, hx hubUpgrad
 			_ = selfupdate.WriteStatus(path, prev)
 		}
 		if prev.InFlight(now) {
-			writeErr(w, apiErr(http.StatusConflict, "upgrade_in_flight",
+			writeErr(w, apiErr(http.StatusConflict, api.CodeUpgradeInFlight,
 				"a hub upgrade is already %s (operation %s); poll GET /api/hub/upgrade/status", prev.Phase, prev.OperationID))
 			return
 		}
 	}
 	src, err := hx.detect(ctx)
 	if err != nil {
-		writeErr(w, apiErr(http.StatusInternalServerError, "detect_failed", "%v", err))
+		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeDetectFailed, "%v", err))
 		return
 	}
 	id := newOpID()
@@ -116,20 +98,20 @@ func (s *Server) hubUpgrade(w http.ResponseWriter, r *http.Request, hx hubUpgrad
 		st.Mode, st.Log = selfupdate.PhaseRedeployRequired, []string{selfupdate.ErrRedeployRequired.Error()}
 		st.Finish(selfupdate.PhaseRedeployRequired, nil, now)
 		if err := selfupdate.WriteStatus(path, st); err != nil {
-			writeErr(w, apiErr(http.StatusInternalServerError, "status_write_failed", "%v", err))
+			writeErr(w, apiErr(http.StatusInternalServerError, api.CodeStatusWriteFailed, "%v", err))
 			return
 		}
-		writeJSON(w, http.StatusAccepted, HubUpgradeAccepted{OperationID: id, Mode: st.Mode, CurrentVersion: s.version})
+		writeJSON(w, http.StatusAccepted, api.HubUpgradeAccepted{OperationID: id, Mode: st.Mode, CurrentVersion: s.version})
 		return
 	case src.Packaged():
-		writeErr(w, apiErr(http.StatusConflict, "packaged", "%v", &selfupdate.PackagedError{Source: src}))
+		writeErr(w, apiErr(http.StatusConflict, api.CodePackaged, "%v", &selfupdate.PackagedError{Source: src}))
 		return
 	case b.From == "":
-		writeErr(w, apiErr(http.StatusBadRequest, "no_release_source",
+		writeErr(w, apiErr(http.StatusBadRequest, api.CodeNoReleaseSource,
 			`no release source is configured for the hub; send {"from": "/absolute/path/to/new/parachute"}`))
 		return
 	case !filepath.IsAbs(b.From):
-		writeErr(w, apiErr(http.StatusBadRequest, "invalid_request", "from must be an absolute path, got %q", b.From))
+		writeErr(w, apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "from must be an absolute path, got %q", b.From))
 		return
 	}
 	mgr, apiE := s.upgradeManager(ctx, hx)
@@ -139,41 +121,41 @@ func (s *Server) hubUpgrade(w http.ResponseWriter, r *http.Request, hx hubUpgrad
 	}
 	target, err := selfupdate.VersionOf(ctx, b.From)
 	if err != nil {
-		writeErr(w, apiErr(http.StatusBadRequest, "smoke_test_failed", "%v", err))
+		writeErr(w, apiErr(http.StatusBadRequest, api.CodeSmokeTestFailed, "%v", err))
 		return
 	}
 	st.Mode, st.Phase, st.TargetVersion = "in-place", selfupdate.PhasePending, &target
 	st.Log = append(st.Log, fmt.Sprintf("accepted hub upgrade %s → %s from %s", s.version, target, b.From))
 	if err := selfupdate.WriteStatus(path, st); err != nil {
-		writeErr(w, apiErr(http.StatusInternalServerError, "status_write_failed", "%v", err))
+		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeStatusWriteFailed, "%v", err))
 		return
 	}
 	if err := s.spawnUpgradeHelper(ctx, hx, mgr.Kind(), id, b); err != nil {
 		st.Log = append(st.Log, err.Error())
 		st.Finish(selfupdate.PhaseFailed, err, s.now())
 		_ = selfupdate.WriteStatus(path, st)
-		writeErr(w, apiErr(http.StatusInternalServerError, "helper_failed", "%v", err))
+		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeHelperFailed, "%v", err))
 		return
 	}
 	s.log.Info("hub upgrade started", "op", id, "from", s.version, "to", target)
-	writeJSON(w, http.StatusAccepted, HubUpgradeAccepted{OperationID: id, Mode: st.Mode, CurrentVersion: s.version, TargetVersion: &target})
+	writeJSON(w, http.StatusAccepted, api.HubUpgradeAccepted{OperationID: id, Mode: st.Mode, CurrentVersion: s.version, TargetVersion: &target})
 }
 
 // upgradeManager returns the service manager that runs this hub, or why an
 // in-place upgrade cannot restart it.
-func (s *Server) upgradeManager(ctx context.Context, hx hubUpgradeEnv) (servicemgr.Manager, *APIError) {
+func (s *Server) upgradeManager(ctx context.Context, hx hubUpgradeEnv) (servicemgr.Manager, *api.Error) {
 	mgr, err := hx.manager()
 	if err != nil {
-		return nil, apiErr(http.StatusInternalServerError, "no_manager", "%v", err)
+		return nil, apiErr(http.StatusInternalServerError, api.CodeNoManager, "%v", err)
 	}
 	if mgr.Kind() == servicemgr.KindNone {
-		return nil, apiErr(http.StatusConflict, "no_manager",
+		return nil, apiErr(http.StatusConflict, api.CodeNoManager,
 			"no service manager runs this hub, so it cannot restart itself; on the host run `parachute upgrade hub --from <binary>` and restart `parachute serve`")
 	}
 	ctl := &hubsvc.Controller{Paths: s.paths, Mgr: mgr}
 	st, _ := ctl.State(ctx)
 	if !st.Installed && st.LoadState != "loaded" {
-		return nil, apiErr(http.StatusConflict, "not_managed",
+		return nil, apiErr(http.StatusConflict, api.CodeNotManaged,
 			"this hub is not run by %s (no %s unit), so it cannot restart itself; on the host run `parachute upgrade hub --from <binary>`", mgr.Kind(), ctl.UnitName())
 	}
 	return mgr, nil
@@ -182,7 +164,7 @@ func (s *Server) upgradeManager(ctx context.Context, hx hubUpgradeEnv) (servicem
 // spawnUpgradeHelper runs `parachute upgrade hub --from ... --op <id>`
 // outside this hub's unit, with the hub's environment minus what systemd
 // gave the hub alone.
-func (s *Server) spawnUpgradeHelper(ctx context.Context, hx hubUpgradeEnv, kind servicemgr.Kind, id string, b HubUpgradeBody) error {
+func (s *Server) spawnUpgradeHelper(ctx context.Context, hx hubUpgradeEnv, kind servicemgr.Kind, id string, b api.HubUpgradeBody) error {
 	exe, err := hx.exe()
 	if err != nil {
 		return fmt.Errorf("finding this binary: %w", err)
@@ -220,11 +202,11 @@ func (s *Server) handleHubUpgradeStatus(w http.ResponseWriter, r *http.Request) 
 	path := selfupdate.StatusPath(s.paths)
 	st, err := selfupdate.ReadStatus(path)
 	if err != nil {
-		writeErr(w, apiErr(http.StatusInternalServerError, "status_unreadable", "%v", err))
+		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeStatusUnreadable, "%v", err))
 		return
 	}
 	if st == nil {
-		writeErr(w, apiErr(http.StatusNotFound, "not_found", "no hub upgrade has been started"))
+		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotFound, "no hub upgrade has been started"))
 		return
 	}
 	if st.Reconcile(s.version, s.now()) {

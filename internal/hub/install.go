@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/install"
 	"github.com/openparachute/parachute/internal/supervisor"
 )
@@ -15,34 +16,6 @@ import (
 // installOpTimeout bounds one install, upgrade or uninstall: a registry
 // download plus a module's readiness window, twice over for a rollback.
 const installOpTimeout = 15 * time.Minute
-
-// InstallBody is the optional JSON body of POST /api/modules/<short>/install.
-type InstallBody struct {
-	// Source is what to install: an absolute directory or .tgz path, or an
-	// npm spec. Empty means the short name itself (a first-party module
-	// or an npm package of that name).
-	Source         string `json:"source,omitempty"`
-	Channel        string `json:"channel,omitempty"`
-	Tag            string `json:"tag,omitempty"`
-	Port           int    `json:"port,omitempty"`
-	NoStart        bool   `json:"no_start,omitempty"`
-	AllowDowngrade bool   `json:"allow_downgrade,omitempty"`
-}
-
-// UpgradeBody is the optional JSON body of POST /api/modules/<short>/upgrade.
-type UpgradeBody struct {
-	// From upgrades from an absolute directory or .tgz path, or an npm spec.
-	From           string `json:"from,omitempty"`
-	Channel        string `json:"channel,omitempty"`
-	Tag            string `json:"tag,omitempty"`
-	AllowDowngrade bool   `json:"allow_downgrade,omitempty"`
-	DryRun         bool   `json:"dry_run,omitempty"`
-}
-
-// UninstallBody is the optional JSON body of POST /api/modules/<short>/uninstall.
-type UninstallBody struct {
-	Purge bool `json:"purge,omitempty"`
-}
 
 // hubRuntime lets the installer start and stop modules through this hub's
 // supervisor, rebuilding the spawn request from disk like the start route.
@@ -92,7 +65,7 @@ func (rt hubRuntime) Stop(ctx context.Context, short string) error {
 
 func (s *Server) handleInstall(w http.ResponseWriter, r *http.Request) {
 	short := r.PathValue("short")
-	var b InstallBody
+	var b api.InstallBody
 	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
 		writeErr(w, apiE)
 		return
@@ -117,7 +90,7 @@ func (s *Server) handleInstall(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 	short := r.PathValue("short")
-	var b UpgradeBody
+	var b api.UpgradeBody
 	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
 		writeErr(w, apiE)
 		return
@@ -138,7 +111,7 @@ func (s *Server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) handleUninstall(w http.ResponseWriter, r *http.Request) {
 	short := r.PathValue("short")
-	var b UninstallBody
+	var b api.UninstallBody
 	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
 		writeErr(w, apiE)
 		return
@@ -159,7 +132,7 @@ func (s *Server) startInstallOp(w http.ResponseWriter, kind, short string,
 	fn func(ctx context.Context, in *install.Installer, logf func(string)) error) {
 	id := s.ops.create(kind, short)
 	logf := func(line string) {
-		s.ops.update(id, func(op *Operation) { op.Log = append(op.Log, line) })
+		s.ops.update(id, func(op *api.Operation) { op.Log = append(op.Log, line) })
 	}
 	in := install.New(install.Options{Paths: s.paths, Runtime: hubRuntime{s}, Reporter: &install.Lines{OnLine: logf}})
 	go func() {
@@ -167,15 +140,15 @@ func (s *Server) startInstallOp(w http.ResponseWriter, kind, short string,
 		// a half-installed module behind.
 		ctx, cancel := context.WithTimeout(context.Background(), installOpTimeout)
 		defer cancel()
-		s.ops.update(id, func(op *Operation) { op.Status = "running" })
+		s.ops.update(id, func(op *api.Operation) { op.Status = api.OpRunning })
 		err := fn(ctx, in, logf)
-		s.ops.update(id, func(op *Operation) {
+		s.ops.update(id, func(op *api.Operation) {
 			if err == nil {
-				op.Status = "succeeded"
+				op.Status = api.OpSucceeded
 				return
 			}
-			op.Status, op.Error = "failed", err.Error()
-			op.ErrorDetail = map[string]string{"error_type": install.ErrorType(err)}
+			op.Status, op.Error = api.OpFailed, err.Error()
+			op.ErrorDetail = &api.ErrorDetail{ErrorType: install.ErrorType(err)}
 		})
 		if err != nil {
 			s.log.Warn("module operation failed", "op", kind, "module", short, "err", err)
@@ -188,13 +161,13 @@ func (s *Server) startInstallOp(w http.ResponseWriter, kind, short string,
 
 // checkOpSource validates a channel and a path source: the hub's working
 // directory means nothing to a client, so paths must be absolute.
-func checkOpSource(channel, source string) *APIError {
+func checkOpSource(channel, source string) *api.Error {
 	if err := install.CheckChannel(channel); err != nil {
-		return apiErr(http.StatusBadRequest, "invalid_channel", "%v", err)
+		return apiErr(http.StatusBadRequest, api.CodeInvalidChannel, "%v", err)
 	}
 	if (strings.HasPrefix(source, ".") || strings.Contains(source, string(filepath.Separator))) &&
 		!strings.HasPrefix(source, "@") && !filepath.IsAbs(source) {
-		return apiErr(http.StatusBadRequest, "invalid_request", "source path %q must be absolute", source)
+		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "source path %q must be absolute", source)
 	}
 	return nil
 }

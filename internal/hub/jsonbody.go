@@ -7,6 +7,8 @@ import (
 	"mime"
 	"net"
 	"net/http"
+
+	"github.com/openparachute/parachute/internal/api"
 )
 
 // maxJSONBody caps an API request body. The largest (an install request)
@@ -20,13 +22,13 @@ const maxJSONBody = 64 << 10
 // "no-start" is refused, not ignored) and nothing after it but whitespace:
 // `{"purge":false}{"purge":true}` is an error, not a request whose second
 // half is silently dropped.
-func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) *APIError {
+func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) *api.Error {
 	if r.Body == nil || r.Body == http.NoBody || r.ContentLength == 0 {
 		return nil
 	}
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
-			return apiErr(http.StatusUnsupportedMediaType, "invalid_request", "send the body as application/json (got %s)", ct)
+			return apiErr(http.StatusUnsupportedMediaType, api.CodeInvalidRequest, "send the body as application/json (got %s)", ct)
 		}
 	}
 	if r.ContentLength > maxJSONBody {
@@ -46,7 +48,7 @@ func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) *APIError
 	var extra json.RawMessage
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err == nil {
-			return apiErr(http.StatusBadRequest, "invalid_request", "request body: trailing data after the JSON value — send exactly one JSON object")
+			return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "request body: trailing data after the JSON value — send exactly one JSON object")
 		}
 		return bodyError(err, "request body: trailing data after the JSON value: %v")
 	}
@@ -55,16 +57,16 @@ func decodeOptionalJSON(w http.ResponseWriter, r *http.Request, v any) *APIError
 
 // bodyError maps a decode error to 413 when the size cap was hit, 408
 // when the body did not arrive before the read deadline, else 400.
-func bodyError(err error, format string) *APIError {
+func bodyError(err error, format string) *api.Error {
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return bodyTooLarge()
 	}
 	if ne, ok := errors.AsType[net.Error](err); ok && ne.Timeout() {
-		return apiErr(http.StatusRequestTimeout, "request_timeout", "the request body did not arrive in time; send it in one go")
+		return apiErr(http.StatusRequestTimeout, api.CodeRequestTimeout, "the request body did not arrive in time; send it in one go")
 	}
-	return apiErr(http.StatusBadRequest, "invalid_request", format, err)
+	return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, format, err)
 }
 
-func bodyTooLarge() *APIError {
-	return apiErr(http.StatusRequestEntityTooLarge, "body_too_large", "request body is larger than %d bytes", maxJSONBody)
+func bodyTooLarge() *api.Error {
+	return apiErr(http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge, "request body is larger than %d bytes", maxJSONBody)
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/openparachute/parachute/internal/api"
 )
 
 func TestDecodeOptionalJSON(t *testing.T) {
@@ -19,14 +21,14 @@ func TestDecodeOptionalJSON(t *testing.T) {
 		body    string
 		ct      string
 		chunked bool // send without Content-Length
-		want    InstallBody
+		want    api.InstallBody
 		status  int // 0 = accepted
 	}{
 		{name: "no body"},
-		{name: "one object", body: `{"source":"/opt/x.tgz","port":1950}`, want: InstallBody{Source: "/opt/x.tgz", Port: 1950}},
-		{name: "whitespace after", body: "{\"no_start\":true}\r\n\t ", want: InstallBody{NoStart: true}},
+		{name: "one object", body: `{"source":"/opt/x.tgz","port":1950}`, want: api.InstallBody{Source: "/opt/x.tgz", Port: 1950}},
+		{name: "whitespace after", body: "{\"no_start\":true}\r\n\t ", want: api.InstallBody{NoStart: true}},
 		{name: "chunked and empty", chunked: true},
-		{name: "chunked object", body: `{"tag":"rc"}`, chunked: true, want: InstallBody{Tag: "rc"}},
+		{name: "chunked object", body: `{"tag":"rc"}`, chunked: true, want: api.InstallBody{Tag: "rc"}},
 		{name: "second object", body: `{"no_start":false}{"no_start":true}`, status: 400},
 		{name: "trailing garbage", body: `{"tag":"rc"} x`, status: 400},
 		{name: "trailing brace", body: `{"tag":"rc"}}`, status: 400},
@@ -54,7 +56,7 @@ func TestDecodeOptionalJSON(t *testing.T) {
 			if c.ct != "" {
 				r.Header.Set("Content-Type", c.ct)
 			}
-			var got InstallBody
+			var got api.InstallBody
 			apiE := decodeOptionalJSON(httptest.NewRecorder(), r, &got)
 			status := 0
 			if apiE != nil {
@@ -85,7 +87,7 @@ func TestTrailingJSONRejectedByRoute(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var e APIError
+	var e api.Error
 	_ = json.NewDecoder(resp.Body).Decode(&e)
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(e.Description, "trailing data") {
 		t.Fatalf("got %d %+v, want 400 about trailing data", resp.StatusCode, e)
@@ -114,7 +116,7 @@ func FuzzDecodeOptionalJSON(f *testing.F) {
 			r.ContentLength = -1
 			r.Body = io.NopCloser(bytes.NewReader(b))
 		}
-		var v UninstallBody
+		var v api.UninstallBody
 		if apiE := decodeOptionalJSON(httptest.NewRecorder(), r, &v); apiE != nil {
 			if apiE.Status != 400 && apiE.Status != 413 {
 				t.Fatalf("status %d for %q", apiE.Status, b)

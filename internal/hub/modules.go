@@ -59,19 +59,19 @@ func (s *Server) startOrRestart(w http.ResponseWriter, r *http.Request, restart 
 
 	row, refused, ok := s.findRow(short)
 	if refused != nil {
-		writeErr(w, apiErr(http.StatusConflict, "mount_refused", "%s is installed but %v", short, refused))
+		writeErr(w, apiErr(http.StatusConflict, api.CodeMountRefused, "%s is installed but %v", short, refused))
 		return
 	}
 	if !ok {
-		writeErr(w, apiErr(http.StatusBadRequest, "not_installed",
+		writeErr(w, apiErr(http.StatusBadRequest, api.CodeNotInstalled,
 			"%s is not installed (no services.json entry) — run `parachute install %s` first", short, short))
 		return
 	}
 	spec, warns, err := s.buildSpec(row)
 	if err != nil {
-		code := "invalid_module"
+		code := api.CodeInvalidModule
 		if errors.Is(err, ErrNoStartCmd) {
-			code = "no_start_cmd"
+			code = api.CodeNoStartCmd
 		}
 		writeErr(w, apiErr(http.StatusUnprocessableEntity, code, "%s", err.Error()))
 		return
@@ -84,10 +84,11 @@ func (s *Server) startOrRestart(w http.ResponseWriter, r *http.Request, restart 
 	} else {
 		st, err = s.sup.Start(ctx, spec)
 	}
-	body := api.StateBody{Short: short, State: &st, Warnings: warns}
+	as := apiState(st)
+	body := api.StateBody{Short: short, State: &as, Warnings: warns}
 	if err != nil {
 		status, code := startFailure(err)
-		body.Error, body.Description = code, describeStartFailure(short, st, err)
+		body.Error = apiErr(status, code, "%s", describeStartFailure(short, st, err))
 		writeJSON(w, status, body)
 		return
 	}
@@ -95,18 +96,18 @@ func (s *Server) startOrRestart(w http.ResponseWriter, r *http.Request, restart 
 }
 
 // startFailure maps a supervisor error to an HTTP status and error code.
-func startFailure(err error) (int, string) {
+func startFailure(err error) (int, api.ErrorCode) {
 	switch {
 	case errors.Is(err, supervisor.ErrMissingDependency):
-		return http.StatusFailedDependency, "missing_dependency"
+		return http.StatusFailedDependency, api.CodeMissingDependency
 	case errors.Is(err, supervisor.ErrNotReady):
-		return http.StatusGatewayTimeout, "not_ready"
+		return http.StatusGatewayTimeout, api.CodeNotReady
 	case errors.Is(err, supervisor.ErrExitedDuringStart):
-		return http.StatusBadGateway, "exited_during_start"
+		return http.StatusBadGateway, api.CodeExitedDuringStart
 	case errors.Is(err, supervisor.ErrShuttingDown):
-		return http.StatusServiceUnavailable, "shutting_down"
+		return http.StatusServiceUnavailable, api.CodeShuttingDown
 	}
-	return http.StatusInternalServerError, "start_failed"
+	return http.StatusInternalServerError, api.CodeStartFailed
 }
 
 func describeStartFailure(short string, st supervisor.State, err error) string {
@@ -126,13 +127,14 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	st, supervised, err := s.sup.Stop(ctx, short)
 	if err != nil {
-		writeErr(w, apiErr(http.StatusInternalServerError, "stop_failed", "stopping %s: %v", short, err))
+		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeStopFailed, "stopping %s: %v", short, err))
 		return
 	}
 	stopped := supervised
 	body := api.StateBody{Short: short, Stopped: &stopped}
 	if supervised {
-		body.State = &st
+		as := apiState(st)
+		body.State = &as
 	}
 	writeJSON(w, http.StatusOK, body)
 }
@@ -143,7 +145,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	if v := r.URL.Query().Get("lines"); v != "" {
 		x, err := strconv.Atoi(v)
 		if err != nil || x < 0 {
-			writeErr(w, apiErr(http.StatusBadRequest, "invalid_request", "lines must be a non-negative integer, got %q", v))
+			writeErr(w, apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "lines must be a non-negative integer, got %q", v))
 			return
 		}
 		n = x
@@ -160,7 +162,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		lines = nil // lines=0 asks for none (Logs treats 0 as "all")
 	}
 	if !ok {
-		writeErr(w, apiErr(http.StatusNotFound, "not_supervised",
+		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotSupervised,
 			"%s is not currently supervised — install or start it first (older output is in %s)", short, s.paths.ModuleLog(short)))
 		return
 	}
@@ -175,7 +177,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 func (s *Server) followLogs(w http.ResponseWriter, r *http.Request, short string, backlog int) {
 	lines, ch, ok := s.sup.Follow(r.Context(), short, backlog)
 	if !ok {
-		writeErr(w, apiErr(http.StatusNotFound, "not_supervised", "%s is not currently supervised — install or start it first", short))
+		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotSupervised, "%s is not currently supervised — install or start it first", short))
 		return
 	}
 	h := w.Header()
@@ -219,7 +221,7 @@ func (s *Server) handleOperation(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	op, ok := s.ops.get(id)
 	if !ok {
-		writeErr(w, apiErr(http.StatusNotFound, "not_found", "no operation with id %s", id))
+		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotFound, "no operation with id %s", id))
 		return
 	}
 	writeJSON(w, http.StatusOK, op)

@@ -5,21 +5,9 @@ import (
 	"encoding/hex"
 	"sync"
 	"time"
-)
 
-// Operation is an asynchronous module operation (install, upgrade, …),
-// polled at GET /api/modules/operations/<id>.
-type Operation struct {
-	ID          string     `json:"id"`
-	Kind        string     `json:"kind"`
-	Short       string     `json:"short"`
-	Status      string     `json:"status"` // pending | running | succeeded | failed
-	Log         []string   `json:"log"`
-	Error       string     `json:"error,omitempty"`
-	ErrorDetail any        `json:"error_detail,omitempty"`
-	StartedAt   time.Time  `json:"startedAt"`
-	FinishedAt  *time.Time `json:"finishedAt,omitempty"`
-}
+	"github.com/openparachute/parachute/internal/api"
+)
 
 // opRegistry keeps recent operations in memory. Unlike the reference it is
 // bounded: at most max records, and finished ones older than ttl go first
@@ -31,11 +19,11 @@ type opRegistry struct {
 
 	mu    sync.Mutex // guards order and byID
 	order []string
-	byID  map[string]*Operation
+	byID  map[string]*api.Operation
 }
 
 func newOpRegistry(max int, ttl time.Duration, now func() time.Time) *opRegistry {
-	return &opRegistry{max: max, ttl: ttl, now: now, byID: map[string]*Operation{}}
+	return &opRegistry{max: max, ttl: ttl, now: now, byID: map[string]*api.Operation{}}
 }
 
 // create registers a pending operation and returns its id.
@@ -46,18 +34,18 @@ func (r *opRegistry) create(kind, short string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.evictLocked()
-	r.byID[id] = &Operation{ID: id, Kind: kind, Short: short, Status: "pending", Log: []string{}, StartedAt: r.now().UTC()}
+	r.byID[id] = &api.Operation{ID: id, Kind: kind, Short: short, Status: api.OpPending, Log: []string{}, StartedAt: r.now().UTC()}
 	r.order = append(r.order, id)
 	return id
 }
 
 // update applies fn to the operation under the lock.
-func (r *opRegistry) update(id string, fn func(*Operation)) {
+func (r *opRegistry) update(id string, fn func(*api.Operation)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if op, ok := r.byID[id]; ok {
 		fn(op)
-		if (op.Status == "succeeded" || op.Status == "failed") && op.FinishedAt == nil {
+		if (op.Status == api.OpSucceeded || op.Status == api.OpFailed) && op.FinishedAt == nil {
 			t := r.now().UTC()
 			op.FinishedAt = &t
 		}
@@ -65,12 +53,12 @@ func (r *opRegistry) update(id string, fn func(*Operation)) {
 }
 
 // get returns a copy of the operation.
-func (r *opRegistry) get(id string) (Operation, bool) {
+func (r *opRegistry) get(id string) (api.Operation, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	op, ok := r.byID[id]
 	if !ok {
-		return Operation{}, false
+		return api.Operation{}, false
 	}
 	c := *op
 	c.Log = append([]string(nil), op.Log...)

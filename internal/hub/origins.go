@@ -6,6 +6,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/openparachute/parachute/internal/config"
 )
 
 // Origins knows which origins are this hub's own: the configured public
@@ -23,25 +25,9 @@ type Origins struct {
 	ExtraHosts []string
 }
 
-// ConfiguredIssuer derives the startup issuer from the environment, with
-// the reference precedence and trailing slashes removed.
-func ConfiguredIssuer(getenv func(string) string) string {
-	trim := func(s string) string { return strings.TrimRight(strings.TrimSpace(s), "/") }
-	if v := trim(getenv("PARACHUTE_HUB_ORIGIN")); v != "" {
-		return v
-	}
-	if v := trim(getenv("RENDER_EXTERNAL_URL")); v != "" {
-		return v
-	}
-	if app := strings.TrimSpace(getenv("FLY_APP_NAME")); app != "" && !strings.Contains(app, "/") {
-		return "https://" + app + ".fly.dev"
-	}
-	return ""
-}
-
 // OriginsFromEnv builds Origins for a hub bound on port.
 func OriginsFromEnv(port int) Origins {
-	o := Origins{Configured: ConfiguredIssuer(os.Getenv), Port: port}
+	o := Origins{Configured: config.ConfiguredIssuer(os.Getenv), Port: port}
 	for _, h := range strings.Split(os.Getenv("PARACHUTE_ALLOWED_HOSTS"), ",") {
 		if h = strings.TrimSpace(h); h != "" {
 			o.ExtraHosts = append(o.ExtraHosts, strings.ToLower(h))

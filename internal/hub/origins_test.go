@@ -6,30 +6,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/manifest"
 )
-
-func TestConfiguredIssuer(t *testing.T) {
-	cases := []struct {
-		name string
-		env  map[string]string
-		want string
-	}{
-		{"none", nil, ""},
-		{"hub origin wins", map[string]string{"PARACHUTE_HUB_ORIGIN": "https://hub.example/", "RENDER_EXTERNAL_URL": "https://r.example"}, "https://hub.example"},
-		{"render", map[string]string{"RENDER_EXTERNAL_URL": "https://r.example//"}, "https://r.example"},
-		{"fly", map[string]string{"FLY_APP_NAME": "myhub"}, "https://myhub.fly.dev"},
-		{"fly with slash ignored", map[string]string{"FLY_APP_NAME": "a/b"}, ""},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			got := ConfiguredIssuer(func(k string) string { return c.env[k] })
-			if got != c.want {
-				t.Fatalf("ConfiguredIssuer = %q, want %q", got, c.want)
-			}
-		})
-	}
-}
 
 func TestHostAndOriginGuards(t *testing.T) {
 	o := Origins{Port: 1939, Configured: "https://hub.example", ExtraHosts: []string{"box.tailnet.ts.net"}}
@@ -143,7 +122,7 @@ func TestOpRegistryIsBounded(t *testing.T) {
 	var ids []string
 	for i := 0; i < 5; i++ {
 		id := r.create("install", "x")
-		r.update(id, func(op *Operation) { op.Status = "succeeded" })
+		r.update(id, func(op *api.Operation) { op.Status = api.OpSucceeded })
 		ids = append(ids, id)
 	}
 	if _, ok := r.get(ids[0]); ok {

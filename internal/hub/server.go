@@ -12,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/supervisor"
@@ -94,7 +95,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/modules", s.method("GET", s.authed("parachute:host:auth", s.handleModules)))
 	m.HandleFunc("/api/modules/{rest...}", s.dispatchModule)
 	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeErr(w, apiErr(http.StatusNotFound, "not_found", "no API route %s %s", r.Method, r.URL.Path))
+		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path))
 	})
 	m.HandleFunc("/", s.handleProxy)
 	s.mux = m
@@ -106,7 +107,7 @@ func (s *Server) method(want string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != want && !(want == http.MethodGet && r.Method == http.MethodHead) {
 			w.Header().Set("Allow", want)
-			writeErr(w, apiErr(http.StatusMethodNotAllowed, "method_not_allowed", "use %s", want))
+			writeErr(w, apiErr(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "use %s", want))
 			return
 		}
 		h(w, r)
@@ -119,7 +120,7 @@ func (s *Server) method(want string, h http.HandlerFunc) http.HandlerFunc {
 func (s *Server) dispatchModule(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(r.PathValue("rest"), "/")
 	notFound := func() {
-		writeErr(w, apiErr(http.StatusNotFound, "not_found", "no API route %s %s", r.Method, r.URL.Path))
+		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path))
 	}
 	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
 		notFound()
@@ -131,7 +132,7 @@ func (s *Server) dispatchModule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !validShort(parts[0]) {
-		writeErr(w, apiErr(http.StatusNotFound, "not_found", "no module named %q", parts[0]))
+		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotFound, "no module named %q", parts[0]))
 		return
 	}
 	r.SetPathValue("short", parts[0])
@@ -184,19 +185,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // request from another origin (CSRF from any web page the operator visits).
 // The API sends no CORS headers, so a cross-origin page also cannot read
 // answers; these checks stop the side effects of simple requests too.
-func (s *Server) checkAPIRequest(r *http.Request) *APIError {
+func (s *Server) checkAPIRequest(r *http.Request) *api.Error {
 	if !s.origins.hostAllowed(r.Host) {
-		return apiErr(http.StatusForbidden, "host_not_allowed",
+		return apiErr(http.StatusForbidden, api.CodeHostNotAllowed,
 			"Host %q is not this hub; use http://127.0.0.1:%d (or add it to PARACHUTE_ALLOWED_HOSTS)", r.Host, s.origins.Port)
 	}
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" || r.Header.Get("Sec-Fetch-Mode") == "no-cors" {
-		return apiErr(http.StatusForbidden, "cross_origin", "cross-site browser requests are not allowed on the hub API")
+		return apiErr(http.StatusForbidden, api.CodeCrossOrigin, "cross-site browser requests are not allowed on the hub API")
 	}
 	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		return apiErr(http.StatusForbidden, "cross_origin", "websocket upgrades are not allowed on the hub API")
+		return apiErr(http.StatusForbidden, api.CodeCrossOrigin, "websocket upgrades are not allowed on the hub API")
 	}
 	if o := r.Header.Get("Origin"); o != "" && !s.origins.originAllowed(o) {
-		return apiErr(http.StatusForbidden, "cross_origin", "requests from origin %q are not allowed on the hub API", o)
+		return apiErr(http.StatusForbidden, api.CodeCrossOrigin, "requests from origin %q are not allowed on the hub API", o)
 	}
 	return nil
 }

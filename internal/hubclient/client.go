@@ -34,13 +34,10 @@ const (
 // ErrHubNotRunning means nothing answered /health at the hub URL.
 var ErrHubNotRunning = errors.New("the hub is not running")
 
-// ErrNoOperatorToken means the operator token file is missing.
-var ErrNoOperatorToken = errors.New("no operator token")
-
 // HTTPError is a non-2xx answer from the hub.
 type HTTPError struct {
 	Status      int
-	Code        string
+	Code        api.ErrorCode
 	Description string
 	Body        []byte
 }
@@ -49,7 +46,7 @@ func (e *HTTPError) Error() string {
 	if e.Code == "" {
 		return fmt.Sprintf("hub answered %d: %s", e.Status, strings.TrimSpace(string(e.Body)))
 	}
-	return e.Code + ": " + e.Description
+	return string(e.Code) + ": " + e.Description
 }
 
 // Client talks to one hub.
@@ -90,14 +87,14 @@ func (c *Client) Token() (string, error) {
 	}
 	b, err := secfile.ReadFile(c.TokenPath)
 	if errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("%w at %s — start the hub once (`parachute serve` or `parachute init`) or run `parachute auth rotate-operator` to mint one", ErrNoOperatorToken, c.TokenPath)
+		return "", fmt.Errorf("%w at %s — start the hub once (`parachute serve` or `parachute init`) or run `parachute auth rotate-operator` to mint one", config.ErrNoOperatorToken, c.TokenPath)
 	}
 	if err != nil {
 		return "", fmt.Errorf("reading the operator token: %w (whoever can read %s is the operator)", err, c.TokenPath)
 	}
 	c.token = strings.TrimSpace(string(b))
 	if c.token == "" {
-		return "", fmt.Errorf("%w: %s is empty — run `parachute auth rotate-operator`", ErrNoOperatorToken, c.TokenPath)
+		return "", fmt.Errorf("%w: %s is empty — run `parachute auth rotate-operator`", config.ErrNoOperatorToken, c.TokenPath)
 	}
 	return c.token, nil
 }
@@ -231,12 +228,9 @@ func decodeError(resp *http.Response) error {
 
 func errorFromBody(status int, data []byte) error {
 	e := &HTTPError{Status: status, Body: data}
-	var env struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-	}
+	var env api.Error
 	if json.Unmarshal(data, &env) == nil {
-		e.Code, e.Description = env.Error, env.Description
+		e.Code, e.Description = env.Code, env.Description
 	}
 	return e
 }
@@ -249,7 +243,7 @@ func (c *Client) JSON(ctx context.Context, method, path string, body, out any) e
 	defer cancel()
 	err := c.do(ctx, method, path, true, body, out)
 	var he *HTTPError
-	if err != nil && !errors.As(err, &he) && !errors.Is(err, ErrNoOperatorToken) {
+	if err != nil && !errors.As(err, &he) && !errors.Is(err, config.ErrNoOperatorToken) {
 		return fmt.Errorf("%w at %s: %v", ErrHubNotRunning, c.Base, err)
 	}
 	return err

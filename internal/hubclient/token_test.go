@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/secfile"
 )
 
@@ -34,5 +35,22 @@ func TestTokenRefusesSymlink(t *testing.T) {
 	}
 	if tok, err := (&Client{TokenPath: path}).Token(); tok != "a.b.c" || err != nil {
 		t.Fatalf("Token = %q, %v; want a.b.c", tok, err)
+	}
+}
+
+// TestNoTokenIsTheConfigSentinel: a missing or empty token file is
+// config.ErrNoOperatorToken, the one sentinel the CLI branches on whether
+// the error came from this client or from auth.ReadTokenFile.
+func TestNoTokenIsTheConfigSentinel(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty.token")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{filepath.Join(dir, "missing.token"), empty} {
+		c := &Client{TokenPath: path}
+		if _, err := c.Token(); !errors.Is(err, config.ErrNoOperatorToken) {
+			t.Errorf("Token(%s) = %v, want config.ErrNoOperatorToken", filepath.Base(path), err)
+		}
 	}
 }

@@ -4,46 +4,45 @@ import (
 	"errors"
 	"path/filepath"
 
+	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/manifest"
 )
 
 // ErrorType classifies an installer error for clients, as the hub puts it
-// in an operation's error_detail.error_type and the CLI maps it to advice:
-// rolled_back, start_failed, downgrade_refused, name_collision,
-// not_a_module, mount_conflict, port_in_use, not_installed, dirty_tree,
-// nothing_to_upgrade, missing_dependency, services_json_malformed,
-// invalid_manifest, or failed.
-func ErrorType(err error) string {
+// in an operation's error_detail.error_type and the CLI maps it to advice.
+// It is one of the install error codes in internal/api (CodeRolledBack …
+// CodeFailed).
+func ErrorType(err error) api.ErrorCode {
 	var rb *RollbackError
 	var se *StartError
 	var me *manifest.ManifestError
 	switch {
 	case errors.As(err, &rb):
-		return "rolled_back"
+		return api.CodeRolledBack
 	case errors.As(err, &se):
-		return "start_failed"
+		return api.CodeStartFailed
 	case errors.Is(err, ErrDowngrade):
-		return "downgrade_refused"
+		return api.CodeDowngradeRefused
 	case errors.Is(err, ErrCollision):
-		return "name_collision"
+		return api.CodeNameCollision
 	case errors.Is(err, ErrNotModule):
-		return "not_a_module"
+		return api.CodeNotAModule
 	case errors.Is(err, ErrMountConflict):
-		return "mount_conflict"
+		return api.CodeMountConflict
 	case errors.Is(err, ErrPortInUse):
-		return "port_in_use"
+		return api.CodePortInUse
 	case errors.Is(err, ErrNotInstalled):
-		return "not_installed"
+		return api.CodeNotInstalled
 	case errors.Is(err, ErrDirtyTree):
-		return "dirty_tree"
+		return api.CodeDirtyTree
 	case errors.Is(err, ErrNothingToUpgrade):
-		return "nothing_to_upgrade"
+		return api.CodeNothingToUpgrade
 	case errors.Is(err, ErrNoPackageManager):
-		return "missing_dependency"
+		return api.CodeMissingDependency
 	case errors.As(err, &me) && filepath.Base(me.Path) == "services.json":
-		return "services_json_malformed"
+		return api.CodeServicesJSONMalformed
 	case errors.As(err, &me):
-		return "invalid_manifest"
+		return api.CodeInvalidManifest
 	}
-	return "failed"
+	return api.CodeFailed
 }

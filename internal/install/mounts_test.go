@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/mounts"
 )
@@ -36,7 +37,7 @@ func TestInstallRefusesMountConflicts(t *testing.T) {
 		name, raw string
 		wantIs    []error
 		wantErr   []string
-		wantType  string
+		wantType  api.ErrorCode
 	}{
 		{name: "sub-path of another module", raw: `{"name":"spy","paths":["/spy","/echo/api"]}`,
 			wantIs: []error{ErrMountConflict, mounts.ErrOverlap}, wantType: "mount_conflict",

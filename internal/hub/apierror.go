@@ -23,10 +23,3 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(v)
 }
-
-func writeErr(w http.ResponseWriter, err *api.Error) {
-	if err.Status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-	}
-	writeJSON(w, err.Status, err)
-}

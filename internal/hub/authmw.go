@@ -13,20 +13,21 @@ import (
 type claimsKey struct{}
 
 // admin wraps h with a bearer check for parachute:host:admin.
-func (s *Server) admin(h http.HandlerFunc) http.HandlerFunc {
+func (s *Server) admin(h apiHandler) http.HandlerFunc {
 	return s.authed("parachute:host:admin", h)
 }
 
-// authed wraps h with a bearer check requiring scope.
-func (s *Server) authed(scope string, h http.HandlerFunc) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
+// authed wraps h with a bearer check requiring scope, and the error
+// wrapper (handle) that writes what h returns.
+func (s *Server) authed(scope string, h apiHandler) http.HandlerFunc {
+	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		c, err := s.bearer(r, scope)
 		if err != nil {
-			writeErr(w, err)
-			return
+			return err
 		}
-		h(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
-	}
+		noteClaims(w, c)
+		return h(w, r.WithContext(context.WithValue(r.Context(), claimsKey{}, c)))
+	})
 }
 
 // bearer authenticates the request's operator token.

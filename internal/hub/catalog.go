@@ -27,7 +27,7 @@ var probeTransport = &http.Transport{
 	DisableCompression:  true,
 }
 
-func (s *Server) handleModules(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleModules(w http.ResponseWriter, r *http.Request) error {
 	f, warns := manifest.LoadLenient(s.paths.ServicesJSON())
 	for _, ref := range manifest.CheckMounts(f.Services) {
 		warns = append(warns, refusalAdvice(ref)) // the row stays listed: it is installed
@@ -92,6 +92,7 @@ func (s *Server) handleModules(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, api.ModulesResponse{Modules: mods, SupervisorAvailable: s.sup != nil,
 		ModuleInstallChannel: installChannel(), Warnings: warns})
+	return nil
 }
 
 func fillState(mi *api.ModuleInfo, st supervisor.State, now time.Time) {

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/openparachute/parachute/internal/api"
 )
 
 // Per-route deadlines, on top of the server-wide ones (limits.go).
@@ -93,8 +95,9 @@ func slowBodyError(w http.ResponseWriter, r *http.Request, short string) bool {
 	if !slow {
 		return false
 	}
-	writeJSON(w, http.StatusRequestTimeout, map[string]any{"error": "request_timeout",
-		"error_description": desc + " — send the body faster, or in one go", "service": short})
+	e := apiErr(http.StatusRequestTimeout, api.CodeRequestTimeout, "%s — send the body faster, or in one go", desc)
+	e.Service = short
+	writeErr(w, e)
 	return true
 }
 

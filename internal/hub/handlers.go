@@ -80,7 +80,7 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, jwks)
 }
 
-func (s *Server) handleHub(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleHub(w http.ResponseWriter, r *http.Request) error {
 	now := s.now()
 	writeJSON(w, http.StatusOK, map[string]any{
 		"version":    s.version,
@@ -91,4 +91,5 @@ func (s *Server) handleHub(w http.ResponseWriter, r *http.Request) {
 		"root":       s.paths.Root,
 		"issuer":     s.origins.Issuer(),
 	})
+	return nil
 }

@@ -48,22 +48,20 @@ var hubUpgradeMu sync.Mutex
 // restarts the unit and rolls back if the new hub is not healthy. The hub
 // never rewrites or restarts itself inline: the restart would kill it
 // mid-way.
-func (s *Server) handleHubUpgrade(w http.ResponseWriter, r *http.Request) {
-	s.hubUpgrade(w, r, defaultHubUpgradeEnv)
+func (s *Server) handleHubUpgrade(w http.ResponseWriter, r *http.Request) error {
+	return s.hubUpgrade(w, r, defaultHubUpgradeEnv)
 }
 
-func (s *Server) hubUpgrade(w http.ResponseWriter, r *http.Request, hx hubUpgradeEnv) {
+func (s *Server) hubUpgrade(w http.ResponseWriter, r *http.Request, hx hubUpgradeEnv) error {
 	// Detection (10 s), the smoke test (15 s) and starting the helper
 	// (30 s) can together outlast WriteTimeout.
 	extendWriteDeadline(w, s.limits.LongWriteTimeout)
 	var b api.HubUpgradeBody
 	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
-		writeErr(w, apiE)
-		return
+		return apiE
 	}
 	if err := install.CheckChannel(b.Channel); err != nil {
-		writeErr(w, apiErr(http.StatusBadRequest, api.CodeInvalidChannel, "%v", err))
-		return
+		return apiErr(http.StatusBadRequest, api.CodeInvalidChannel, "%v", err)
 	}
 	ctx := r.Context()
 	now := s.now()
@@ -82,13 +80,12 @@ func (s *Server) hubUpgrade(w http.ResponseWriter, r *http.Request, hx hubUpgrad
 		if prev.InFlight(now) {
 			writeErr(w, apiErr(http.StatusConflict, api.CodeUpgradeInFlight,
 				"a hub upgrade is already %s (operation %s); poll GET /api/hub/upgrade/status", prev.Phase, prev.OperationID))
-			return
+			return nil
 		}
 	}
 	src, err := hx.detect(ctx)
 	if err != nil {
-		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeDetectFailed, "%v", err))
-		return
+		return apiErr(http.StatusInternalServerError, api.CodeDetectFailed, "%v", err)
 	}
 	id := newOpID()
 	st := &selfupdate.Status{OperationID: id, CurrentVersion: s.version, From: b.From, Log: []string{},
@@ -98,47 +95,41 @@ func (s *Server) hubUpgrade(w http.ResponseWriter, r *http.Request, hx hubUpgrad
 		st.Mode, st.Log = selfupdate.PhaseRedeployRequired, []string{selfupdate.ErrRedeployRequired.Error()}
 		st.Finish(selfupdate.PhaseRedeployRequired, nil, now)
 		if err := selfupdate.WriteStatus(path, st); err != nil {
-			writeErr(w, apiErr(http.StatusInternalServerError, api.CodeStatusWriteFailed, "%v", err))
-			return
+			return apiErr(http.StatusInternalServerError, api.CodeStatusWriteFailed, "%v", err)
 		}
 		writeJSON(w, http.StatusAccepted, api.HubUpgradeAccepted{OperationID: id, Mode: st.Mode, CurrentVersion: s.version})
-		return
+		return nil
 	case src.Packaged():
-		writeErr(w, apiErr(http.StatusConflict, api.CodePackaged, "%v", &selfupdate.PackagedError{Source: src}))
-		return
+		return apiErr(http.StatusConflict, api.CodePackaged, "%v", &selfupdate.PackagedError{Source: src})
 	case b.From == "":
 		writeErr(w, apiErr(http.StatusBadRequest, api.CodeNoReleaseSource,
 			`no release source is configured for the hub; send {"from": "/absolute/path/to/new/parachute"}`))
-		return
+		return nil
 	case !filepath.IsAbs(b.From):
-		writeErr(w, apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "from must be an absolute path, got %q", b.From))
-		return
+		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "from must be an absolute path, got %q", b.From)
 	}
 	mgr, apiE := s.upgradeManager(ctx, hx)
 	if apiE != nil {
-		writeErr(w, apiE)
-		return
+		return apiE
 	}
 	target, err := selfupdate.VersionOf(ctx, b.From)
 	if err != nil {
-		writeErr(w, apiErr(http.StatusBadRequest, api.CodeSmokeTestFailed, "%v", err))
-		return
+		return apiErr(http.StatusBadRequest, api.CodeSmokeTestFailed, "%v", err)
 	}
 	st.Mode, st.Phase, st.TargetVersion = "in-place", selfupdate.PhasePending, &target
 	st.Log = append(st.Log, fmt.Sprintf("accepted hub upgrade %s → %s from %s", s.version, target, b.From))
 	if err := selfupdate.WriteStatus(path, st); err != nil {
-		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeStatusWriteFailed, "%v", err))
-		return
+		return apiErr(http.StatusInternalServerError, api.CodeStatusWriteFailed, "%v", err)
 	}
 	if err := s.spawnUpgradeHelper(ctx, hx, mgr.Kind(), id, b); err != nil {
 		st.Log = append(st.Log, err.Error())
 		st.Finish(selfupdate.PhaseFailed, err, s.now())
 		_ = selfupdate.WriteStatus(path, st)
-		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeHelperFailed, "%v", err))
-		return
+		return apiErr(http.StatusInternalServerError, api.CodeHelperFailed, "%v", err)
 	}
 	s.log.Info("hub upgrade started", "op", id, "from", s.version, "to", target)
 	writeJSON(w, http.StatusAccepted, api.HubUpgradeAccepted{OperationID: id, Mode: st.Mode, CurrentVersion: s.version, TargetVersion: &target})
+	return nil
 }
 
 // upgradeManager returns the service manager that runs this hub, or why an
@@ -196,18 +187,16 @@ func (s *Server) spawnUpgradeHelper(ctx context.Context, hx hubUpgradeEnv, kind 
 // handleHubUpgradeStatus answers the status file, settled first: a
 // restarting upgrade whose target is now running is written succeeded, and
 // one with no progress for a while failed, so it never blocks the next.
-func (s *Server) handleHubUpgradeStatus(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleHubUpgradeStatus(w http.ResponseWriter, r *http.Request) error {
 	hubUpgradeMu.Lock()
 	defer hubUpgradeMu.Unlock()
 	path := selfupdate.StatusPath(s.paths)
 	st, err := selfupdate.ReadStatus(path)
 	if err != nil {
-		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeStatusUnreadable, "%v", err))
-		return
+		return apiErr(http.StatusInternalServerError, api.CodeStatusUnreadable, "%v", err)
 	}
 	if st == nil {
-		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotFound, "no hub upgrade has been started"))
-		return
+		return apiErr(http.StatusNotFound, api.CodeNotFound, "no hub upgrade has been started")
 	}
 	if st.Reconcile(s.version, s.now()) {
 		if err := selfupdate.WriteStatus(path, st); err != nil && !errors.Is(err, os.ErrPermission) {
@@ -215,6 +204,7 @@ func (s *Server) handleHubUpgradeStatus(w http.ResponseWriter, r *http.Request) 
 		}
 	}
 	writeJSON(w, http.StatusOK, st)
+	return nil
 }
 
 func newOpID() string {

@@ -73,7 +73,7 @@ func (f *upgradeFixture) post(body string) (int, map[string]any) {
 	r := httptest.NewRequest(http.MethodPost, "/api/hub/upgrade", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
-	f.s.hubUpgrade(w, r, f.hx)
+	f.s.handle(func(w http.ResponseWriter, r *http.Request) error { return f.s.hubUpgrade(w, r, f.hx) })(w, r)
 	var out map[string]any
 	_ = json.Unmarshal(w.Body.Bytes(), &out)
 	return w.Code, out
@@ -82,7 +82,7 @@ func (f *upgradeFixture) post(body string) (int, map[string]any) {
 func (f *upgradeFixture) status() (int, *selfupdate.Status) {
 	f.t.Helper()
 	w := httptest.NewRecorder()
-	f.s.handleHubUpgradeStatus(w, httptest.NewRequest(http.MethodGet, "/api/hub/upgrade/status", nil))
+	f.s.handle(f.s.handleHubUpgradeStatus)(w, httptest.NewRequest(http.MethodGet, "/api/hub/upgrade/status", nil))
 	var st selfupdate.Status
 	_ = json.Unmarshal(w.Body.Bytes(), &st)
 	return w.Code, &st

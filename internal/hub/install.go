@@ -63,16 +63,14 @@ func (rt hubRuntime) Stop(ctx context.Context, short string) error {
 	return err
 }
 
-func (s *Server) handleInstall(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleInstall(w http.ResponseWriter, r *http.Request) error {
 	short := r.PathValue("short")
 	var b api.InstallBody
 	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
-		writeErr(w, apiE)
-		return
+		return apiE
 	}
 	if apiE := checkOpSource(b.Channel, b.Source); apiE != nil {
-		writeErr(w, apiE)
-		return
+		return apiE
 	}
 	src := b.Source
 	if src == "" {
@@ -86,18 +84,17 @@ func (s *Server) handleInstall(w http.ResponseWriter, r *http.Request) {
 		}
 		return err
 	})
+	return nil
 }
 
-func (s *Server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleUpgrade(w http.ResponseWriter, r *http.Request) error {
 	short := r.PathValue("short")
 	var b api.UpgradeBody
 	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
-		writeErr(w, apiE)
-		return
+		return apiE
 	}
 	if apiE := checkOpSource(b.Channel, b.From); apiE != nil {
-		writeErr(w, apiE)
-		return
+		return apiE
 	}
 	s.startInstallOp(w, "upgrade", short, func(ctx context.Context, in *install.Installer, logf func(string)) error {
 		res, err := in.Upgrade(ctx, install.UpgradeRequest{Short: short, From: b.From, Channel: b.Channel, Tag: b.Tag,
@@ -107,14 +104,14 @@ func (s *Server) handleUpgrade(w http.ResponseWriter, r *http.Request) {
 		}
 		return err
 	})
+	return nil
 }
 
-func (s *Server) handleUninstall(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleUninstall(w http.ResponseWriter, r *http.Request) error {
 	short := r.PathValue("short")
 	var b api.UninstallBody
 	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
-		writeErr(w, apiE)
-		return
+		return apiE
 	}
 	s.startInstallOp(w, "uninstall", short, func(ctx context.Context, in *install.Installer, logf func(string)) error {
 		res, err := in.Uninstall(ctx, install.UninstallRequest{Short: short, Purge: b.Purge})
@@ -123,6 +120,7 @@ func (s *Server) handleUninstall(w http.ResponseWriter, r *http.Request) {
 		}
 		return err
 	})
+	return nil
 }
 
 // startInstallOp answers 202 with an operation id and runs fn in the

@@ -39,18 +39,18 @@ func (s *Server) findRow(short string) (row manifest.Service, refused error, ok 
 	return manifest.Service{}, nil, false
 }
 
-func (s *Server) handleStart(w http.ResponseWriter, r *http.Request) {
-	s.startOrRestart(w, r, false)
+func (s *Server) handleStart(w http.ResponseWriter, r *http.Request) error {
+	return s.startOrRestart(w, r, false)
 }
 
-func (s *Server) handleRestart(w http.ResponseWriter, r *http.Request) {
-	s.startOrRestart(w, r, true)
+func (s *Server) handleRestart(w http.ResponseWriter, r *http.Request) error {
+	return s.startOrRestart(w, r, true)
 }
 
 // startOrRestart rebuilds the spawn request from disk and starts (or
 // restarts) the module, answering with an honest status: 200 only when the
 // module is running and ready.
-func (s *Server) startOrRestart(w http.ResponseWriter, r *http.Request, restart bool) {
+func (s *Server) startOrRestart(w http.ResponseWriter, r *http.Request, restart bool) error {
 	extendWriteDeadline(w, s.limits.LongWriteTimeout) // answers after the module is ready
 	short := r.PathValue("short")
 	l := s.moduleLock(short)
@@ -59,13 +59,12 @@ func (s *Server) startOrRestart(w http.ResponseWriter, r *http.Request, restart 
 
 	row, refused, ok := s.findRow(short)
 	if refused != nil {
-		writeErr(w, apiErr(http.StatusConflict, api.CodeMountRefused, "%s is installed but %v", short, refused))
-		return
+		return apiErr(http.StatusConflict, api.CodeMountRefused, "%s is installed but %v", short, refused)
 	}
 	if !ok {
 		writeErr(w, apiErr(http.StatusBadRequest, api.CodeNotInstalled,
 			"%s is not installed (no services.json entry) — run `parachute install %s` first", short, short))
-		return
+		return nil
 	}
 	spec, warns, err := s.buildSpec(row)
 	if err != nil {
@@ -73,8 +72,7 @@ func (s *Server) startOrRestart(w http.ResponseWriter, r *http.Request, restart 
 		if errors.Is(err, ErrNoStartCmd) {
 			code = api.CodeNoStartCmd
 		}
-		writeErr(w, apiErr(http.StatusUnprocessableEntity, code, "%s", err.Error()))
-		return
+		return apiErr(http.StatusUnprocessableEntity, code, "%s", err.Error())
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), opTimeout)
 	defer cancel()
@@ -89,10 +87,10 @@ func (s *Server) startOrRestart(w http.ResponseWriter, r *http.Request, restart 
 	if err != nil {
 		status, code := startFailure(err)
 		body.Error = apiErr(status, code, "%s", describeStartFailure(short, st, err))
-		writeJSON(w, status, body)
-		return
+		return &errorWithBody{Err: body.Error, Body: body}
 	}
 	writeJSON(w, http.StatusOK, body)
+	return nil
 }
 
 // startFailure maps a supervisor error to an HTTP status and error code.
@@ -117,7 +115,7 @@ func describeStartFailure(short string, st supervisor.State, err error) string {
 	return fmt.Sprintf("%s did not start: %v", short, err)
 }
 
-func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) error {
 	extendWriteDeadline(w, s.limits.LongWriteTimeout) // answers after the module has stopped
 	short := r.PathValue("short")
 	l := s.moduleLock(short)
@@ -127,8 +125,7 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	st, supervised, err := s.sup.Stop(ctx, short)
 	if err != nil {
-		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeStopFailed, "stopping %s: %v", short, err))
-		return
+		return apiErr(http.StatusInternalServerError, api.CodeStopFailed, "stopping %s: %v", short, err)
 	}
 	stopped := supervised
 	body := api.StateBody{Short: short, Stopped: &stopped}
@@ -137,16 +134,16 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) {
 		body.State = &as
 	}
 	writeJSON(w, http.StatusOK, body)
+	return nil
 }
 
-func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) error {
 	short := r.PathValue("short")
 	n := 200
 	if v := r.URL.Query().Get("lines"); v != "" {
 		x, err := strconv.Atoi(v)
 		if err != nil || x < 0 {
-			writeErr(w, apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "lines must be a non-negative integer, got %q", v))
-			return
+			return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "lines must be a non-negative integer, got %q", v)
 		}
 		n = x
 	}
@@ -155,7 +152,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 		w, done := s.streamDeadlines(w, r)
 		defer done()
 		s.followLogs(w, r, short, n)
-		return
+		return nil
 	}
 	lines, ok := s.sup.Logs(short, n)
 	if n == 0 {
@@ -164,12 +161,13 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotSupervised,
 			"%s is not currently supervised — install or start it first (older output is in %s)", short, s.paths.ModuleLog(short)))
-		return
+		return nil
 	}
 	if lines == nil {
 		lines = []string{}
 	}
 	writeJSON(w, http.StatusOK, api.LogsResponse{Short: short, Lines: lines, Text: strings.Join(lines, "")})
+	return nil
 }
 
 // followLogs streams the backlog, then live lines, until the client goes
@@ -217,12 +215,12 @@ func (s *Server) followLogs(w http.ResponseWriter, r *http.Request, short string
 	}
 }
 
-func (s *Server) handleOperation(w http.ResponseWriter, r *http.Request) {
+func (s *Server) handleOperation(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	op, ok := s.ops.get(id)
 	if !ok {
-		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotFound, "no operation with id %s", id))
-		return
+		return apiErr(http.StatusNotFound, api.CodeNotFound, "no operation with id %s", id)
 	}
 	writeJSON(w, http.StatusOK, op)
+	return nil
 }

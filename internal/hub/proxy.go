@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/mounts"
 	"github.com/openparachute/parachute/internal/supervisor"
@@ -33,7 +34,8 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 				"discovery": "/.well-known/parachute.json", "health": "/health"})
 			return
 		}
-		http.Error(w, "not found", http.StatusNotFound)
+		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotFound,
+			"no module is mounted at %s — `parachute status` lists the installed modules and their paths", r.URL.Path))
 		return
 	}
 	w, done := s.streamDeadlines(w, r) // uploads, SSE and WebSockets may run long
@@ -91,11 +93,13 @@ func (s *Server) proxyError(w http.ResponseWriter, short string, err error) {
 		(st.Status == supervisor.StatusRunning && st.StartedAt != nil && s.now().Sub(*st.StartedAt) < bootWindow))
 	if transient {
 		w.Header().Set("Retry-After", "2")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"error": "upstream_starting",
-			"error_description": short + " is starting; retry shortly", "service": short, "retry_after_ms": int64(2 * time.Second / time.Millisecond)})
+		e := apiErr(http.StatusServiceUnavailable, api.CodeUpstreamStarting, "%s is starting; retry shortly", short)
+		e.Service, e.RetryAfterMS = short, int64(2*time.Second/time.Millisecond)
+		writeErr(w, e)
 		return
 	}
-	writeJSON(w, http.StatusBadGateway, map[string]any{"error": "upstream_unreachable",
-		"error_description": short + " is not reachable: " + err.Error() + " — see `parachute status` and `parachute logs " + short + "`",
-		"service":           short})
+	e := apiErr(http.StatusBadGateway, api.CodeUpstreamUnreachable,
+		"%s is not reachable: %v — see `parachute status` and `parachute logs %s`", short, err, short)
+	e.Service = short
+	writeErr(w, e)
 }

@@ -274,8 +274,8 @@ func TestRouter(t *testing.T) {
 
 		// The proxy: unknown paths are a plain-text 404, hub-owned paths
 		// are never forwarded, a module that is down is a JSON 502.
-		{name: "proxy unknown path", routerReq: get("/nowhere", noToken), status: 404, ctype: "text/plain; charset=utf-8"},
-		{name: "proxy never forwards a hub-owned path", routerReq: get("/oauth/unknown", noToken), status: 404, ctype: "text/plain; charset=utf-8"},
+		{name: "proxy unknown path", routerReq: get("/nowhere", noToken), status: 404, code: "not_found"},
+		{name: "proxy never forwards a hub-owned path", routerReq: get("/oauth/unknown", noToken), status: 404, code: "not_found"},
 		{name: "proxy to a module that is down", routerReq: get("/gone/x", noToken), status: 502, code: "upstream_unreachable",
 			keys: []string{"error", "error_description", "service"}},
 

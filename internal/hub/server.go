@@ -94,9 +94,9 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/hub/upgrade/status", s.method("GET", s.admin(s.handleHubUpgradeStatus)))
 	m.HandleFunc("/api/modules", s.method("GET", s.authed("parachute:host:auth", s.handleModules)))
 	m.HandleFunc("/api/modules/{rest...}", s.dispatchModule)
-	m.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
-		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path))
-	})
+	m.HandleFunc("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return apiErr(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path)
+	}))
 	m.HandleFunc("/", s.handleProxy)
 	s.mux = m
 }
@@ -146,7 +146,7 @@ func (s *Server) dispatchModule(w http.ResponseWriter, r *http.Request) {
 	case "logs":
 		s.method("GET", s.admin(s.handleLogs))(w, r)
 	case "install", "upgrade", "uninstall":
-		s.method("POST", s.admin(map[string]http.HandlerFunc{"install": s.handleInstall, "upgrade": s.handleUpgrade, "uninstall": s.handleUninstall}[parts[1]]))(w, r)
+		s.method("POST", s.admin(map[string]apiHandler{"install": s.handleInstall, "upgrade": s.handleUpgrade, "uninstall": s.handleUninstall}[parts[1]]))(w, r)
 	default:
 		notFound()
 	}
@@ -169,15 +169,25 @@ func validShort(s string) bool {
 	return true
 }
 
-// ServeHTTP applies the pre-routing guards, then dispatches.
+// ServeHTTP applies the pre-routing guards, then dispatches. Every
+// mutating API request, refused or not, leaves one audit line.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/api/") {
+	if !strings.HasPrefix(r.URL.Path, "/api/") {
+		s.mux.ServeHTTP(w, r)
+		return
+	}
+	serve := func(w http.ResponseWriter, r *http.Request) {
 		if err := s.checkAPIRequest(r); err != nil {
 			writeErr(w, err)
 			return
 		}
+		s.mux.ServeHTTP(w, r)
 	}
-	s.mux.ServeHTTP(w, r)
+	if mutating(r) {
+		s.audit(w, r, serve)
+		return
+	}
+	serve(w, r)
 }
 
 // checkAPIRequest rejects requests to the operations API that did not come

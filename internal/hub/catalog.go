@@ -11,6 +11,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/modops"
 	"github.com/openparachute/parachute/internal/supervisor"
 )
 
@@ -30,7 +31,7 @@ var probeTransport = &http.Transport{
 func (s *Server) handleModules(w http.ResponseWriter, r *http.Request) error {
 	f, warns := manifest.LoadLenient(s.paths.ServicesJSON())
 	for _, ref := range manifest.CheckMounts(f.Services) {
-		warns = append(warns, refusalAdvice(ref)) // the row stays listed: it is installed
+		warns = append(warns, modops.RefusalAdvice(ref)) // the row stays listed: it is installed
 	}
 	now := s.now()
 	var mods []api.ModuleInfo

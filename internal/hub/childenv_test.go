@@ -121,7 +121,7 @@ func TestChildEnvStripsManagerVariables(t *testing.T) {
 			})
 			s := New(Options{Paths: p, Supervisor: sup, Origins: Origins{Port: 1939}})
 			port := freePort(t)
-			spec, warns, err := s.buildSpec(manifest.Service{Name: "envmod", Port: port, InstallDir: install})
+			spec, warns, err := s.ops.BuildSpec(manifest.Service{Name: "envmod", Port: port, InstallDir: install})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/modops"
 	"github.com/openparachute/parachute/internal/selfupdate"
 	"github.com/openparachute/parachute/internal/servicemgr"
 )
@@ -45,7 +46,7 @@ type upgradeFixture struct {
 	t      *testing.T
 	s      *Server
 	now    time.Time
-	hx     hubUpgradeEnv
+	hx     modops.UpgradeHost
 	src    selfupdate.Source
 	mgr    fakeManager
 	spawns [][]string
@@ -55,17 +56,23 @@ func newUpgradeFixture(t *testing.T) *upgradeFixture {
 	f := &upgradeFixture{t: t, now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC),
 		src: selfupdate.Source{Kind: selfupdate.KindStandalone, Path: "/usr/local/bin/parachute"},
 		mgr: fakeManager{kind: servicemgr.KindSystemdSystem, installed: true}}
-	f.s = New(Options{Paths: config.Paths{Root: t.TempDir()}, Version: "1.0.0", Now: func() time.Time { return f.now }})
-	f.hx = hubUpgradeEnv{
-		detect:  func(context.Context) (selfupdate.Source, error) { return f.src, nil },
-		manager: func() (servicemgr.Manager, error) { return f.mgr, nil },
-		spawn: func(_ context.Context, kind servicemgr.Kind, unit string, argv, env []string) error {
+	f.hx = modops.UpgradeHost{
+		Detect:  func(context.Context) (selfupdate.Source, error) { return f.src, nil },
+		Manager: func() (servicemgr.Manager, error) { return f.mgr, nil },
+		Spawn: func(_ context.Context, kind servicemgr.Kind, unit string, argv, env []string) error {
 			f.spawns = append(f.spawns, append([]string{string(kind), unit}, argv...))
 			return nil
 		},
-		exe: func() (string, error) { return "/usr/local/bin/parachute", nil },
+		Exe: func() (string, error) { return "/usr/local/bin/parachute", nil },
 	}
+	f.serve(config.Paths{Root: t.TempDir()}, "1.0.0")
 	return f
+}
+
+// serve (re)creates the hub as version on root p: a new hub after an
+// upgrade is a new process with the same config root.
+func (f *upgradeFixture) serve(p config.Paths, version string) {
+	f.s = New(Options{Paths: p, Version: version, Now: func() time.Time { return f.now }, upgradeHost: &f.hx})
 }
 
 func (f *upgradeFixture) post(body string) (int, map[string]any) {
@@ -73,7 +80,7 @@ func (f *upgradeFixture) post(body string) (int, map[string]any) {
 	r := httptest.NewRequest(http.MethodPost, "/api/hub/upgrade", strings.NewReader(body))
 	r.Header.Set("Content-Type", "application/json")
 	w := httptest.NewRecorder()
-	f.s.handle(func(w http.ResponseWriter, r *http.Request) error { return f.s.hubUpgrade(w, r, f.hx) })(w, r)
+	f.s.handle(f.s.handleHubUpgrade)(w, r)
 	var out map[string]any
 	_ = json.Unmarshal(w.Body.Bytes(), &out)
 	return w.Code, out
@@ -176,7 +183,7 @@ func TestHubUpgradeLifecycle(t *testing.T) {
 	if _, err := selfupdate.UpdateStatus(path, id, f.now, func(s *selfupdate.Status) { s.Phase = selfupdate.PhaseRestarting }); err != nil {
 		t.Fatal(err)
 	}
-	f.s.version = "2.0.0"
+	f.serve(f.s.paths, "2.0.0")
 	if _, st := f.status(); st.Phase != selfupdate.PhaseSucceeded || st.FinishedAt == nil {
 		t.Fatalf("status on the new hub = %+v, want succeeded", st)
 	}

@@ -92,10 +92,7 @@ func TestTrailingJSONRejectedByRoute(t *testing.T) {
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(e.Description, "trailing data") {
 		t.Fatalf("got %d %+v, want 400 about trailing data", resp.StatusCode, e)
 	}
-	h.s.ops.mu.Lock()
-	n := len(h.s.ops.byID)
-	h.s.ops.mu.Unlock()
-	if n != 0 {
+	if n := h.s.ops.OperationCount(); n != 0 {
 		t.Fatalf("%d operation(s) started, want none", n)
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/openparachute/parachute/internal/modops"
 )
 
 // Why these limits exist: a client that completes its headers and then
@@ -93,7 +95,7 @@ var DefaultLimits = Limits{
 	// hub that closed first would race them into 502s. The connection cap
 	// bounds what idle connections can hold.
 	IdleTimeout:      255 * time.Second,
-	LongWriteTimeout: opTimeout + 30*time.Second,
+	LongWriteTimeout: modops.OpTimeout + 30*time.Second,
 	StreamWriteIdle:  60 * time.Second,
 	ProxyBodyGrace:   10 * time.Second,
 	ProxyMinBodyRate: 256,

@@ -3,41 +3,14 @@ package hub
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/openparachute/parachute/internal/api"
-	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/modops"
 	"github.com/openparachute/parachute/internal/supervisor"
 )
-
-// opTimeout bounds a synchronous start/stop/restart. It is detached from
-// the request: a client that hangs up mid-start must not leave a module
-// half-started.
-const opTimeout = 2 * time.Minute
-
-// findRow looks up the services.json row for short among the rows the
-// mount rules accept (lenient read: one bad row must not take every
-// module's API down). When short is registered but every row of it is
-// refused, refused says why and ok is false.
-func (s *Server) findRow(short string) (row manifest.Service, refused error, ok bool) {
-	f, refusals, warns := s.routable()
-	for _, w := range warns {
-		s.log.Warn("services.json", "warning", w)
-	}
-	if row, ok := f.Find(short); ok {
-		return row, nil, true
-	}
-	for _, r := range refusals {
-		if manifest.ShortName(r.Name) == short || r.Name == short {
-			return manifest.Service{}, errors.New(refusalAdvice(r)), false
-		}
-	}
-	return manifest.Service{}, nil, false
-}
 
 func (s *Server) handleStart(w http.ResponseWriter, r *http.Request) error {
 	return s.startOrRestart(w, r, false)
@@ -47,46 +20,30 @@ func (s *Server) handleRestart(w http.ResponseWriter, r *http.Request) error {
 	return s.startOrRestart(w, r, true)
 }
 
-// startOrRestart rebuilds the spawn request from disk and starts (or
-// restarts) the module, answering with an honest status: 200 only when the
-// module is running and ready.
+// startOrRestart asks the module-operations layer to start (or restart)
+// the module and answers with an honest status: 200 only when the module
+// is running and ready.
 func (s *Server) startOrRestart(w http.ResponseWriter, r *http.Request, restart bool) error {
 	extendWriteDeadline(w, s.limits.LongWriteTimeout) // answers after the module is ready
 	short := r.PathValue("short")
-	l := s.moduleLock(short)
-	l.Lock()
-	defer l.Unlock()
-
-	row, refused, ok := s.findRow(short)
-	if refused != nil {
-		return apiErr(http.StatusConflict, api.CodeMountRefused, "%s is installed but %v", short, refused)
-	}
-	if !ok {
-		writeErr(w, apiErr(http.StatusBadRequest, api.CodeNotInstalled,
-			"%s is not installed (no services.json entry) — run `parachute install %s` first", short, short))
-		return nil
-	}
-	spec, warns, err := s.buildSpec(row)
-	if err != nil {
-		code := api.CodeInvalidModule
-		if errors.Is(err, ErrNoStartCmd) {
-			code = api.CodeNoStartCmd
-		}
-		return apiErr(http.StatusUnprocessableEntity, code, "%s", err.Error())
-	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), opTimeout)
-	defer cancel()
-	var st supervisor.State
-	if _, supervised := s.sup.Get(short); restart && supervised {
-		st, err = s.sup.Restart(ctx, spec)
-	} else {
-		st, err = s.sup.Start(ctx, spec)
+	// Detached from the request: a client that hangs up mid-start must not
+	// leave a module half-started. modops bounds it by OpTimeout.
+	st, warns, err := s.ops.StartModule(context.WithoutCancel(r.Context()), short, restart)
+	switch {
+	case errors.Is(err, modops.ErrMountRefused):
+		return apiErr(http.StatusConflict, api.CodeMountRefused, "%v", err)
+	case errors.Is(err, modops.ErrNotInstalled):
+		return apiErr(http.StatusBadRequest, api.CodeNotInstalled, "%v", err)
+	case errors.Is(err, modops.ErrNoStartCmd):
+		return apiErr(http.StatusUnprocessableEntity, api.CodeNoStartCmd, "%v", err)
+	case errors.Is(err, modops.ErrInvalidModule):
+		return apiErr(http.StatusUnprocessableEntity, api.CodeInvalidModule, "%v", err)
 	}
 	as := apiState(st)
 	body := api.StateBody{Short: short, State: &as, Warnings: warns}
 	if err != nil {
 		status, code := startFailure(err)
-		body.Error = apiErr(status, code, "%s", describeStartFailure(short, st, err))
+		body.Error = apiErr(status, code, "%s", modops.DescribeStartFailure(short, st, err))
 		return &errorWithBody{Err: body.Error, Body: body}
 	}
 	writeJSON(w, http.StatusOK, body)
@@ -108,22 +65,10 @@ func startFailure(err error) (int, api.ErrorCode) {
 	return http.StatusInternalServerError, api.CodeStartFailed
 }
 
-func describeStartFailure(short string, st supervisor.State, err error) string {
-	if st.StartError != nil && st.StartError.Description != "" {
-		return st.StartError.Description
-	}
-	return fmt.Sprintf("%s did not start: %v", short, err)
-}
-
 func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) error {
 	extendWriteDeadline(w, s.limits.LongWriteTimeout) // answers after the module has stopped
 	short := r.PathValue("short")
-	l := s.moduleLock(short)
-	l.Lock()
-	defer l.Unlock()
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), opTimeout)
-	defer cancel()
-	st, supervised, err := s.sup.Stop(ctx, short)
+	st, supervised, err := s.ops.StopModule(context.WithoutCancel(r.Context()), short)
 	if err != nil {
 		return apiErr(http.StatusInternalServerError, api.CodeStopFailed, "stopping %s: %v", short, err)
 	}
@@ -217,7 +162,7 @@ func (s *Server) followLogs(w http.ResponseWriter, r *http.Request, short string
 
 func (s *Server) handleOperation(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	op, ok := s.ops.get(id)
+	op, ok := s.ops.Operation(id)
 	if !ok {
 		return apiErr(http.StatusNotFound, api.CodeNotFound, "no operation with id %s", id)
 	}

@@ -3,6 +3,7 @@ package hub
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/modops"
 	"github.com/openparachute/parachute/internal/supervisor"
 	"github.com/openparachute/parachute/internal/testenv"
 )
@@ -116,7 +118,7 @@ func TestBootAndProxySkipRefusedMounts(t *testing.T) {
 	})
 	s := New(Options{Paths: paths, Supervisor: sup, Version: "test",
 		Logger: slog.New(slog.NewTextHandler(&logs, nil))})
-	s.boot(context.Background())
+	s.ops.Boot(context.Background())
 
 	var started []string
 	for _, st := range sup.List() {
@@ -184,11 +186,11 @@ func TestBootAndProxySkipRefusedMounts(t *testing.T) {
 		t.Errorf("discovery services (-want +got):\n%s", d)
 	}
 
-	_, refused, ok := s.findRow("spy")
-	if ok || refused == nil || !strings.Contains(refused.Error(), `lies under "/echo" of "echo"`) {
-		t.Errorf("findRow(spy) = ok %v, refused %v; want a refusal naming echo", ok, refused)
+	_, refused := s.ops.FindRow("spy")
+	if !errors.Is(refused, modops.ErrMountRefused) || !strings.Contains(refused.Error(), `lies under "/echo" of "echo"`) {
+		t.Errorf("FindRow(spy) = %v; want a mount refusal naming echo", refused)
 	}
-	if _, refused, ok := s.findRow("echo"); !ok || refused != nil {
-		t.Errorf("findRow(echo) = ok %v, refused %v; want the first echo row", ok, refused)
+	if _, err := s.ops.FindRow("echo"); err != nil {
+		t.Errorf("FindRow(echo) = %v; want the first echo row", err)
 	}
 }

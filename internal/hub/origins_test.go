@@ -2,11 +2,7 @@ package hub
 
 import (
 	"testing"
-	"time"
 
-	"github.com/google/go-cmp/cmp"
-
-	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/manifest"
 )
 
@@ -54,23 +50,6 @@ func TestHostAndOriginGuards(t *testing.T) {
 	}
 }
 
-func TestChildEnv(t *testing.T) {
-	var ignored []string
-	got := childEnv(
-		[]string{"PATH=/bin", "PORT=1939", "NOTIFY_SOCKET=/run/x", "PARACHUTE_HUB_ORIGIN=http://stale"},
-		1940, "https://live",
-		[]manifest.EnvVar{{Key: "SCRIBE_URL", Value: "http://127.0.0.1:3200"}, {Key: "PORT", Value: "9999"}, {Key: "PARACHUTE_HUB_ORIGIN", Value: "http://x"}},
-		func(k string) { ignored = append(ignored, k) },
-	)
-	want := []string{"PATH=/bin", "PORT=1940", "PARACHUTE_HUB_ORIGIN=https://live", "SCRIBE_URL=http://127.0.0.1:3200"}
-	if d := cmp.Diff(want, got); d != "" {
-		t.Errorf("childEnv (-want +got):\n%s", d)
-	}
-	if d := cmp.Diff([]string{"PORT", "PARACHUTE_HUB_ORIGIN"}, ignored); d != "" {
-		t.Errorf("ignored keys (-want +got):\n%s", d)
-	}
-}
-
 func TestMatchMount(t *testing.T) {
 	f := &manifest.File{Services: []manifest.Service{
 		{Name: "parachute-vault", Port: 1940, Paths: []string{"/vault/default/"}},
@@ -113,27 +92,5 @@ func TestModuleHealthPath(t *testing.T) {
 		if got := moduleHealthPath(c.row); got != c.want {
 			t.Errorf("%s: moduleHealthPath = %q, want %q", c.name, got, c.want)
 		}
-	}
-}
-
-func TestOpRegistryIsBounded(t *testing.T) {
-	now := time.Unix(1_700_000_000, 0)
-	r := newOpRegistry(3, time.Hour, func() time.Time { return now })
-	var ids []string
-	for i := 0; i < 5; i++ {
-		id := r.create("install", "x")
-		r.update(id, func(op *api.Operation) { op.Status = api.OpSucceeded })
-		ids = append(ids, id)
-	}
-	if _, ok := r.get(ids[0]); ok {
-		t.Errorf("oldest finished op still present with max=3")
-	}
-	if op, ok := r.get(ids[4]); !ok || op.FinishedAt == nil {
-		t.Errorf("newest op = %+v, %v; want present and finished", op, ok)
-	}
-	now = now.Add(2 * time.Hour)
-	r.create("install", "y")
-	if _, ok := r.get(ids[4]); ok {
-		t.Errorf("op finished over ttl ago still present")
 	}
 }

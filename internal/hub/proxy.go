@@ -20,7 +20,7 @@ import (
 // never candidates, and a hub-owned path is never forwarded whatever
 // services.json says. Anything else is a 404.
 func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
-	f, _, _ := s.routable()
+	f, _, _ := s.ops.Routable()
 	row, mount, ok := matchMount(f, r.URL.Path)
 	if ok && mounts.HubOwned(r.URL.Path) {
 		// Why a second check: the mux hands every path it has no route

@@ -11,7 +11,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -19,8 +18,6 @@ import (
 
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/config"
-	"github.com/openparachute/parachute/internal/install"
-	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/ports"
 	"github.com/openparachute/parachute/internal/secfile"
 	"github.com/openparachute/parachute/internal/supervisor"
@@ -127,7 +124,7 @@ func Run(ctx context.Context, o RunOptions) error {
 	bootDone := make(chan struct{})
 	go func() {
 		defer close(bootDone)
-		srv.boot(ctx)
+		srv.Boot(ctx)
 		_, _ = daemon.SdNotify(false, "STATUS="+srv.statusLine())
 	}()
 
@@ -177,54 +174,6 @@ func Run(ctx context.Context, o RunOptions) error {
 	_ = httpSrv.Shutdown(hctx)
 	log.Info("parachute serve: stopped")
 	return nil
-}
-
-// boot reaps module process groups left by a previous hub, then starts
-// every registered module concurrently. Rows the mount rules refuse are
-// logged and skipped (see routable).
-func (s *Server) boot(ctx context.Context) {
-	_, _ = install.Recover(s.paths, s.log) // finish or undo a replacement a crash cut short; it logs what it did
-	f, refused, warns := s.routable()
-	for _, w := range warns {
-		s.log.Warn("services.json", "warning", w)
-	}
-	s.logRefusals(refused)
-	var wg sync.WaitGroup
-	seen := map[string]bool{}
-	for _, row := range f.Services {
-		short := manifest.ShortName(row.Name)
-		if seen[short] || row.Disabled {
-			continue // vault instances share one process
-		}
-		seen[short] = true
-		if killed, err := supervisor.ReapStale(s.paths.ModuleRunDir(short), s.log); err != nil {
-			s.log.Warn("reaping a stale module process group", "module", short, "err", err)
-		} else if killed {
-			s.log.Info("killed a module process group left by a previous hub", "module", short)
-		}
-		spec, specWarns, err := s.buildSpec(row)
-		for _, w := range specWarns {
-			s.log.Warn(w)
-		}
-		if err != nil {
-			s.log.Warn("not starting module", "module", short, "err", err)
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			l := s.moduleLock(short)
-			l.Lock()
-			defer l.Unlock()
-			st, err := s.sup.Start(ctx, spec)
-			if err != nil {
-				s.log.Warn("module did not start", "module", short, "status", st.Status, "err", err)
-				return
-			}
-			s.log.Info("module started", "module", short, "pid", st.PID, "cmd", strings.Join(spec.Argv, " "))
-		}()
-	}
-	wg.Wait()
 }
 
 // statusLine summarises module states for systemd's STATUS=.

@@ -1,20 +1,22 @@
 // Package hub is the HTTP side of `parachute serve`: health and readiness,
 // discovery, the module-operations API guarded by the operator token, and
-// the reverse proxy to modules. It drives the supervisor; it never prints
-// to a terminal.
+// the reverse proxy to modules. It is a router: its handlers decode a
+// request, call the module-operations layer (internal/modops) and map its
+// errors to the API's (handle.go); it never prints to a terminal.
 package hub
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/modops"
 	"github.com/openparachute/parachute/internal/supervisor"
 )
 
@@ -32,6 +34,9 @@ type Options struct {
 	Now func() time.Time
 	// Limits are the HTTP deadlines; zero fields take DefaultLimits.
 	Limits Limits
+
+	// upgradeHost replaces the host the self-upgrade talks to (tests).
+	upgradeHost *modops.UpgradeHost
 }
 
 // Server serves the hub's HTTP API. Create it with New.
@@ -48,15 +53,11 @@ type Server struct {
 	log     *slog.Logger
 	now     func() time.Time
 	started time.Time
-	ops     *opRegistry
-	mux     *http.ServeMux
-	limits  Limits
-
-	// moduleMu serialises operations on one module (start/stop/restart),
-	// so two concurrent API calls cannot interleave a stop with a start.
-	// It guards the map; each value is that module's own mutex.
-	moduleMu sync.Mutex
-	modLocks map[string]*sync.Mutex
+	// ops owns every module operation (start, stop, install, boot, the
+	// hub's self-upgrade); handlers decode, call it and map its errors.
+	ops    *modops.Manager
+	mux    *http.ServeMux
+	limits Limits
 }
 
 // New builds a Server.
@@ -70,8 +71,9 @@ func New(o Options) *Server {
 	s := &Server{
 		paths: o.Paths, sup: o.Supervisor, origins: o.Origins,
 		version: o.Version, source: o.Source, log: o.Logger, now: o.Now,
-		started: o.Now(), ops: newOpRegistry(100, time.Hour, o.Now),
-		modLocks: map[string]*sync.Mutex{}, limits: o.Limits.withDefaults(),
+		started: o.Now(), limits: o.Limits.withDefaults(),
+		ops: modops.New(modops.Options{Paths: o.Paths, Supervisor: o.Supervisor, Issuer: o.Origins.Issuer(),
+			Version: o.Version, Logger: o.Logger, Now: o.Now, UpgradeHost: o.upgradeHost}),
 	}
 	if o.Auth != nil {
 		s.auth.Store(o.Auth)
@@ -82,6 +84,15 @@ func New(o Options) *Server {
 
 // SetAuth installs the token store once it is open.
 func (s *Server) SetAuth(a *auth.Store) { s.auth.Store(a) }
+
+// Boot starts every registered module (see modops.Manager.Boot).
+func (s *Server) Boot(ctx context.Context) { s.ops.Boot(ctx) }
+
+// ShutdownOps refuses new module operations (they answer 503
+// shutting_down), cancels the running ones and waits for them or for ctx.
+// Run calls it before stopping the supervisor, so no install is left
+// half-way by a module being killed under it.
+func (s *Server) ShutdownOps(ctx context.Context) error { return s.ops.Shutdown(ctx) }
 
 func (s *Server) routes() {
 	m := http.NewServeMux()
@@ -210,16 +221,4 @@ func (s *Server) checkAPIRequest(r *http.Request) *api.Error {
 		return apiErr(http.StatusForbidden, api.CodeCrossOrigin, "requests from origin %q are not allowed on the hub API", o)
 	}
 	return nil
-}
-
-// moduleLock returns the per-module mutex.
-func (s *Server) moduleLock(short string) *sync.Mutex {
-	s.moduleMu.Lock()
-	defer s.moduleMu.Unlock()
-	l, ok := s.modLocks[short]
-	if !ok {
-		l = &sync.Mutex{}
-		s.modLocks[short] = l
-	}
-	return l
 }

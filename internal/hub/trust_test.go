@@ -35,7 +35,7 @@ func TestBootRefusesWorldWritableRootAsRoot(t *testing.T) {
 	s := New(Options{Paths: p, Supervisor: sup, Origins: Origins{Port: 1939},
 		Logger: slog.New(slog.NewTextHandler(logs, nil))})
 
-	s.boot(context.Background())
+	s.ops.Boot(context.Background())
 
 	if list := sup.List(); len(list) != 0 {
 		t.Fatalf("boot started %d module(s) from a world-writable root: %+v", len(list), list)
@@ -44,7 +44,7 @@ func TestBootRefusesWorldWritableRootAsRoot(t *testing.T) {
 		t.Fatalf("log does not say %q:\n%s", want, logs.String())
 	}
 	// The same refusal guards every other way a module starts.
-	if _, _, err := s.buildSpec(manifest.Service{Name: "parachute-vault", Port: 1940}); err == nil {
+	if _, _, err := s.ops.BuildSpec(manifest.Service{Name: "parachute-vault", Port: 1940}); err == nil {
 		t.Fatal("buildSpec accepted a world-writable root")
 	}
 }

@@ -1,4 +1,4 @@
-package hub
+package modops
 
 import (
 	"crypto/rand"

@@ -1,4 +1,4 @@
-package hub
+package modops
 
 import (
 	"errors"
@@ -15,17 +15,17 @@ import (
 // not a first-party module, and no startCmd in its module.json.
 var ErrNoStartCmd = errors.New("no start command")
 
-// buildSpec turns a services.json row into a spawn request. It is the one
+// BuildSpec turns a services.json row into a spawn request. It is the one
 // place that decides a child's argv, env and cwd, and it reads everything
 // from disk each time, so an edited .env, port or installDir takes effect on
 // the next start or restart (reference runtime.md §8.10–11).
-func (s *Server) buildSpec(svc manifest.Service) (supervisor.Spec, []string, error) {
+func (m *Manager) BuildSpec(svc manifest.Service) (supervisor.Spec, []string, error) {
 	short := manifest.ShortName(svc.Name)
-	envFile := s.paths.ModuleEnv(short)
+	envFile := m.paths.ModuleEnv(short)
 	// Why: whoever can write the root, services.json or the .env chooses
 	// what this hub runs and with which environment (LD_PRELOAD, say); a
 	// root hub must not run modules from a root other users can change.
-	warnings, err := s.paths.CheckTrust(envFile)
+	warnings, err := m.paths.CheckTrust(envFile)
 	if err != nil {
 		return supervisor.Spec{}, nil, fmt.Errorf("%s: %w", short, err)
 	}
@@ -34,11 +34,11 @@ func (s *Server) buildSpec(svc manifest.Service) (supervisor.Spec, []string, err
 		argv = append([]string(nil), k.Cmd...)
 	}
 	if argv == nil && svc.InstallDir != "" {
-		m, err := manifest.LoadModule(svc.InstallDir)
+		mod, err := manifest.LoadModule(svc.InstallDir)
 		if err != nil {
 			return supervisor.Spec{}, nil, fmt.Errorf("%s: %w", short, err)
 		}
-		argv = append([]string(nil), m.StartCmd...)
+		argv = append([]string(nil), mod.StartCmd...)
 	}
 	if len(argv) == 0 {
 		where := "services.json row has no installDir"
@@ -52,7 +52,7 @@ func (s *Server) buildSpec(svc manifest.Service) (supervisor.Spec, []string, err
 	if err != nil {
 		return supervisor.Spec{}, nil, fmt.Errorf("%s: reading %s: %w", short, envFile, err)
 	}
-	env := childEnv(os.Environ(), svc.Port, s.origins.Issuer(), vars, func(k string) {
+	env := childEnv(os.Environ(), svc.Port, m.issuer, vars, func(k string) {
 		why := "services.json decides it"
 		switch {
 		case k == "PARACHUTE_HUB_ORIGIN":

@@ -27,6 +27,12 @@ import (
 // systemd unit's TimeoutStopSec sits above it.
 const ShutdownDeadline = 10 * time.Second
 
+// OpsShutdownDeadline bounds waiting for cancelled module operations
+// (install, upgrade, uninstall) to roll back and return when the hub
+// exits, before the modules are stopped. With ShutdownDeadline and the
+// HTTP drain it stays under the unit's TimeoutStopSec (30 s).
+const OpsShutdownDeadline = 5 * time.Second
+
 // ConfigError is a configuration problem restarting cannot fix (bad PORT,
 // bad bind address). The CLI exits 78 (EX_CONFIG) for it, and the unit's
 // RestartPreventExitStatus=78 stops systemd from looping on it.
@@ -130,6 +136,9 @@ func Run(ctx context.Context, o RunOptions) error {
 
 	store, err := openAuth(ctx, o.Paths, origins, log)
 	if err != nil {
+		octx, ocancel := context.WithTimeout(context.Background(), OpsShutdownDeadline)
+		defer ocancel()
+		_ = srv.ShutdownOps(octx)
 		sctx, cancel := context.WithTimeout(context.Background(), ShutdownDeadline)
 		defer cancel()
 		_ = sup.Shutdown(sctx)
@@ -162,6 +171,14 @@ func Run(ctx context.Context, o RunOptions) error {
 		}
 	}
 	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
+	// Operations first: a cancelled install rolls back while its module's
+	// supervisor still answers, and none is left writing into the root
+	// after Run returns.
+	octx, ocancel := context.WithTimeout(context.Background(), OpsShutdownDeadline)
+	defer ocancel()
+	if err := srv.ShutdownOps(octx); err != nil {
+		log.Warn("module operations did not finish", "err", err)
+	}
 	log.Info("parachute serve: stopping modules", "deadline", ShutdownDeadline)
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownDeadline)
 	defer cancel()

@@ -136,23 +136,19 @@ func (m *Manager) moduleLock(short string) *sync.Mutex {
 	return l
 }
 
-// goOp runs fn on a goroutine the Manager owns, with a context derived
-// from base (cancelled by Shutdown) and bounded by timeout. It fails with
-// ErrShuttingDown once Shutdown has begun.
-func (m *Manager) goOp(timeout time.Duration, fn func(ctx context.Context)) error {
+// track counts one background operation the Manager owns: its context
+// derives from base (cancelled by Shutdown) and is bounded by timeout, and
+// done must be called when it returns. It fails with ErrShuttingDown once
+// Shutdown has begun, so Shutdown's Wait never races an Add.
+func (m *Manager) track(timeout time.Duration) (ctx context.Context, done func(), err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closing {
-		return ErrShuttingDown
+		return nil, nil, ErrShuttingDown
 	}
 	m.ops.Add(1)
-	go func() {
-		defer m.ops.Done()
-		ctx, cancel := context.WithTimeout(m.base, timeout)
-		defer cancel()
-		fn(ctx)
-	}()
-	return nil
+	ctx, cancel := context.WithTimeout(m.base, timeout)
+	return ctx, func() { cancel(); m.ops.Done() }, nil
 }
 
 // Shutdown refuses new operations, cancels the running ones and waits for

@@ -60,18 +60,23 @@ func (m *Manager) OperationCount() int {
 }
 
 // startOp registers an operation and runs fn on a goroutine the Manager
-// owns (goOp), with an Installer whose progress lines go to the
+// owns (track), with an Installer whose progress lines go to the
 // operation's log and whose Runtime is this Manager. The work is detached
 // from the request that asked for it (a client that hangs up must not
 // leave a half-installed module behind) but not from the hub: Shutdown
 // cancels it and waits.
 func (m *Manager) startOp(kind, short string, fn func(ctx context.Context, in *install.Installer, logf func(string)) error) (string, error) {
+	ctx, done, err := m.track(InstallOpTimeout)
+	if err != nil {
+		return "", err
+	}
 	id := m.reg.create(kind, short)
 	logf := func(line string) {
 		m.reg.update(id, func(op *api.Operation) { op.Log = append(op.Log, line) })
 	}
 	in := install.New(install.Options{Paths: m.paths, Runtime: m.Runtime(), Reporter: &install.Lines{OnLine: logf}})
-	err := m.goOp(InstallOpTimeout, func(ctx context.Context) {
+	go func() {
+		defer done()
 		m.reg.update(id, func(op *api.Operation) { op.Status = api.OpRunning })
 		err := fn(ctx, in, logf)
 		m.reg.update(id, func(op *api.Operation) {
@@ -87,12 +92,6 @@ func (m *Manager) startOp(kind, short string, fn func(ctx context.Context, in *i
 		} else {
 			m.log.Info("module operation succeeded", "op", kind, "module", short)
 		}
-	})
-	if err != nil {
-		m.reg.update(id, func(op *api.Operation) {
-			op.Status, op.Error = api.OpFailed, err.Error()
-		})
-		return "", err
-	}
+	}()
 	return id, nil
 }

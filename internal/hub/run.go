@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -19,7 +18,6 @@ import (
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/ports"
-	"github.com/openparachute/parachute/internal/secfile"
 	"github.com/openparachute/parachute/internal/supervisor"
 )
 
@@ -64,14 +62,50 @@ func ParsePort(raw string) (int, error) {
 	return p, nil
 }
 
-// Run is `parachute serve`: bind the HTTP listener first, then boot every
-// registered module concurrently, tell the service manager it is ready, and
-// serve until ctx is cancelled; then stop every module within
-// ShutdownDeadline and return nil.
+// Run is `parachute serve`, read as its steps: check the options, bind
+// the listener, serve HTTP (so /health answers at once), boot every
+// registered module in the background, open the signing keys and the
+// operator token, tell the service manager it is ready, wait for ctx to
+// end, then shut down: cancel and wait for module operations, stop every
+// module within ShutdownDeadline, drain HTTP. It returns nil on a clean
+// stop, a *ConfigError for options restarting cannot fix.
 func Run(ctx context.Context, o RunOptions) error {
-	log := o.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	o, err := o.withDefaults()
+	if err != nil {
+		return err
+	}
+	ln, err := bind(o)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	h := newHubProcess(o, ln)
+	defer removeRunFiles(o.Paths, h.port)
+
+	h.serve()
+	h.boot(ctx)
+	store, err := openAuth(ctx, o.Paths, h.origins, h.log)
+	if err != nil {
+		h.shutdown(false)
+		if ctx.Err() != nil {
+			return nil // stopped while starting up: a clean stop, not a failure
+		}
+		return err
+	}
+	defer store.Close()
+	h.ready(store)
+	stopWatchdog := startWatchdog(ctx, h.log)
+	defer stopWatchdog()
+	h.wait(ctx)
+	h.shutdown(true)
+	return nil
+}
+
+// withDefaults fills the defaults and refuses a bind address that is not
+// an IP, then makes sure the config root exists.
+func (o RunOptions) withDefaults() (RunOptions, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Bind == "" {
 		o.Bind = "127.0.0.1"
@@ -80,29 +114,51 @@ func Run(ctx context.Context, o RunOptions) error {
 		o.Port = config.DefaultHubPort
 	}
 	if net.ParseIP(o.Bind) == nil && o.Bind != "localhost" {
-		return &ConfigError{Msg: fmt.Sprintf("bind address %q is not an IP address (PARACHUTE_BIND_HOST / --bind)", o.Bind)}
+		return o, &ConfigError{Msg: fmt.Sprintf("bind address %q is not an IP address (PARACHUTE_BIND_HOST / --bind)", o.Bind)}
 	}
-	if err := o.Paths.EnsureRoot(); err != nil {
-		return err
-	}
+	return o, o.Paths.EnsureRoot()
+}
 
+// bind opens the hub's listener, saying who holds the port when it is
+// taken.
+func bind(o RunOptions) (net.Listener, error) {
 	addr := net.JoinHostPort(o.Bind, strconv.Itoa(o.Port))
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("port %d on %s is in use by %s — stop it, or run the hub on another port with --port", o.Port, o.Bind, ports.Describe(o.Port))
+			return nil, fmt.Errorf("port %d on %s is in use by %s — stop it, or run the hub on another port with --port", o.Port, o.Bind, ports.Describe(o.Port))
 		}
-		return fmt.Errorf("listening on %s: %w", addr, err)
+		return nil, fmt.Errorf("listening on %s: %w", addr, err)
 	}
-	defer ln.Close()
-	port := ln.Addr().(*net.TCPAddr).Port
+	return ln, nil
+}
 
-	origins := OriginsFromEnv(port)
+// hubProcess is one `parachute serve` between bind and return: the parts
+// Run wires together. Run's goroutine owns it; the serve and boot
+// goroutines report through serveErr and bootDone.
+type hubProcess struct {
+	o       RunOptions
+	log     *slog.Logger
+	ln      net.Listener
+	port    int
+	origins Origins
+	sup     *supervisor.Supervisor
+	srv     *Server
+	httpSrv *http.Server
+
+	serveErr chan error    // the HTTP server's exit, once
+	bootDone chan struct{} // closed when boot has returned
+}
+
+// newHubProcess records the bound port for the CLI and builds the
+// supervisor, the API server and the HTTP server around ln.
+func newHubProcess(o RunOptions, ln net.Listener) *hubProcess {
+	log := o.Logger
+	port := ln.Addr().(*net.TCPAddr).Port
 	if err := writeRunFiles(o.Paths, port); err != nil {
 		log.Warn("could not record the hub port", "err", err)
 	}
-	defer removeRunFiles(o.Paths, port)
-
+	origins := OriginsFromEnv(port)
 	// Under systemd with Delegate=yes every module gets its own cgroup;
 	// anywhere else (nil) modules run in process groups.
 	cgroups, err := supervisor.DelegatedCgroups(log.With("component", "supervisor"))
@@ -120,202 +176,80 @@ func Run(ctx context.Context, o RunOptions) error {
 	})
 	srv := New(Options{Paths: o.Paths, Supervisor: sup, Origins: origins,
 		Version: o.Version, Source: o.Source, Logger: log})
-	// Deadlines and the connection cap (limits.go) apply on every bind
-	// address, the OCI image's 0.0.0.0 included.
-	httpSrv := NewHTTPServer(srv)
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- httpSrv.Serve(NewCapListener(ln, ConnLimitFromEnv(log), log)) }()
+	return &hubProcess{o: o, log: log, ln: ln, port: port, origins: origins, sup: sup, srv: srv,
+		httpSrv: NewHTTPServer(srv), serveErr: make(chan error, 1), bootDone: make(chan struct{})}
+}
 
-	// Modules need no keys: boot them while hub.db opens.
-	bootDone := make(chan struct{})
+// serve starts the HTTP server. Deadlines and the connection cap
+// (limits.go) apply on every bind address, the OCI image's 0.0.0.0
+// included.
+func (h *hubProcess) serve() {
+	go func() { h.serveErr <- h.httpSrv.Serve(NewCapListener(h.ln, ConnLimitFromEnv(h.log), h.log)) }()
+}
+
+// boot starts every registered module in the background: modules need no
+// keys, so they come up while hub.db opens.
+func (h *hubProcess) boot(ctx context.Context) {
 	go func() {
-		defer close(bootDone)
-		srv.Boot(ctx)
-		_, _ = daemon.SdNotify(false, "STATUS="+srv.statusLine())
+		defer close(h.bootDone)
+		h.srv.Boot(ctx)
+		_, _ = daemon.SdNotify(false, "STATUS="+h.srv.statusLine())
 	}()
+}
 
-	store, err := openAuth(ctx, o.Paths, origins, log)
-	if err != nil {
-		octx, ocancel := context.WithTimeout(context.Background(), OpsShutdownDeadline)
-		defer ocancel()
-		_ = srv.ShutdownOps(octx)
-		sctx, cancel := context.WithTimeout(context.Background(), ShutdownDeadline)
-		defer cancel()
-		_ = sup.Shutdown(sctx)
-		<-bootDone
-		_ = httpSrv.Close()
-		if ctx.Err() != nil {
-			return nil // stopped while starting up: a clean stop, not a failure
-		}
-		return err
+// ready opens the bearer routes and tells the service manager the hub is
+// ready: as soon as /health answers, while modules may still be coming up
+// (/api/ready reports them).
+func (h *hubProcess) ready(store *auth.Store) {
+	h.srv.SetAuth(store)
+	h.log.Info("parachute serve: listening", "url", "http://"+h.ln.Addr().String(), "root", h.o.Paths.Root,
+		"issuer", h.origins.Issuer(), "version", h.o.Version)
+	if h.o.Listening != nil {
+		h.o.Listening(h.ln.Addr())
 	}
-	defer store.Close()
-	srv.SetAuth(store)
-
-	log.Info("parachute serve: listening", "url", "http://"+ln.Addr().String(), "root", o.Paths.Root,
-		"issuer", origins.Issuer(), "version", o.Version)
-	if o.Listening != nil {
-		o.Listening(ln.Addr())
-	}
-	// Ready as soon as /health answers; modules come up in the background
-	// and /api/ready reports them.
 	_, _ = daemon.SdNotify(false, daemon.SdNotifyReady+"\nSTATUS=booting modules")
-	stopWatchdog := startWatchdog(ctx, log)
-	defer stopWatchdog()
+}
 
+// wait returns when ctx ends or the HTTP server fails.
+func (h *hubProcess) wait(ctx context.Context) {
 	select {
 	case <-ctx.Done():
-	case err := <-serveErr:
+	case err := <-h.serveErr:
 		if err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("http server failed", "err", err)
+			h.log.Error("http server failed", "err", err)
 		}
 	}
-	_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
-	// Operations first: a cancelled install rolls back while its module's
-	// supervisor still answers, and none is left writing into the root
-	// after Run returns.
+}
+
+// shutdown stops the hub's work in dependency order. Operations first: a
+// cancelled install rolls back while its module's supervisor still
+// answers, and none is left writing into the root after Run returns. Then
+// the modules, then HTTP: drained when the hub was serving (graceful),
+// closed when it never got that far.
+func (h *hubProcess) shutdown(graceful bool) {
+	if graceful {
+		_, _ = daemon.SdNotify(false, daemon.SdNotifyStopping)
+	}
 	octx, ocancel := context.WithTimeout(context.Background(), OpsShutdownDeadline)
 	defer ocancel()
-	if err := srv.ShutdownOps(octx); err != nil {
-		log.Warn("module operations did not finish", "err", err)
+	if err := h.srv.ShutdownOps(octx); err != nil {
+		h.log.Warn("module operations did not finish", "err", err)
 	}
-	log.Info("parachute serve: stopping modules", "deadline", ShutdownDeadline)
+	if graceful {
+		h.log.Info("parachute serve: stopping modules", "deadline", ShutdownDeadline)
+	}
 	sctx, cancel := context.WithTimeout(context.Background(), ShutdownDeadline)
 	defer cancel()
-	if err := sup.Shutdown(sctx); err != nil {
-		log.Warn("module shutdown", "err", err)
+	if err := h.sup.Shutdown(sctx); err != nil && graceful {
+		h.log.Warn("module shutdown", "err", err)
 	}
-	<-bootDone
+	<-h.bootDone
+	if !graceful {
+		_ = h.httpSrv.Close()
+		return
+	}
 	hctx, hcancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer hcancel()
-	_ = httpSrv.Shutdown(hctx)
-	log.Info("parachute serve: stopped")
-	return nil
-}
-
-// statusLine summarises module states for systemd's STATUS=.
-func (s *Server) statusLine() string {
-	counts := map[supervisor.Status]int{}
-	list := s.sup.List()
-	for _, st := range list {
-		counts[st.Status]++
-	}
-	return fmt.Sprintf("%d module(s): %d running, %d crashed, %d stopped", len(list),
-		counts[supervisor.StatusRunning], counts[supervisor.StatusCrashed], counts[supervisor.StatusStopped])
-}
-
-// startWatchdog pings systemd's watchdog at half its interval while the
-// process runs. It returns a stop function.
-func startWatchdog(ctx context.Context, log *slog.Logger) func() {
-	interval, err := daemon.SdWatchdogEnabled(false)
-	if err != nil || interval == 0 {
-		return func() {}
-	}
-	ctx, cancel := context.WithCancel(ctx)
-	go func() {
-		t := time.NewTicker(interval / 2)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				_, _ = daemon.SdNotify(false, daemon.SdNotifyWatchdog)
-			}
-		}
-	}()
-	log.Debug("systemd watchdog enabled", "interval", interval)
-	return cancel
-}
-
-// writeRunFiles records the bound port so the CLI finds the hub. It writes
-// no hub.pid: that file is the legacy detached hub's, and migrate treats a
-// live pid in it as a process to stop. The port file is run-time state that
-// a crash makes stale anyway, so it is renamed into place (never torn) but
-// not fsynced: start-up does not wait for the disk.
-func writeRunFiles(p config.Paths, port int) error {
-	// In a root shared with a group (the system package's 0750), the
-	// group's operators must read the port too.
-	mode := os.FileMode(0o700)
-	if groupShared(p.Root) {
-		mode = 0o750
-	}
-	if err := os.MkdirAll(p.HubRunDir(), mode); err != nil {
-		return err
-	}
-	tmp := p.HubPortFile() + ".tmp-" + strconv.Itoa(os.Getpid())
-	// Why remove, then O_EXCL through secfile: the temp name is
-	// predictable, and writing it by path would follow a link planted
-	// there and truncate its target. Removing unlinks a leftover (or a
-	// link), never what a link points at.
-	_ = os.Remove(tmp)
-	f, err := secfile.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(strconv.Itoa(port) + "\n")
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, p.HubPortFile()); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return nil
-}
-
-// removeRunFiles removes the port file if it still names this hub's port (a
-// newer hub may have replaced it).
-func removeRunFiles(p config.Paths, port int) {
-	if b, err := os.ReadFile(p.HubPortFile()); err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(port) {
-		os.Remove(p.HubPortFile())
-	}
-}
-
-// shareTokenWithGroup makes operator.token readable by the config root's
-// group when the root is deliberately shared with a group and nobody else
-// (mode 0750 or 0770: the system package makes /var/lib/parachute 0750
-// parachute:parachute), so operators in that group use the CLI without
-// sudo. Any other root (0700, or a loose 0755) keeps the token 0600. A
-// token that is a link or not this user's file is refused and left as it is
-// (see auth.ShareTokenWithGroup); the error says so.
-func shareTokenWithGroup(p config.Paths) error {
-	_, err := auth.ShareTokenWithGroup(p.OperatorToken(), p.Root)
-	return err
-}
-
-// openAuth opens hub.db, makes sure the signing key and the operator token
-// exist, and shares the token with the root's group when the root is shared.
-func openAuth(ctx context.Context, p config.Paths, origins Origins, log *slog.Logger) (*auth.Store, error) {
-	store, err := auth.Open(p.HubDB())
-	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", p.HubDB(), err)
-	}
-	if _, err := store.EnsureSigningKey(ctx); err != nil {
-		store.Close()
-		return nil, fmt.Errorf("ensuring the hub signing key in %s: %w", p.HubDB(), err)
-	}
-	if created, err := store.EnsureOperatorToken(ctx, p.OperatorToken(), origins.Issuer()); err != nil {
-		log.Warn("could not write the operator token", "path", p.OperatorToken(), "err", err)
-	} else if created {
-		log.Info("minted the operator token", "path", p.OperatorToken())
-	}
-	if err := shareTokenWithGroup(p); err != nil {
-		log.Error("operator token not shared with the config root's group", "err", err)
-	} else if err := secfile.Check(p.OperatorToken()); err != nil {
-		// Not fatal to the hub, but no CLI verb will read such a token.
-		log.Error("operator token unusable", "err", err)
-	}
-	return store, nil
-}
-
-// groupShared reports whether dir is shared with its group and nobody else
-// (mode 0750 or 0770).
-func groupShared(dir string) bool {
-	fi, err := os.Stat(dir)
-	return err == nil && fi.Mode().Perm()&0o050 == 0o050 && fi.Mode().Perm()&0o007 == 0
+	_ = h.httpSrv.Shutdown(hctx)
+	h.log.Info("parachute serve: stopped")
 }

@@ -52,7 +52,7 @@ func goldenClaims() map[string]Claims {
 }
 
 // goldenStore opens a fresh store holding only the golden key.
-func goldenStore(t *testing.T) (*Store, string) {
+func goldenStore(t testing.TB) (*Store, string) {
 	t.Helper()
 	b, err := os.ReadFile(goldenKeyFile)
 	if err != nil {

@@ -2,10 +2,7 @@ package auth
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
-	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
 	"encoding/base64"
@@ -14,6 +11,9 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/go-jose/go-jose/v4/jwt"
 )
 
 // ClockSkew is the leeway applied to exp and nbf, so a token minted by a
@@ -79,13 +79,13 @@ type VerifyOptions struct {
 	Now time.Time
 }
 
-// header is the JOSE header. Field order gives {"alg","typ","kid"}.
-type header struct {
-	Alg  string   `json:"alg"`
-	Typ  string   `json:"typ,omitempty"`
-	Kid  string   `json:"kid,omitempty"`
-	Crit []string `json:"crit,omitempty"`
-}
+// allowedAlgs is the explicit algorithm allowlist handed to go-jose.
+//
+// Why: the algorithm comes from the attacker-controlled header. Only RS256
+// is ever accepted, so "none" and HMAC-with-the-public-key confusion
+// attacks are impossible; go-jose rejects any other alg while parsing,
+// before a key is even looked up.
+var allowedAlgs = []jose.SignatureAlgorithm{jose.RS256}
 
 // NewJTI returns a fresh token id: 16 random bytes, base64url.
 func NewJTI() string {
@@ -124,21 +124,28 @@ func (s *Store) Mint(ctx context.Context, c Claims) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("minting token: %w", err)
 	}
-	h, err := json.Marshal(header{Alg: Algorithm, Typ: "JWT", Kid: kid})
-	if err != nil {
-		return "", fmt.Errorf("minting token: encoding header: %w", err)
-	}
 	p, err := json.Marshal(c)
 	if err != nil {
 		return "", fmt.Errorf("minting token: encoding claims: %w", err)
 	}
-	signing := b64(h) + "." + b64(p)
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, priv, crypto.SHA256, sum[:])
+	signer, err := jose.NewSigner(
+		jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: priv, KeyID: kid}},
+		(&jose.SignerOptions{}).WithType("JWT"))
+	if err != nil {
+		return "", fmt.Errorf("minting token: %w", err)
+	}
+	// Sign the payload bytes our MarshalJSON produced rather than handing
+	// go-jose the struct, so the claims' JSON is exactly what it was before
+	// the library swap (vault_scope always present, aud string or array).
+	jws, err := signer.Sign(p)
 	if err != nil {
 		return "", fmt.Errorf("minting token: signing: %w", err)
 	}
-	return signing + "." + b64(sig), nil
+	tok, err := jws.CompactSerialize()
+	if err != nil {
+		return "", fmt.Errorf("minting token: serializing: %w", err)
+	}
+	return tok, nil
 }
 
 // Verify checks a hub token and returns its claims. In order: the header
@@ -240,51 +247,73 @@ func (s *Store) parseSigned(ctx context.Context, token string, now time.Time) (*
 	if len(token) > maxTokenLen {
 		return nil, invalid("longer than %d bytes", maxTokenLen)
 	}
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return nil, invalid("not a compact JWS (want 3 dot-separated parts, got %d)", len(parts))
+	// Checked here only for a clearer message than go-jose's.
+	if n := strings.Count(token, ".") + 1; n != 3 {
+		return nil, invalid("not a compact JWS (want 3 dot-separated parts, got %d)", n)
 	}
-	hb, err := base64.RawURLEncoding.DecodeString(parts[0])
+	if err := checkCanonical(token); err != nil {
+		return nil, err
+	}
+	tok, err := jwt.ParseSigned(token, allowedAlgs)
 	if err != nil {
-		return nil, invalid("header is not base64url")
+		var alg *jose.ErrUnexpectedSignatureAlgorithm
+		if errors.As(err, &alg) {
+			return nil, invalid("algorithm %q (only %s is accepted)", alg.Got, Algorithm)
+		}
+		return nil, invalid("malformed: %v", err)
 	}
-	var h header
-	if err := json.Unmarshal(hb, &h); err != nil {
-		return nil, invalid("header is not JSON")
+	// A compact JWS has exactly one signature; go-jose guarantees it.
+	h := tok.Headers[0]
+	// Why: crit names extensions the verifier must understand (go-jose
+	// would honour "b64", i.e. an unencoded payload); hub tokens use none,
+	// so any crit is a token this hub did not make.
+	if _, ok := h.ExtraHeaders["crit"]; ok {
+		return nil, invalid("unsupported critical header parameters")
 	}
-	// Why: the algorithm comes from the attacker-controlled header. Only
-	// RS256 is ever accepted, so "none" and HMAC-with-the-public-key
-	// confusion attacks are impossible.
-	if h.Alg != Algorithm {
-		return nil, invalid("algorithm %q (only %s is accepted)", h.Alg, Algorithm)
+	if h.JSONWebKey != nil {
+		// Never trust a key the token carries; the kid names ours.
+		return nil, invalid("embedded jwk header is not accepted")
 	}
-	if len(h.Crit) > 0 {
-		return nil, invalid("unsupported critical header parameters %v", h.Crit)
-	}
-	if h.Kid == "" {
+	if h.KeyID == "" {
 		return nil, invalid("no kid in header")
 	}
-	pub, err := s.verifyingKey(ctx, h.Kid, now)
+	pub, err := s.verifyingKey(ctx, h.KeyID, now)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil {
-		return nil, invalid("signature is not base64url")
-	}
-	sum := sha256.Sum256([]byte(parts[0] + "." + parts[1]))
-	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, sum[:], sig); err != nil {
-		return nil, invalid("bad signature")
-	}
-	pb, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return nil, invalid("payload is not base64url")
-	}
 	var c Claims
-	if err := json.Unmarshal(pb, &c); err != nil {
+	if err := tok.Claims(pub, &c); err != nil {
+		if errors.Is(err, jose.ErrCryptoFailure) {
+			return nil, invalid("bad signature")
+		}
 		return nil, invalid("payload: %v", err)
 	}
 	return &c, nil
+}
+
+// checkCanonical rejects a compact JWS whose parts are not canonical
+// unpadded base64url: characters outside the alphabet (the decoder skips
+// CR and LF) or non-zero trailing bits.
+//
+// Why: go-jose verifies the signature over the re-encoded decoded header,
+// not over the bytes received, so without this check one signed token has
+// many accepted spellings (a later per-string denylist, log match or
+// cache key could be sidestepped). The hand-written verifier this replaced
+// signed over the received bytes and so accepted exactly one spelling.
+func checkCanonical(token string) error {
+	for i := 0; i < len(token); i++ {
+		switch c := token[i]; {
+		case c >= 'A' && c <= 'Z', c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		default:
+			return invalid("character %q at offset %d is not base64url", c, i)
+		}
+	}
+	for i, part := range strings.Split(token, ".") {
+		if _, err := base64.RawURLEncoding.Strict().DecodeString(part); err != nil {
+			return invalid("part %d is not canonical base64url", i+1)
+		}
+	}
+	return nil
 }
 
 // isRevoked reports whether the registry has jti with revoked_at set. A
@@ -314,5 +343,3 @@ func issuerAccepted(iss string, accepted []string) bool {
 	}
 	return false
 }
-
-func b64(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }

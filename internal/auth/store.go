@@ -1,6 +1,6 @@
 // Package auth holds the hub's credentials: the RS256 signing keys and the
-// token registry in <root>/hub.db, a small JWT minter and verifier built on
-// the standard library, the JWKS document modules verify against, and the
+// token registry in <root>/hub.db, a JWT minter and verifier on go-jose
+// (RS256 only), the JWKS document modules verify against, and the
 // operator token file the CLI authenticates with.
 //
 // hub.db stays schema-compatible with the reference TypeScript hub, so a box

@@ -13,8 +13,9 @@ import (
 func authCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "auth",
-		Usage: "manage the operator token",
+		Usage: "manage the operator token and the hub's signing keys",
 		Subcommands: []*cli.Command{
+			rotateKeyCommand(e),
 			{
 				Name:  "rotate-operator",
 				Usage: "mint a new operator token (and revoke the old one)",
@@ -49,6 +50,41 @@ revokes the previous one. Whoever can read that file is the operator.`,
 					return nil
 				},
 			},
+		},
+	}
+}
+
+// rotateKeyCommand is `parachute auth rotate-key`: a new active signing key,
+// the previous one retired but still published and accepted for
+// auth.KeyRetention, so modules with a cached JWKS and tokens already
+// handed out keep working through the change.
+func rotateKeyCommand(e *env) *cli.Command {
+	return &cli.Command{
+		Name:  "rotate-key",
+		Usage: "generate a new token signing key and retire the current one",
+		Description: `Tokens are signed with the new key from now on. The retired key stays in
+/.well-known/jwks.json and keeps verifying the tokens it signed for 24 hours,
+then it is dropped. A running hub picks the new key up at once.`,
+		Action: func(c *cli.Context) error {
+			paths, err := e.paths()
+			if err != nil {
+				return rootErr(err)
+			}
+			if err := paths.EnsureRoot(); err != nil {
+				return rootErr(err)
+			}
+			store, err := auth.Open(paths.HubDB())
+			if err != nil {
+				return fail(ExitFail, "parachute auth rotate-key: opening %s: %v", paths.HubDB(), err)
+			}
+			defer store.Close()
+			k, err := store.RotateSigningKey(c.Context)
+			if err != nil {
+				return fail(ExitFail, "parachute auth rotate-key: %v", err)
+			}
+			e.printf("✓ new signing key %s; the previous key keeps verifying its tokens until %s, then leaves the JWKS.\n",
+				k.KID, k.CreatedAt.Add(auth.KeyRetention).UTC().Format(time.RFC3339))
+			return nil
 		},
 	}
 }

@@ -18,6 +18,7 @@ const (
 	CodeStarting          ErrorCode = "starting" // the hub is still loading its keys
 	CodeShuttingDown      ErrorCode = "shutting_down"
 	CodeInvalidRequest    ErrorCode = "invalid_request"
+	CodeInvalidScope      ErrorCode = "invalid_scope" // a scope the bearer may not grant, or malformed
 	CodeInvalidChannel    ErrorCode = "invalid_channel"
 	CodeRequestTimeout    ErrorCode = "request_timeout"
 	CodeBodyTooLarge      ErrorCode = "body_too_large"

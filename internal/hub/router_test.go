@@ -319,6 +319,19 @@ func TestRouter(t *testing.T) {
 		{name: "modules module audience", routerReq: get("/api/modules", wrongAud), status: 401, code: "unauthenticated"},
 		{name: "modules POST", routerReq: post("/api/modules", noToken), status: 405, code: "method_not_allowed", allow: "GET"},
 
+		// POST /api/auth/mint-token: any hub token with minting authority
+		// (mint_test.go checks the minted tokens and the entry gate).
+		{name: "mint-token", routerReq: postJSON("/api/auth/mint-token", operator, `{"scope":"vault:default:read"}`), status: 200},
+		{name: "mint-token auth-only scope", routerReq: postJSON("/api/auth/mint-token", authOnly, `{"scope":"vault:default:read"}`), status: 200},
+		{name: "mint-token GET", routerReq: get("/api/auth/mint-token", noToken), status: 405, code: "method_not_allowed", allow: "POST"},
+		{name: "mint-token without a token", routerReq: postJSON("/api/auth/mint-token", noToken, `{"scope":"vault:default:read"}`), status: 401, code: "unauthenticated"},
+		{name: "mint-token module audience", routerReq: postJSON("/api/auth/mint-token", wrongAud, `{"scope":"vault:default:read"}`), status: 401, code: "unauthenticated"},
+		{name: "mint-token no scope", routerReq: post("/api/auth/mint-token", operator), status: 400, code: "invalid_request"},
+		{name: "mint-token host scope", routerReq: postJSON("/api/auth/mint-token", operator, `{"scope":"vault:default:read parachute:host:admin"}`), status: 400, code: "invalid_scope"},
+		{name: "mint-token unknown member", routerReq: postJSON("/api/auth/mint-token", operator, `{"scope":"a:b","ttl":5}`), status: 400, code: "invalid_request"},
+		{name: "mint-token too long", routerReq: postJSON("/api/auth/mint-token", operator, `{"scope":"a:b","expires_in":31536001}`), status: 400, code: "invalid_request"},
+		{name: "mint-token permissions not an object", routerReq: postJSON("/api/auth/mint-token", operator, `{"scope":"a:b","permissions":[1]}`), status: 400, code: "invalid_request"},
+
 		// GET /api/modules/operations/<id>.
 		{name: "operation unknown id", routerReq: get("/api/modules/operations/0123abcd", operator), status: 404, code: "not_found"},
 		{name: "operation HEAD", routerReq: head("/api/modules/operations/0123abcd", operator), status: 404, code: "not_found"},

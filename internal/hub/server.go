@@ -104,6 +104,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/hub/upgrade", s.method("POST", s.admin(s.handleHubUpgrade)))
 	m.HandleFunc("/api/hub/upgrade/status", s.method("GET", s.admin(s.handleHubUpgradeStatus)))
 	m.HandleFunc("/api/modules", s.method("GET", s.authed("parachute:host:auth", s.handleModules)))
+	m.HandleFunc("/api/auth/mint-token", s.method("POST", s.authed("", s.handleMintToken)))
 	m.HandleFunc("/api/modules/{rest...}", s.dispatchModule)
 	m.HandleFunc("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return apiErr(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path)

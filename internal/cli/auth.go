@@ -16,6 +16,7 @@ func authCommand(e *env) *cli.Command {
 		Usage: "manage the operator token and the hub's signing keys",
 		Subcommands: []*cli.Command{
 			rotateKeyCommand(e),
+			mintTokenCommand(e),
 			{
 				Name:  "rotate-operator",
 				Usage: "mint a new operator token (and revoke the old one)",
@@ -82,8 +83,8 @@ then it is dropped. A running hub picks the new key up at once.`,
 			if err != nil {
 				return fail(ExitFail, "parachute auth rotate-key: %v", err)
 			}
-			e.printf("✓ new signing key %s; the previous key keeps verifying its tokens until %s, then leaves the JWKS.\n",
-				k.KID, k.CreatedAt.Add(auth.KeyRetention).UTC().Format(time.RFC3339))
+			e.printf("✓ new signing key %s (created %s); the previous key keeps verifying its tokens until %s, then leaves the JWKS.\n",
+				k.KID, k.CreatedAt.UTC().Format(time.RFC3339), k.CreatedAt.Add(auth.KeyRetention).UTC().Format(time.RFC3339))
 			return nil
 		},
 	}

@@ -63,3 +63,24 @@ func TestAuthRotateKey(t *testing.T) {
 		t.Errorf("token signed by the retired key: %v", err)
 	}
 }
+
+// `parachute auth mint-token` refuses bad arguments with the usage exit
+// code before it contacts any hub.
+func TestAuthMintTokenUsage(t *testing.T) {
+	t.Setenv("PARACHUTE_HOME", t.TempDir())
+	t.Setenv("PARACHUTE_HUB_URL", "http://127.0.0.1:1") // nothing listens: a usage error must not get that far
+	for name, args := range map[string][]string{
+		"no scope":                  {"auth", "mint-token"},
+		"ephemeral and expires-in":  {"auth", "mint-token", "--scope", "a:b", "--ephemeral", "--expires-in", "60"},
+		"non-positive expires-in":   {"auth", "mint-token", "--scope", "a:b", "--expires-in", "0"},
+		"permissions not an object": {"auth", "mint-token", "--scope", "a:b", "--permissions", "[1]"},
+		"stray positional argument": {"auth", "mint-token", "--scope", "a:b", "extra"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			if code := Main(context.Background(), args, &out, &errOut); code != ExitUsage || out.Len() > 0 {
+				t.Errorf("Main(%q) = %d, stdout %q, stderr %q; want %d and nothing on stdout", args, code, out.String(), errOut.String(), ExitUsage)
+			}
+		})
+	}
+}

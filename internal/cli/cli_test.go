@@ -19,6 +19,8 @@ func TestPermuteFlags(t *testing.T) {
 		{[]string{"logs", "vault", "-n", "5", "-f"}, []string{"logs", "-n", "5", "-f", "vault"}},
 		{[]string{"logs", "-f", "vault"}, []string{"logs", "-f", "vault"}},
 		{[]string{"auth", "rotate-operator", "--scope-set", "auth"}, []string{"auth", "rotate-operator", "--scope-set", "auth"}},
+		{[]string{"auth", "mint-token", "--scope", "vault:default:read", "--aud", "scribe", "--sub", "s"},
+			[]string{"auth", "mint-token", "--scope", "vault:default:read", "--aud", "scribe", "--sub", "s"}},
 		{[]string{"start", "vault", "--", "-x"}, []string{"start", "vault", "--", "-x"}},
 		{[]string{"status"}, []string{"status"}},
 	}

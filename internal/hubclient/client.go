@@ -248,3 +248,14 @@ func (c *Client) JSON(ctx context.Context, method, path string, body, out any) e
 	}
 	return err
 }
+
+// MintToken asks the running hub to mint a token (POST
+// /api/auth/mint-token) with the operator token. The hub signs it with the
+// issuer it hands its modules, so a module that pins iss accepts it.
+func (c *Client) MintToken(ctx context.Context, req api.MintTokenRequest) (*api.MintTokenResponse, error) {
+	var out api.MintTokenResponse
+	if err := c.JSON(ctx, http.MethodPost, "/api/auth/mint-token", req, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -145,4 +146,33 @@ func TestMintToken(t *testing.T) {
 			t.Errorf("%s: err = %v, want a minting error", name, err)
 		}
 	}
+}
+
+// FuzzCanGrant: whatever the bearer holds and whatever is asked, host
+// authority is never granted, a vault admin never reaches another vault,
+// and nothing is granted to a bearer without minting authority.
+func FuzzCanGrant(f *testing.F) {
+	for _, seed := range [][2]string{
+		{ScopeHostAuth, "vault:default:read"}, {ScopeHostAuth, ScopeHostAdmin}, {ScopeHostAdmin, "vault:w:admin"},
+		{"vault:w:admin", "vault:w:read"}, {"vault:w:admin", "vault:x:read"}, {"vault:w:admin", "VAULT:w:read"},
+		{"vault:read", "vault:read"}, {"", ""}, {"parachute:host:auth vault:a:admin", "parachute:host:vault"},
+	} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, bearer, scope string) {
+		held := strings.Fields(bearer)
+		if !CanGrant(held, scope) {
+			return
+		}
+		switch {
+		case strings.HasPrefix(scope, hostScopePrefix):
+			t.Fatalf("%q granted host scope %q", held, scope)
+		case !HasMintingAuthority(held):
+			t.Fatalf("%q has no minting authority but granted %q", held, scope)
+		}
+		if n, ok := VaultScopeName(scope); ok && !slices.Contains(held, ScopeHostAuth) &&
+			!slices.Contains(held, "vault:"+n+":admin") && !(slices.Contains(held, ScopeHostAdmin) && scope == "vault:"+n+":admin") {
+			t.Fatalf("%q granted %q without authority over vault %q", held, scope, n)
+		}
+	})
 }

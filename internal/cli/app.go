@@ -130,14 +130,36 @@ func newApp(e *env) *cli.App {
 }
 
 // setUsageError gives every command and sub-command without its own the
-// app's usage-error handler (one hint line, not urfave's help dump).
+// app's usage-error handler (one hint line, not urfave's help dump), and
+// every command group (auth, unit, …) an action that refuses an unknown
+// sub-command with exit 2: urfave/cli alone prints "unknown command" and
+// exits 0, which a script cannot tell from success.
 func setUsageError(cmds []*cli.Command, h cli.OnUsageErrorFunc) {
 	for _, cmd := range cmds {
 		if cmd.OnUsageError == nil {
 			cmd.OnUsageError = h
 		}
+		if len(cmd.Subcommands) > 0 && cmd.Action == nil {
+			cmd.Action = groupAction
+		}
 		setUsageError(cmd.Subcommands, h)
 	}
+}
+
+// groupAction runs for a command group given no known sub-command: help
+// when none was named, exit 2 with usage when an unknown one was.
+func groupAction(c *cli.Context) error {
+	if c.Args().Len() == 0 {
+		return cli.ShowSubcommandHelp(c)
+	}
+	var names []string
+	for _, sub := range c.Command.Subcommands {
+		if !sub.Hidden && sub.Name != "help" {
+			names = append(names, sub.Name)
+		}
+	}
+	return fail(ExitUsage, "%s: unknown command %q (commands: %s). Run `%s --help` for usage.",
+		commandPath(c), c.Args().First(), strings.Join(names, ", "), commandPath(c))
 }
 
 // commandPath is the command line that names c's command, e.g.

@@ -28,6 +28,11 @@ func TestMainVersionAndUsageHints(t *testing.T) {
 		{"unknown verb flag", []string{"status", "--bogus"}, ExitUsage, "", "Run `parachute status --help` for usage.", true},
 		{"unknown sub-verb flag", []string{"auth", "rotate-operator", "--bogus"}, ExitUsage, "",
 			"Run `parachute auth rotate-operator --help` for usage.", true},
+		{"unknown auth sub-command", []string{"auth", "bogus"}, ExitUsage, "",
+			"parachute auth: unknown command \"bogus\"", true},
+		{"unknown unit sub-command", []string{"unit", "bogus", "x"}, ExitUsage, "",
+			"Run `parachute unit --help` for usage.", true},
+		{"auth alone shows its commands", []string{"auth"}, ExitOK, "NAME:", "", false},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -1,0 +1,149 @@
+package hubdb
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+)
+
+// Migrate brings db's schema to LatestVersion: it applies, in order, every
+// migration whose version is not recorded in schema_version, and records
+// it there, exactly as the reference hub's migrator does, so each side
+// skips what the other applied. Versions above LatestVersion (written by a
+// newer reference hub) are left alone: those migrations only add tables and
+// columns this package does not name.
+//
+// A hub.db written by an earlier version of this project (signing_keys and
+// tokens, no recorded versions) is adopted: its two tables are rebuilt in
+// the reference's shape with every key and token kept.
+//
+// All pending work runs in one IMMEDIATE transaction, so two processes
+// opening a new hub.db at once migrate it once, and a failure leaves the
+// file as it was. db must have been opened with _txlock=immediate (Open
+// does that) for the version check and the migrations to be one atomic
+// step.
+func Migrate(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+  version INTEGER PRIMARY KEY,
+  applied_at TEXT NOT NULL
+)`); err != nil {
+		return fmt.Errorf("creating schema_version: %w", err)
+	}
+	// Fast path without the write lock: an up-to-date file needs no
+	// transaction, so every CLI verb's Open does not queue behind the hub.
+	applied, err := appliedVersions(ctx, db)
+	if err != nil {
+		return err
+	}
+	if pending(applied) == 0 {
+		return nil
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("starting schema migration: %w", err)
+	}
+	defer tx.Rollback()
+	// Read again under the lock: another process may have migrated since.
+	if applied, err = appliedVersions(ctx, tx); err != nil {
+		return err
+	}
+	stamp := FormatTime(time.Now())
+	if !applied[1] {
+		legacy, err := isLegacyOurs(ctx, tx)
+		if err != nil {
+			return err
+		}
+		if legacy {
+			if err := adoptLegacy(ctx, tx, stamp); err != nil {
+				return err
+			}
+			return commit(tx)
+		}
+	}
+	for _, m := range migrations {
+		if applied[m.version] {
+			continue
+		}
+		if err := apply(ctx, tx, m, stamp); err != nil {
+			return err
+		}
+	}
+	return commit(tx)
+}
+
+func commit(tx *sql.Tx) error {
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing schema migration: %w", err)
+	}
+	return nil
+}
+
+// apply runs one migration and records it.
+func apply(ctx context.Context, tx *sql.Tx, m migration, stamp string) error {
+	if _, err := tx.ExecContext(ctx, m.sql); err != nil {
+		return fmt.Errorf("applying schema version %d: %w; the file is unchanged: "+
+			"restore hub.db from a backup or move it aside to start fresh", m.version, err)
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO schema_version (version, applied_at) VALUES (?, ?)`, m.version, stamp); err != nil {
+		return fmt.Errorf("recording schema version %d: %w", m.version, err)
+	}
+	return nil
+}
+
+// pending counts the known migrations not recorded in applied.
+func pending(applied map[int]bool) int {
+	n := 0
+	for _, m := range migrations {
+		if !applied[m.version] {
+			n++
+		}
+	}
+	return n
+}
+
+// querier is what *sql.DB and *sql.Tx share for reads.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+// appliedVersions reads schema_version.
+func appliedVersions(ctx context.Context, q querier) (map[int]bool, error) {
+	rows, err := q.QueryContext(ctx, `SELECT version FROM schema_version`)
+	if err != nil {
+		return nil, fmt.Errorf("reading schema_version: %w", err)
+	}
+	defer rows.Close()
+	applied := map[int]bool{}
+	for rows.Next() {
+		var v int
+		if err := rows.Scan(&v); err != nil {
+			return nil, fmt.Errorf("reading schema_version: %w", err)
+		}
+		applied[v] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading schema_version: %w", err)
+	}
+	return applied, nil
+}
+
+// Versions returns the schema versions recorded in db, in ascending order.
+func Versions(ctx context.Context, db *sql.DB) ([]int, error) {
+	applied, err := appliedVersions(ctx, db)
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for v := range applied {
+		out = append(out, v)
+	}
+	// Few entries: insertion sort keeps this free of a sort import dance.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && out[j] < out[j-1]; j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out, nil
+}

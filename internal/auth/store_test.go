@@ -3,7 +3,6 @@ package auth
 import (
 	"bufio"
 	"context"
-	"database/sql"
 	"errors"
 	"io"
 	"os"
@@ -75,42 +74,32 @@ func TestOpenFileModes(t *testing.T) {
 	}
 }
 
-// referenceSchema is a cut of the reference hub's hub.db (schema v11): the
-// tables this package uses, with the reference's foreign key, plus tables
-// it must leave alone.
-const referenceSchema = `
-CREATE TABLE schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
-INSERT INTO schema_version VALUES (11, '2026-01-01T00:00:00.000Z');
-CREATE TABLE users (id TEXT PRIMARY KEY, username TEXT UNIQUE NOT NULL, password_hash TEXT NOT NULL,
-  created_at TEXT NOT NULL, updated_at TEXT NOT NULL, password_changed INTEGER NOT NULL DEFAULT 0);
-INSERT INTO users VALUES ('4b0c7c1e-0000-4000-8000-000000000001', 'admin', '$argon2id$v=19$m=19456,t=2,p=1$x$y',
-  '2026-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z', 1);
-CREATE TABLE signing_keys (kid TEXT PRIMARY KEY, public_key_pem TEXT NOT NULL, private_key_pem TEXT NOT NULL,
-  algorithm TEXT NOT NULL DEFAULT 'RS256', created_at TEXT NOT NULL, retired_at TEXT);
-CREATE TABLE tokens (jti TEXT PRIMARY KEY, user_id TEXT REFERENCES users(id) ON DELETE CASCADE, client_id TEXT,
-  scopes TEXT, refresh_token_hash TEXT, family_id TEXT, expires_at TEXT, revoked_at TEXT, created_at TEXT,
-  permissions TEXT, created_via TEXT, subject TEXT);
-`
+// refKID is the signing key the reference hub generated in
+// ../hubdb/testdata/ref-populated.db (see the README there), and refOwner
+// its first user.
+const (
+	refKID   = "8XXbm3LnkWTi5ctzj44ZTDn7zZ71UXOknoopbC0eD7E"
+	refOwner = "e2e46f8f-d238-4180-9a5c-dd072f9f7b73"
+)
+
+// copyReferenceDB copies the hub.db the reference hub's own code made
+// (schema v11: two users, a client, a grant, a key) into a temp dir.
+func copyReferenceDB(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "hubdb", "testdata", "ref-populated.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "hub.db")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
 
 func TestOpenReferenceDatabase(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "hub.db")
-	raw, err := sql.Open("sqlite", path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.Exec(referenceSchema); err != nil {
-		t.Fatal(err)
-	}
-	gen, err := generateKey(mustTime(t, "2026-01-01T00:00:00Z"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := raw.Exec(`INSERT INTO signing_keys VALUES (?, ?, ?, 'RS256', ?, NULL)`,
-		gen.kid, gen.pubPEM, gen.privPEM, gen.createdAt); err != nil {
-		t.Fatal(err)
-	}
-	raw.Close()
+	path := copyReferenceDB(t)
 	if err := os.Chmod(path, 0o644); err != nil { // the reference's umask default
 		t.Fatal(err)
 	}
@@ -124,7 +113,7 @@ func TestOpenReferenceDatabase(t *testing.T) {
 		t.Errorf("hub.db mode = %04o after Open, want 0600", m)
 	}
 	var users []string
-	rows, err := s.db.Query(`SELECT username FROM users`)
+	rows, err := s.db.Query(`SELECT username FROM users ORDER BY username`)
 	if err != nil {
 		t.Fatalf("users table gone: %v", err)
 	}
@@ -134,27 +123,28 @@ func TestOpenReferenceDatabase(t *testing.T) {
 		users = append(users, u)
 	}
 	rows.Close()
-	if diff := cmp.Diff([]string{"admin"}, users); diff != "" {
+	if diff := cmp.Diff([]string{"friend", "owner"}, users); diff != "" {
 		t.Errorf("users (-want +got):\n%s", diff)
 	}
-	var version int
-	if err := s.db.QueryRow(`SELECT version FROM schema_version`).Scan(&version); err != nil || version != 11 {
-		t.Errorf("schema_version = %d, %v; want 11", version, err)
+	var versions, maxVersion int
+	if err := s.db.QueryRow(`SELECT count(*), max(version) FROM schema_version`).Scan(&versions, &maxVersion); err != nil ||
+		versions != 11 || maxVersion != 11 {
+		t.Errorf("schema_version: %d rows up to %d, %v; want 11 up to 11", versions, maxVersion, err)
 	}
 
 	k, err := s.EnsureSigningKey(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k.KID != gen.kid {
-		t.Errorf("EnsureSigningKey kid = %s, want the reference's existing key %s", k.KID, gen.kid)
+	if k.KID != refKID {
+		t.Errorf("EnsureSigningKey kid = %s, want the reference's existing key %s", k.KID, refKID)
 	}
 
 	// A token the reference minted (header without typ, sub = user id)
 	// keeps verifying, and the registry accepts our rows next to the FK.
-	refTok := signRaw(t, s, `{"alg":"RS256","kid":"`+gen.kid+`"}`,
+	refTok := signRaw(t, s, `{"alg":"RS256","kid":"`+refKID+`"}`,
 		`{"scope":"hub:admin parachute:host:admin","client_id":"parachute-hub","vault_scope":[],"pa_scope_set":"admin",`+
-			`"sub":"4b0c7c1e-0000-4000-8000-000000000001","iss":"http://127.0.0.1:1939","iat":1767225600,"exp":4102444800,`+
+			`"sub":"`+refOwner+`","iss":"http://127.0.0.1:1939","iat":1767225600,"exp":4102444800,`+
 			`"aud":"operator","jti":"ref-jti"}`)
 	c, err := s.Verify(ctx, refTok, VerifyOptions{Issuers: []string{"http://127.0.0.1:1939"}})
 	if err != nil {
@@ -165,6 +155,24 @@ func TestOpenReferenceDatabase(t *testing.T) {
 	}
 	if _, _, err := s.MintOperator(ctx, "http://127.0.0.1:1939", ""); err != nil {
 		t.Errorf("MintOperator on a reference db: %v", err)
+	}
+}
+
+func TestOpenRecordsSchemaVersions(t *testing.T) {
+	// Without recorded versions the reference's migrator re-runs its
+	// migration 1 on our file and fails ("table signing_keys already
+	// exists"), so rolling back to it meant deleting hub.db.
+	s, err := Open(filepath.Join(t.TempDir(), "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var n, maxVersion int
+	if err := s.db.QueryRow(`SELECT count(*), max(version) FROM schema_version`).Scan(&n, &maxVersion); err != nil {
+		t.Fatalf("reading schema_version: %v", err)
+	}
+	if n != 11 || maxVersion != 11 {
+		t.Errorf("schema_version has %d rows up to %d, want versions 1..11", n, maxVersion)
 	}
 }
 

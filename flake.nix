@@ -10,7 +10,7 @@
 
       # The NAR hash of `go mod vendor`. TestFlakeVendorHash fails when it
       # is stale; `make nix-hash` rewrites it.
-      vendorHash = "sha256-qJCKy/KpuD18TMZpRcoLYGxQ+oAB1YVne2EsOWD0G+Y=";
+      vendorHash = "sha256-V/Y+ezNNOMN8q1Hk1V1jvV/KQqx+bZOrKq9kPCBZbP0=";
 
       # go.mod asks for Go 1.26; buildGoModule pins GOTOOLCHAIN=local.
       parachuteFor = pkgs: pkgs.callPackage ./packaging/nix/package.nix {

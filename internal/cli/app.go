@@ -178,6 +178,7 @@ var valueFlags = map[string]bool{
 	"-n": true, "--lines": true, "--port": true, "--bind": true, "--scope-set": true,
 	"--user": true, "--home": true, "--channel": true, "--tag": true, "--hub-origin": true, "--from": true,
 	"--scope": true, "--aud": true, "--expires-in": true, "--sub": true, "--permissions": true, // auth mint-token
+	"--username": true, "--password": true,
 }
 
 // permuteFlags moves flags that follow a verb's positional arguments in

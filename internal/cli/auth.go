@@ -13,8 +13,8 @@ import (
 func authCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:  "auth",
-		Usage: "manage the operator token and the hub's signing keys",
-		Subcommands: []*cli.Command{
+		Usage: "manage the operator token, the hub's users and its signing keys",
+		Subcommands: append([]*cli.Command{
 			rotateKeyCommand(e),
 			mintTokenCommand(e),
 			{
@@ -51,7 +51,7 @@ revokes the previous one. Whoever can read that file is the operator.`,
 					return nil
 				},
 			},
-		},
+		}, authUserCommands(e)...),
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -139,11 +140,6 @@ func Versions(ctx context.Context, db *sql.DB) ([]int, error) {
 	for v := range applied {
 		out = append(out, v)
 	}
-	// Few entries: insertion sort keeps this free of a sort import dance.
-	for i := 1; i < len(out); i++ {
-		for j := i; j > 0 && out[j] < out[j-1]; j-- {
-			out[j], out[j-1] = out[j-1], out[j]
-		}
-	}
+	slices.Sort(out)
 	return out, nil
 }

@@ -319,3 +319,47 @@ func fileMode(t *testing.T, path string) os.FileMode {
 	}
 	return fi.Mode().Perm()
 }
+
+func TestUpgradeOlderReferenceFile(t *testing.T) {
+	// A file an older reference hub left at version 8: friend is pinned to
+	// a vault through users.assigned_vault, which version 10 moves into
+	// user_vaults and drops.
+	path := copyFixture(t, "ref-v8.db")
+	db := openT(t, path)
+	if diff := cmp.Diff(allVersions(), versionsT(t, db)); diff != "" {
+		t.Errorf("schema_version (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(referenceSchema(t), schemaOf(t, db)); diff != "" {
+		t.Errorf("upgraded schema differs from the reference's (-ref +ours):\n%s", diff)
+	}
+	var got []string
+	for _, q := range []string{
+		`SELECT username || ' ' || password_changed || ' ' || COALESCE(totp_secret, '-') FROM users ORDER BY created_at`,
+		`SELECT u.username || ' ' || v.vault_name || ' ' || v.role || ' ' || v.created_at FROM user_vaults v JOIN users u ON u.id = v.user_id`,
+		`SELECT client_id || ' ' || status || ' ' || same_hub FROM clients`,
+		`SELECT jti || ' ' || user_id || ' ' || family_id || ' ' || created_via FROM tokens`,
+	} {
+		rows, err := db.Query(q)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				t.Fatal(err)
+			}
+			got = append(got, s)
+		}
+		rows.Close()
+	}
+	want := []string{
+		"owner 1 -",
+		"friend 0 -",
+		"friend default write 2026-03-02T12:00:00.000Z",
+		"client-old approved 0",
+		"jti-old 22222222-2222-4222-8222-222222222222 jti-old oauth_refresh",
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rows after the upgrade (-want +got):\n%s", diff)
+	}
+}

@@ -92,7 +92,9 @@ type CreateOptions struct {
 
 // Create adds a user with a new UUIDv4 id and an argon2id hash of
 // password. The count check and the insert share one transaction, so
-// racing single-user creations make exactly one user.
+// racing single-user creations make exactly one user. The caller checks
+// the name and password against its policy first (ValidateUsername,
+// ValidatePassword); Create only refuses a name taken in any letter case.
 func (s *Store) Create(ctx context.Context, username, password string, o CreateOptions) (*User, error) {
 	// Hash before taking the write lock: argon2id takes tens of
 	// milliseconds and other writers should not queue behind it.
@@ -121,8 +123,10 @@ func (s *Store) Create(ctx context.Context, username, password string, o CreateO
 		if n > 0 && !o.AllowMulti {
 			return ErrSingleUser
 		}
+		// Case-insensitive: names are lower case by ValidateUsername, but a
+		// row from elsewhere ("Bob") must not be shadowed by a new "bob".
 		var taken int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE username = ?`, username).Scan(&taken); err != nil {
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE username = ? COLLATE NOCASE`, username).Scan(&taken); err != nil {
 			return fmt.Errorf("checking username %q: %w", username, err)
 		}
 		if taken > 0 {

@@ -108,6 +108,7 @@ func TestCreateRules(t *testing.T) {
 		{"second without allow-multi", "friend", false, ErrSingleUser},
 		{"second with allow-multi", "friend", true, nil},
 		{"taken name", "friend", true, ErrUsernameTaken},
+		{"taken name in another case", "Friend", true, ErrUsernameTaken},
 		{"taken name, single-user check first", "friend", false, ErrSingleUser},
 	}
 	for _, st := range steps {

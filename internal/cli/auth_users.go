@@ -107,6 +107,11 @@ func setPassword(c *cli.Context, e *env) error {
 	if target == nil && len(users) > 0 && !c.Bool("allow-multi") {
 		return failf("a user named %q already exists. To create another, pass --allow-multi.", users[0].Username)
 	}
+	if target == nil {
+		if err := accounts.ValidateUsername(name); err != nil {
+			return failf("%v", err)
+		}
+	}
 
 	password := c.String("password")
 	interactive := term.IsTerminal(int(stdin.Fd())) && isTerminal(e.stdout)
@@ -119,6 +124,9 @@ func setPassword(c *cli.Context, e *env) error {
 		}
 	}
 
+	if err := accounts.ValidatePassword(password); err != nil {
+		return failf("%v", err)
+	}
 	if target != nil {
 		if err := store.SetPassword(ctx, target.ID, password); err != nil {
 			return failf("%v", err)

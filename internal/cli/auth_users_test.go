@@ -74,11 +74,15 @@ func TestSetPasswordAndListUsers(t *testing.T) {
 			[]string{`Created hub user "owner" (id=`, "Wrote operator token to " + filepath.Join(root, "operator.token") + " (mode 0600)."}, ""},
 		{"second user without allow-multi", []string{"auth", "set-password", "--username", "friend", "--password", "friend passphrase"}, ExitFail, nil,
 			`parachute auth set-password: a user named "owner" already exists. To create another, pass --allow-multi.`},
+		{"invalid new name", []string{"auth", "set-password", "--username", "Bob", "--password", "friend passphrase", "--allow-multi"}, ExitFail, nil,
+			"parachute auth set-password: invalid username: username must contain only lowercase letters"},
+		{"short password", []string{"auth", "set-password", "--password", "too short"}, ExitFail, nil,
+			"parachute auth set-password: invalid password: password must be at least 12 characters"},
 		{"second user", []string{"auth", "set-password", "--username", "friend", "--password", "friend passphrase", "--allow-multi"}, ExitOK,
 			[]string{`Created hub user "friend" (id=`}, ""},
 		{"change the admin's", []string{"auth", "set-password", "--password", "second passphrase"}, ExitOK,
 			[]string{`Updated password for "owner".`, "Refreshed operator token at "}, ""},
-		{"change a named user's", []string{"auth", "set-password", "--password", "friend two", "--username", "friend"}, ExitOK,
+		{"change a named user's", []string{"auth", "set-password", "--password", "friend passphrase two", "--username", "friend"}, ExitOK,
 			[]string{`Updated password for "friend".`}, ""},
 		{"stray argument", []string{"auth", "set-password", "owner"}, ExitUsage, nil, `unexpected argument "owner"`},
 		{"list", []string{"auth", "list-users"}, ExitOK,
@@ -106,7 +110,7 @@ func TestSetPasswordAndListUsers(t *testing.T) {
 	}
 	defer db.Close()
 	store := accounts.NewStore(db)
-	for name, pw := range map[string]string{"owner": "second passphrase", "friend": "friend two"} {
+	for name, pw := range map[string]string{"owner": "second passphrase", "friend": "friend passphrase two"} {
 		u, err := store.ByName(context.Background(), name)
 		if err != nil {
 			t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/expose/state"
 	"github.com/openparachute/parachute/internal/ports"
 	"github.com/openparachute/parachute/internal/supervisor"
 )
@@ -159,6 +160,8 @@ func newHubProcess(o RunOptions, ln net.Listener) *hubProcess {
 		log.Warn("could not record the hub port", "err", err)
 	}
 	origins := OriginsFromEnv(port)
+	// The exposed origin follows expose-state.json as the CLI changes it.
+	origins.Exposed = state.NewWatcher(o.Paths.Root).Origins
 	// Under systemd with Delegate=yes every module gets its own cgroup;
 	// anywhere else (nil) modules run in process groups.
 	cgroups, err := supervisor.DelegatedCgroups(log.With("component", "supervisor"))

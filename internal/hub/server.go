@@ -72,7 +72,7 @@ func New(o Options) *Server {
 		paths: o.Paths, sup: o.Supervisor, origins: o.Origins,
 		version: o.Version, source: o.Source, log: o.Logger, now: o.Now,
 		started: o.Now(), limits: o.Limits.withDefaults(),
-		ops: modops.New(modops.Options{Paths: o.Paths, Supervisor: o.Supervisor, Issuer: o.Origins.Issuer(),
+		ops: modops.New(modops.Options{Paths: o.Paths, Supervisor: o.Supervisor, IssuerFunc: o.Origins.Issuer,
 			Version: o.Version, Logger: o.Logger, Now: o.Now, UpgradeHost: o.upgradeHost}),
 	}
 	if o.Auth != nil {

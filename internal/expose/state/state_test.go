@@ -173,3 +173,27 @@ func FuzzParse(f *testing.F) {
 		_ = st.Origins()
 	})
 }
+
+func TestWatcherFollowsTheFile(t *testing.T) {
+	root := t.TempDir()
+	w := NewWatcher(root)
+	if got := w.Origins(); got != nil {
+		t.Fatalf("no file: %v", got)
+	}
+	if err := Save(root, &State{Providers: map[Provider]*Record{Tailscale: tsRecord()}}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"https://box.tail1.ts.net"}, w.Origins()); diff != "" {
+		t.Fatalf("after save (-want +got):\n%s", diff)
+	}
+	if err := os.WriteFile(filepath.Join(root, StateFile), []byte("{broken"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.Origins(); got != nil || !errors.Is(w.Err(), ErrMalformed) {
+		t.Fatalf("malformed: %v, %v", got, w.Err())
+	}
+	os.Remove(filepath.Join(root, StateFile))
+	if got := w.Origins(); got != nil || w.Err() != nil {
+		t.Fatalf("removed: %v, %v", got, w.Err())
+	}
+}

@@ -1,4 +1,4 @@
-package expose
+package exposetest
 
 import (
 	"encoding/json"
@@ -8,7 +8,8 @@ import (
 	"slices"
 )
 
-const fakeTunnelID = "6ff42ae2-765d-4adf-8112-31c55c1551ef"
+// TunnelID is the id the fake gives every created tunnel.
+const TunnelID = "6ff42ae2-765d-4adf-8112-31c55c1551ef"
 
 type fakeTunnelRow struct {
 	ID          string `json:"id"`
@@ -20,7 +21,7 @@ type fakeTunnelRow struct {
 
 func fakeTunnels() []fakeTunnelRow {
 	var rows []fakeTunnelRow
-	if b, ok := fakeFile("tunnels.json"); ok {
+	if b, ok := Read("tunnels.json"); ok {
 		json.Unmarshal([]byte(b), &rows)
 	}
 	return rows
@@ -55,23 +56,23 @@ func fakeCloudflared(args []string) int {
 		if certErr != nil {
 			return noCert()
 		}
-		creds := filepath.Join(home, ".cloudflared", fakeTunnelID+".json")
-		os.WriteFile(creds, []byte(`{"AccountTag":"a","TunnelSecret":"s","TunnelID":"`+fakeTunnelID+`"}`), 0o400)
-		rows := append(fakeTunnels(), fakeTunnelRow{ID: fakeTunnelID, Name: args[2], CreatedAt: "2026-01-01T00:00:00Z", Connections: []any{}})
+		creds := filepath.Join(home, ".cloudflared", TunnelID+".json")
+		os.WriteFile(creds, []byte(`{"AccountTag":"a","TunnelSecret":"s","TunnelID":"`+TunnelID+`"}`), 0o400)
+		rows := append(fakeTunnels(), fakeTunnelRow{ID: TunnelID, Name: args[2], CreatedAt: "2026-01-01T00:00:00Z", Connections: []any{}})
 		b, _ := json.Marshal(rows)
 		os.WriteFile(filepath.Join(fakeDir(), "tunnels.json"), b, 0o600)
 		fmt.Printf("Tunnel credentials written to %s. cloudflared chose this file based on where your origin certificate was found. "+
-			"Keep this file secret. To revoke these credentials, delete the tunnel.\n\nCreated tunnel %s with id %s\n", creds, args[2], fakeTunnelID)
+			"Keep this file secret. To revoke these credentials, delete the tunnel.\n\nCreated tunnel %s with id %s\n", creds, args[2], TunnelID)
 		return 0
 	case len(args) == 6 && args[0] == "tunnel" && args[1] == "route" && args[2] == "dns" && args[3] == "--overwrite-dns":
 		if certErr != nil {
 			return noCert()
 		}
-		if _, fail := fakeFile("dns-fail"); fail {
+		if _, fail := Read("dns-fail"); fail {
 			fmt.Fprintln(os.Stderr, "Failed to add route: code: 1003, reason: An A, AAAA or CNAME record already exists with that host.")
 			return 1
 		}
-		fmt.Fprintf(os.Stderr, "2026-01-01T00:00:00Z INF Added CNAME %s which will route to this tunnel tunnelID=%s\n", args[5], fakeTunnelID)
+		fmt.Fprintf(os.Stderr, "2026-01-01T00:00:00Z INF Added CNAME %s which will route to this tunnel tunnelID=%s\n", args[5], TunnelID)
 		return 0
 	}
 	fmt.Fprintf(os.Stderr, "fake cloudflared: unknown command %q\n", args)

@@ -1,4 +1,7 @@
-package expose
+// Package exposetest holds the recording fakes of `tailscale` and
+// `cloudflared` that the expose and CLI tests put on PATH. It is imported
+// only by tests.
+package exposetest
 
 // The recording fakes of `tailscale` and `cloudflared`: the test binary
 // itself, linked into a temp dir on PATH under those names. TestMain sees
@@ -12,18 +15,20 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
 
-func TestMain(m *testing.M) {
+// RunIfFake plays the fake when the test binary was started under a fake's
+// name; call it first thing in TestMain.
+func RunIfFake() {
 	switch filepath.Base(os.Args[0]) {
 	case "tailscale":
 		os.Exit(fakeTailscale(os.Args[1:]))
 	case "cloudflared":
 		os.Exit(fakeCloudflared(os.Args[1:]))
 	}
-	os.Exit(m.Run())
 }
 
 // fakeDir is the fake's state directory.
@@ -39,14 +44,16 @@ func record(tool string, args []string) {
 	f.Write(append(b, '\n'))
 }
 
-func fakeFile(name string) (string, bool) {
+// Read returns a fake state file's content.
+func Read(name string) (string, bool) {
 	b, err := os.ReadFile(filepath.Join(fakeDir(), name))
 	return string(b), err == nil
 }
 
 // The JSON `tailscale status --json` prints, trimmed to what we read plus
 // enough of the rest to be realistic.
-const tsStatusRunning = `{
+// StatusRunning is `tailscale status --json` on a logged-in node (%s: version).
+const StatusRunning = `{
   "Version": "%s",
   "TUN": true,
   "BackendState": "Running",
@@ -65,7 +72,8 @@ const tsStatusRunning = `{
 }`
 
 // Logged out, tailscaled still answers: exit 0, no DNSName.
-const tsStatusLoggedOut = `{
+// StatusLoggedOut is the same when logged out.
+const StatusLoggedOut = `{
   "Version": "%s",
   "BackendState": "NeedsLogin",
   "AuthURL": "",
@@ -83,7 +91,7 @@ type tsServe struct {
 
 func loadServe() *tsServe {
 	s := &tsServe{}
-	if b, ok := fakeFile("serve.json"); ok {
+	if b, ok := Read("serve.json"); ok {
 		if err := json.Unmarshal([]byte(b), s); err != nil {
 			panic(err)
 		}
@@ -98,10 +106,10 @@ func (s *tsServe) save() {
 
 func fakeTailscale(args []string) int {
 	record("tailscale", args)
-	version, _ := fakeFile("version")
+	version, _ := Read("version")
 	version = strings.TrimSpace(version)
-	v, _ := parseTSVersion(version)
-	if _, down := fakeFile("daemon-down"); down && (len(args) == 0 || args[0] != "version") {
+	v := parseVersion(version)
+	if _, down := Read("daemon-down"); down && (len(args) == 0 || args[0] != "version") {
 		fmt.Fprintln(os.Stderr, "failed to connect to local tailscaled; it doesn't appear to be running (sudo systemctl start tailscaled ?)")
 		return 1
 	}
@@ -110,11 +118,11 @@ func fakeTailscale(args []string) int {
 		fmt.Printf("%s\n  tailscale commit: 0123456789abcdef\n  other commit: fedcba9876543210\n  go version: go1.24.1\n", version)
 		return 0
 	case slices.Equal(args, []string{"status", "--json"}):
-		if _, out := fakeFile("logged-out"); out {
-			fmt.Printf(tsStatusLoggedOut+"\n", version)
+		if _, out := Read("logged-out"); out {
+			fmt.Printf(StatusLoggedOut+"\n", version)
 			return 0
 		}
-		fmt.Printf(tsStatusRunning+"\n", version)
+		fmt.Printf(StatusRunning+"\n", version)
 		return 0
 	case slices.Equal(args, []string{"serve", "status", "--json"}):
 		b, _ := json.Marshal(loadServe())
@@ -124,7 +132,7 @@ func fakeTailscale(args []string) int {
 		fmt.Println(string(b))
 		return 0
 	case len(args) > 1 && (args[0] == "serve" || args[0] == "funnel"):
-		if _, out := fakeFile("logged-out"); out {
+		if _, out := Read("logged-out"); out {
 			fmt.Fprintln(os.Stderr, "serve config: you must be logged in to use serve")
 			return 1
 		}
@@ -135,7 +143,7 @@ func fakeTailscale(args []string) int {
 }
 
 // fakeServe applies `serve|funnel [--bg] [--funnel] --https=N --set-path=M target|off`.
-func fakeServe(v TSVersion, args []string) int {
+func fakeServe(v [3]int, args []string) int {
 	verb := args[0]
 	var port, mount, target string
 	funnel := verb == "funnel"
@@ -143,7 +151,7 @@ func fakeServe(v TSVersion, args []string) int {
 		switch {
 		case a == "--bg":
 		case a == "--funnel":
-			if v.FunnelSubcommand() {
+			if atLeast(v, 1, 82) {
 				fmt.Fprintln(os.Stderr, "flag provided but not defined: -funnel")
 				return 2
 			}
@@ -159,7 +167,7 @@ func fakeServe(v TSVersion, args []string) int {
 			target = a
 		}
 	}
-	if verb == "funnel" && !v.atLeast(1, 52) {
+	if verb == "funnel" && !atLeast(v, 1, 52) {
 		fmt.Fprintln(os.Stderr, "usage: tailscale funnel <serve-port> {on|off}")
 		return 2
 	}
@@ -200,9 +208,9 @@ func fakeServe(v TSVersion, args []string) int {
 	return 0
 }
 
-// fakes puts tailscale and cloudflared (this test binary) on PATH and
+// Install puts tailscale and cloudflared (this test binary) on PATH and
 // returns the fake's state dir.
-func fakes(t *testing.T) string {
+func Install(t testing.TB) string {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -219,16 +227,18 @@ func fakes(t *testing.T) string {
 	return dir
 }
 
-func writeFake(t *testing.T, dir, name, body string) {
+// Write writes a fake state file (version, logged-out, daemon-down,
+// serve.json, dns-fail, tunnels.json).
+func Write(t testing.TB, dir, name, body string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// argvLog returns the recorded argv lines since the last call, and clears
+// Argv returns the recorded argv lines since the last call, and clears
 // them.
-func argvLog(t *testing.T, dir string) [][]string {
+func Argv(t testing.TB, dir string) [][]string {
 	t.Helper()
 	path := filepath.Join(dir, "argv.log")
 	b, err := os.ReadFile(path)
@@ -248,4 +258,17 @@ func argvLog(t *testing.T, dir string) [][]string {
 		out = append(out, argv)
 	}
 	return out
+}
+
+func parseVersion(s string) [3]int {
+	var v [3]int
+	core, _, _ := strings.Cut(strings.TrimSpace(s), "-")
+	for i, p := range strings.SplitN(core, ".", 3) {
+		v[i], _ = strconv.Atoi(p)
+	}
+	return v
+}
+
+func atLeast(v [3]int, major, minor int) bool {
+	return v[0] > major || (v[0] == major && v[1] >= minor)
 }

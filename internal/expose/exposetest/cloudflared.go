@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
+	"syscall"
 )
 
 // TunnelID is the id the fake gives every created tunnel.
@@ -38,6 +40,15 @@ func fakeCloudflared(args []string) int {
 		return 1
 	}
 	switch {
+	case len(args) == 4 && args[0] == "tunnel" && args[1] == "--config" && args[3] == "run":
+		// The connector: run until SIGTERM, then exit 0 as cloudflared does
+		// (so only Restart=always brings it back after `systemctl kill`).
+		stop := make(chan os.Signal, 1)
+		signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+		fmt.Fprintf(os.Stderr, "INF Starting tunnel config=%s\n", args[2])
+		<-stop
+		fmt.Fprintln(os.Stderr, "INF Initiating graceful shutdown due to signal terminated ...")
+		return 0
 	case slices.Equal(args, []string{"--version"}):
 		fmt.Println("cloudflared version 2025.4.0 (built 2025-04-08-1259 UTC)")
 		return 0

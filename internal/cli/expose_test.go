@@ -251,3 +251,57 @@ func TestExposePicker(t *testing.T) {
 		}
 	})
 }
+
+func TestExposeCloudflareUpAndOff(t *testing.T) {
+	fake, root, hub := exposeEnv(t, false, "")
+	home := os.Getenv("HOME")
+	if err := os.MkdirAll(filepath.Join(home, ".cloudflared"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	exposetest.Write(t, filepath.Join(home, ".cloudflared"), "cert.pem", "cert")
+	mgr := &exposetest.Manager{KindOf: servicemgr.KindSystemdUser}
+	newExposeHost = func(*env) exposeHost {
+		return exposeHost{stdin: strings.NewReader(""), home: home, user: "alice",
+			mgr: func() (servicemgr.Manager, error) { return mgr, nil }}
+	}
+	code, out, errOut := runCLI(t, "expose", "cloudflare", "--domain", "hub.example.com", "--hub-origin", "https://hub.example.com/")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, want := range []string{
+		`Creating Cloudflare tunnel "parachute-hub-example-com"…`,
+		"✓ DNS routed.",
+		"✓ Connector service parachute-cloudflared-parachute-hub-example-com.service installed and started.",
+		"Open: https://hub.example.com/",
+		"OAuth issuer: https://hub.example.com",
+		"from: anyone on the internet (Cloudflare Tunnel parachute-hub-example-com)",
+		"⚠ /login is now reachable on the public internet",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, out)
+		}
+	}
+	if diff := cmp.Diff([]string{"vault/restart", "notes/restart"}, hub.ops); diff != "" {
+		t.Errorf("module restarts (-want +got):\n%s", diff)
+	}
+	if _, err := os.Stat(filepath.Join(root, "expose-last-provider.json")); err != nil {
+		t.Errorf("provider not remembered: %v", err)
+	}
+	exposetest.Argv(t, fake)
+
+	// `expose public off` finds the one live public exposure.
+	code, out, errOut = runCLI(t, "expose", "public", "off")
+	if code != 0 || !strings.Contains(out, "hub.example.com is no longer reachable through this machine.") ||
+		!strings.Contains(out, "cloudflared cannot delete it") {
+		t.Fatalf("public off: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if diff := cmp.Diff([]string{
+		"install parachute-cloudflared-parachute-hub-example-com.service start=true",
+		"uninstall parachute-cloudflared-parachute-hub-example-com.service",
+	}, mgr.Calls); diff != "" {
+		t.Errorf("manager calls (-want +got):\n%s", diff)
+	}
+	if got := exposetest.Argv(t, fake); got != nil {
+		t.Errorf("off ran %q", got)
+	}
+}

@@ -12,50 +12,10 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/openparachute/parachute/internal/expose/exposetest"
 	"github.com/openparachute/parachute/internal/expose/state"
 	"github.com/openparachute/parachute/internal/servicemgr"
 )
-
-// recMgr is a servicemgr.Manager that writes unit files where it is told
-// and records the calls; the real managers need a systemd or launchd (the
-// systemd-box e2e covers them).
-type recMgr struct {
-	kind  servicemgr.Kind
-	calls []string
-	fail  error
-}
-
-func (m *recMgr) Kind() servicemgr.Kind { return m.kind }
-func (m *recMgr) Install(_ context.Context, u servicemgr.Unit, start bool) ([]string, error) {
-	m.calls = append(m.calls, fmt.Sprintf("install %s start=%v", u.Name, start))
-	if m.fail != nil {
-		return nil, m.fail
-	}
-	// Never write outside the test's temp dirs (a system kind would aim
-	// at /etc/systemd/system, and tests may run as root).
-	if !strings.HasPrefix(u.Path, os.TempDir()) {
-		return nil, fmt.Errorf("recMgr: refusing to write %s outside the temp dir", u.Path)
-	}
-	if err := os.MkdirAll(filepath.Dir(u.Path), 0o755); err != nil {
-		return nil, err
-	}
-	return nil, os.WriteFile(u.Path, u.Content, 0o644)
-}
-func (m *recMgr) Uninstall(_ context.Context, name, path string) (bool, error) {
-	m.calls = append(m.calls, "uninstall "+name)
-	if !strings.HasPrefix(path, os.TempDir()) {
-		return false, fmt.Errorf("recMgr: refusing to remove %s outside the temp dir", path)
-	}
-	err := os.Remove(path)
-	return err == nil, nil
-}
-func (m *recMgr) Start(context.Context, string) error   { return nil }
-func (m *recMgr) Stop(context.Context, string) error    { return nil }
-func (m *recMgr) Restart(context.Context, string) error { return nil }
-func (m *recMgr) State(context.Context, string, string) (servicemgr.State, error) {
-	return servicemgr.State{}, nil
-}
-func (m *recMgr) JournalTail(context.Context, string, int) ([]string, error) { return nil, nil }
 
 // cfSetup puts the fakes on PATH and a home with (or without) cert.pem.
 func cfSetup(t *testing.T, loggedIn bool) (fake, root, home string) {
@@ -73,7 +33,7 @@ func cfSetup(t *testing.T, loggedIn bool) (fake, root, home string) {
 func TestCloudflareUpAndOff(t *testing.T) {
 	fake, root, home := cfSetup(t, true)
 	cf := &Cloudflare{Home: home, Getenv: func(string) string { return "" }}
-	mgr := &recMgr{kind: servicemgr.KindSystemdUser}
+	mgr := &exposetest.Manager{KindOf: servicemgr.KindSystemdUser}
 	now := time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC)
 	opts := CloudflareOptions{Root: root, Hostname: "Hub.Example.com", HubPort: 1939, Mgr: mgr, Now: func() time.Time { return now }}
 	rec, tun, err := cf.Up(context.Background(), opts)
@@ -158,7 +118,7 @@ func TestCloudflareUpAndOff(t *testing.T) {
 		"install " + ConnectorUnitName(name) + " start=true",
 		"install " + ConnectorUnitName(name) + " start=true",
 		"uninstall " + ConnectorUnitName(name),
-	}, mgr.calls); diff != "" {
+	}, mgr.Calls); diff != "" {
 		t.Errorf("manager calls (-want +got):\n%s", diff)
 	}
 }
@@ -172,7 +132,7 @@ func TestCloudflareLeavesTailscaleRecordAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	cf := &Cloudflare{Home: home, Getenv: func(string) string { return "" }}
-	mgr := &recMgr{kind: servicemgr.KindSystemdUser}
+	mgr := &exposetest.Manager{KindOf: servicemgr.KindSystemdUser}
 	if _, _, err := cf.Up(context.Background(), CloudflareOptions{Root: root, Hostname: "a.example.com", TunnelName: "one", HubPort: 1939, Mgr: mgr}); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +156,7 @@ func TestCloudflareNotReady(t *testing.T) {
 	t.Run("not logged in", func(t *testing.T) {
 		fake, root, home := cfSetup(t, false)
 		_, _, err := (&Cloudflare{Home: home, Getenv: func(string) string { return "" }}).Up(context.Background(),
-			CloudflareOptions{Root: root, Hostname: "hub.example.com", HubPort: 1939, Mgr: &recMgr{kind: servicemgr.KindSystemdUser}})
+			CloudflareOptions{Root: root, Hostname: "hub.example.com", HubPort: 1939, Mgr: &exposetest.Manager{KindOf: servicemgr.KindSystemdUser}})
 		if !errors.Is(err, ErrCloudflaredNotLoggedIn) || !strings.Contains(err.Error(), "cloudflared tunnel login") {
 			t.Fatalf("Up = %v", err)
 		}
@@ -208,7 +168,7 @@ func TestCloudflareNotReady(t *testing.T) {
 		_, root, home := cfSetup(t, true)
 		t.Setenv("PATH", t.TempDir())
 		_, _, err := (&Cloudflare{Home: home}).Up(context.Background(),
-			CloudflareOptions{Root: root, Hostname: "hub.example.com", HubPort: 1939, Mgr: &recMgr{kind: servicemgr.KindSystemdUser}})
+			CloudflareOptions{Root: root, Hostname: "hub.example.com", HubPort: 1939, Mgr: &exposetest.Manager{KindOf: servicemgr.KindSystemdUser}})
 		if !errors.Is(err, ErrNotInstalled) {
 			t.Fatalf("Up = %v", err)
 		}
@@ -216,7 +176,7 @@ func TestCloudflareNotReady(t *testing.T) {
 	t.Run("bad names run nothing", func(t *testing.T) {
 		fake, root, home := cfSetup(t, true)
 		for _, o := range []CloudflareOptions{{Hostname: "localhost"}, {Hostname: "-x.example.com"}, {Hostname: "h.example.com", TunnelName: "../evil"}} {
-			o.Root, o.HubPort, o.Mgr = root, 1939, &recMgr{kind: servicemgr.KindSystemdUser}
+			o.Root, o.HubPort, o.Mgr = root, 1939, &exposetest.Manager{KindOf: servicemgr.KindSystemdUser}
 			_, _, err := (&Cloudflare{Home: home}).Up(context.Background(), o)
 			if !errors.Is(err, ErrBadHostname) && !errors.Is(err, ErrBadTunnelName) {
 				t.Errorf("Up(%+v) = %v", o, err)
@@ -229,14 +189,14 @@ func TestCloudflareNotReady(t *testing.T) {
 	t.Run("dns route fails", func(t *testing.T) {
 		fake, root, home := cfSetup(t, true)
 		writeFake(t, fake, "dns-fail", "")
-		mgr := &recMgr{kind: servicemgr.KindSystemdUser}
+		mgr := &exposetest.Manager{KindOf: servicemgr.KindSystemdUser}
 		_, _, err := (&Cloudflare{Home: home, Getenv: func(string) string { return "" }}).Up(context.Background(),
 			CloudflareOptions{Root: root, Hostname: "hub.example.com", HubPort: 1939, Mgr: mgr})
 		if !errors.Is(err, ErrDNSRoute) || !strings.Contains(err.Error(), "example.com is a zone") || !strings.Contains(err.Error(), "1003") {
 			t.Fatalf("Up = %v", err)
 		}
-		if len(mgr.calls) != 0 {
-			t.Errorf("installed a connector after a failed route: %q", mgr.calls)
+		if len(mgr.Calls) != 0 {
+			t.Errorf("installed a connector after a failed route: %q", mgr.Calls)
 		}
 	})
 }
@@ -244,7 +204,7 @@ func TestCloudflareNotReady(t *testing.T) {
 func TestCloudflareDownByName(t *testing.T) {
 	_, root, home := cfSetup(t, true)
 	cf := &Cloudflare{Home: home, Getenv: func(string) string { return "" }}
-	mgr := &recMgr{kind: servicemgr.KindSystemdUser}
+	mgr := &exposetest.Manager{KindOf: servicemgr.KindSystemdUser}
 	for _, h := range []string{"a.example.com", "b.example.com"} {
 		if _, _, err := cf.Up(context.Background(), CloudflareOptions{Root: root, Hostname: h, HubPort: 1939, Mgr: mgr}); err != nil {
 			t.Fatal(err)

@@ -32,14 +32,19 @@ func (x *exposer) currentOrigin() string {
 }
 
 // reachability lists where the hub can be reached from after the change.
-func (x *exposer) reachability() []reachable {
-	out := []reachable{{URL: origin.Loopback(x.port) + "/", From: "this machine",
+func (x *exposer) reachability() []reachable { return reachability(x.paths.Root, x.port) }
+
+// reachability lists where the hub on port can be reached from: loopback,
+// any LAN address it also listens on, and the exposures recorded under
+// root. `parachute status` shows the same list.
+func reachability(root string, port int) []reachable {
+	out := []reachable{{URL: origin.Loopback(port) + "/", From: "this machine",
 		Protection: "operator token for the API; hub login for the admin pages"}}
-	for _, ip := range lanListeners(x.port) {
-		out = append(out, reachable{URL: "http://" + net.JoinHostPort(ip, strconv.Itoa(x.port)) + "/", From: "your local network (plain HTTP)",
+	for _, ip := range lanListeners(port) {
+		out = append(out, reachable{URL: "http://" + net.JoinHostPort(ip, strconv.Itoa(port)) + "/", From: "your local network (plain HTTP)",
 			Protection: "hub login and tokens only, unencrypted — unset PARACHUTE_BIND_HOST / --bind to listen on loopback only"})
 	}
-	st, err := state.Load(x.paths.Root)
+	st, err := state.Load(root)
 	if err != nil {
 		return out
 	}

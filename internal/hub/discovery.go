@@ -81,7 +81,7 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	f, _, _ := s.ops.Routable() // a refused row is not advertised either
+	f := s.table.get() // a refused row is not advertised either
 	writeJSON(w, http.StatusOK, buildDiscovery(s.publicOrigin(r), f))
 }
 

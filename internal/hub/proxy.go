@@ -15,17 +15,24 @@ import (
 )
 
 // handleProxy forwards a request to the module whose mount is the longest
-// prefix of the path (services.json is re-read per request, so a newly
-// installed module is reachable at once). Rows the mount rules refuse are
-// never candidates, and a hub-owned path is never forwarded whatever
-// services.json says. Anything else is a 404.
+// prefix of the path (services.json is cached and re-read when it changes,
+// so a newly installed module is reachable at once; routes.go). Rows the
+// mount rules refuse are never candidates, and a hub-owned path is never
+// forwarded whatever services.json says. A module marked
+// publicExposure:"loopback" does not exist for a request that came through
+// an exposure layer (forward.go). Anything else is a 404.
 func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
-	f, _, _ := s.ops.Routable()
+	f := s.table.get()
 	row, mount, ok := matchMount(f, r.URL.Path)
 	if ok && mounts.HubOwned(r.URL.Path) {
 		// Why a second check: the mux hands every path it has no route
 		// for (an unknown /oauth/x, /.well-known/x) to the proxy; such a
 		// request must never carry the operator's cookies to a module.
+		ok = false
+	}
+	if ok && row.PublicExposure == manifest.ExposureLoopback && viaExposure(r) {
+		// 404, not 403, as in the reference: from outside, the module is
+		// not there at all.
 		ok = false
 	}
 	if !ok {
@@ -54,13 +61,13 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 				}
 				pr.Out.URL.Path, pr.Out.URL.RawPath = p, ""
 			}
-			pr.SetXForwarded()
+			s.forwardHeaders(pr)
 		},
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			if slowBodyError(w, r, short) {
 				return
 			}
-			s.proxyError(w, short, err)
+			s.proxyError(w, r, short, err)
 		},
 	}
 	rp.ServeHTTP(w, r)
@@ -86,11 +93,16 @@ func matchMount(f *manifest.File, path string) (manifest.Service, string, bool) 
 }
 
 // proxyError answers 503 while a module is starting (worth a retry) and 502
-// when it is down for good.
-func (s *Server) proxyError(w http.ResponseWriter, short string, err error) {
+// when it is down for good: a small HTML page to a browser (pages.go), the
+// JSON error to everyone else.
+func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, short string, err error) {
 	st, ok := s.sup.Get(short)
 	transient := ok && (st.Status == supervisor.StatusStarting || st.Status == supervisor.StatusRestarting ||
 		(st.Status == supervisor.StatusRunning && st.StartedAt != nil && s.now().Sub(*st.StartedAt) < bootWindow))
+	if wantsHTML(r) {
+		writeProxyPage(w, transient, short)
+		return
+	}
 	if transient {
 		w.Header().Set("Retry-After", "2")
 		e := apiErr(http.StatusServiceUnavailable, api.CodeUpstreamStarting, "%s is starting; retry shortly", short)

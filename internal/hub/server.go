@@ -17,6 +17,7 @@ import (
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/modops"
+	"github.com/openparachute/parachute/internal/ratelimit"
 	"github.com/openparachute/parachute/internal/supervisor"
 )
 
@@ -34,6 +35,9 @@ type Options struct {
 	Now func() time.Time
 	// Limits are the HTTP deadlines; zero fields take DefaultLimits.
 	Limits Limits
+	// TrustedProxies decides whose X-Forwarded-* headers the proxy passes
+	// on to modules (PARACHUTE_TRUSTED_PROXIES); nil trusts nobody.
+	TrustedProxies *ratelimit.Keyer
 
 	// upgradeHost replaces the host the self-upgrade talks to (tests).
 	upgradeHost *modops.UpgradeHost
@@ -58,6 +62,10 @@ type Server struct {
 	ops    *modops.Manager
 	mux    *http.ServeMux
 	limits Limits
+	// trust says whether a peer is a trusted proxy (forward.go).
+	trust *ratelimit.Keyer
+	// table caches the routable services.json rows (routes.go).
+	table *routeTable
 }
 
 // New builds a Server.
@@ -78,6 +86,11 @@ func New(o Options) *Server {
 	if o.Auth != nil {
 		s.auth.Store(o.Auth)
 	}
+	s.trust = o.TrustedProxies
+	if s.trust == nil {
+		s.trust, _ = ratelimit.NewKeyer(nil, "") // cannot fail with no header named
+	}
+	s.table = newRouteTable(o.Paths.ServicesJSON(), s.ops.Routable, o.Logger)
 	s.routes()
 	return s
 }

@@ -13,7 +13,7 @@ import (
 
 // The pages a browser sees instead of the proxy's JSON errors.
 
-//go:embed pages/proxy.html
+//go:embed pages/proxy.html pages/hub.html
 var pageFS embed.FS
 
 var proxyPage = template.Must(template.ParseFS(pageFS, "pages/proxy.html"))

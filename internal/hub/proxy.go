@@ -36,6 +36,10 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 		ok = false
 	}
 	if !ok {
+		if r.URL.Path == "/" && wantsHTML(r) {
+			s.handleHubPage(w, r) // a browser gets the discovery page, as in the reference
+			return
+		}
 		if r.URL.Path == "/" {
 			writeJSON(w, http.StatusOK, map[string]any{"service": "parachute-hub", "version": s.version,
 				"discovery": "/.well-known/parachute.json", "health": "/health"})

@@ -122,6 +122,10 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return apiErr(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path)
 	}))
+	m.HandleFunc("/hub.html", s.handleHubPage)
+	for _, p := range redirectPatterns {
+		m.HandleFunc(p, s.handleLegacyRedirect)
+	}
 	m.HandleFunc("/", s.handleProxy)
 	s.mux = m
 }

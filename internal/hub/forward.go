@@ -87,6 +87,33 @@ func filterCookies(lines []string) string {
 	return strings.Join(kept, "; ")
 }
 
+// dropHubSetCookies removes from a module's response every Set-Cookie that
+// would set one of the hub's own cookies. Why: modules share the hub's
+// origin, so a module answering `Set-Cookie: parachute_hub_session=<its
+// own session>; Path=/` would plant a session of its choosing in the
+// operator's browser (session fixation), or overwrite the CSRF cookie.
+func dropHubSetCookies(resp *http.Response) error {
+	lines := resp.Header.Values("Set-Cookie")
+	if len(lines) == 0 {
+		return nil
+	}
+	kept := lines[:0:0]
+	for _, l := range lines {
+		name, _, _ := strings.Cut(l, "=")
+		if !isHubCookie(strings.TrimSpace(name)) {
+			kept = append(kept, l)
+		}
+	}
+	if len(kept) == len(lines) {
+		return nil
+	}
+	resp.Header.Del("Set-Cookie")
+	for _, l := range kept {
+		resp.Header.Add("Set-Cookie", l)
+	}
+	return nil
+}
+
 func isHubCookie(name string) bool {
 	name = strings.TrimPrefix(strings.TrimPrefix(name, "__Host-"), "__Secure-")
 	for _, c := range api.HubCookies() {

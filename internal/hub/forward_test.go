@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"testing"
 
@@ -115,6 +116,23 @@ func TestProxyForwardedHeaders(t *testing.T) {
 			t.Errorf("Cookie = %q, want no Cookie header", got)
 		}
 	})
+}
+
+// TestProxyDropsHubSetCookies: a module cannot set the hub's own cookies in
+// the operator's browser; its own cookies pass.
+func TestProxyDropsHubSetCookies(t *testing.T) {
+	h := newTestHub(t, Limits{}, 64)
+	h.writeRows(h.startHelperModule("setter", nil))
+	q := url.Values{"c": {"parachute_hub_session=planted; Path=/; HttpOnly", "mod_sid=1; Path=/setter",
+		"__Host-parachute_hub_csrf=x; Path=/; Secure", " parachute_hub_pending_login=p", "theme=dark"}}
+	resp, err := http.Get(h.url("/setter/setcookie?" + q.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if got, want := resp.Header.Values("Set-Cookie"), []string{"mod_sid=1; Path=/setter", "theme=dark"}; !cmp.Equal(got, want) {
+		t.Errorf("Set-Cookie = %q, want %q", got, want)
+	}
 }
 
 func TestFilterCookies(t *testing.T) {

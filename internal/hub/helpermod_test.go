@@ -26,6 +26,7 @@ import (
 //	           POST …/next; or, with ?ticks=N&every=D, N events D apart
 //	…/next     releases the next event of every open /sse stream
 //	…/upload   reads the body and answers "<bytes> <sha256>"
+//	…/setcookie  answers with a Set-Cookie line per ?c= value
 //	otherwise  "<name> <path> auth=<Authorization>"
 func helperModuleHandler(name string) http.Handler {
 	next := make(chan struct{})
@@ -34,6 +35,10 @@ func helperModuleHandler(name string) http.Handler {
 		case "headers":
 			w.Header().Set("Content-Type", "application/json")
 			_ = json.NewEncoder(w).Encode(map[string]any{"path": r.URL.Path, "host": r.Host, "headers": r.Header})
+		case "setcookie":
+			for _, c := range r.URL.Query()["c"] {
+				w.Header().Add("Set-Cookie", c)
+			}
 		case "ws":
 			wsEcho(w, r)
 		case "sse":

@@ -69,6 +69,7 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 			}
 			s.forwardHeaders(pr)
 		},
+		ModifyResponse: dropHubSetCookies,
 		ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
 			if slowBodyError(w, r, short) {
 				return

@@ -33,11 +33,12 @@ type routeTable struct {
 	load func() (*manifest.File, []string)
 	log  *slog.Logger
 
-	mu      sync.Mutex // guards the fields that follow
-	key     fileKey    // identity of the file f was read from
-	f       *manifest.File
-	loaded  bool
-	badSeen fileKey // identity of the last malformed version logged
+	mu     sync.Mutex // guards the fields that follow
+	key    fileKey    // identity of the file f was read from
+	f      *manifest.File
+	loaded bool
+	bad    bool    // badKey is set
+	badKey fileKey // identity of the last malformed version (logged once)
 }
 
 // fileKey identifies one version of a file.
@@ -63,17 +64,17 @@ func (t *routeTable) get() *manifest.File {
 	key := statKey(t.path)
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.loaded && key == t.key {
+	if t.loaded && (key == t.key || t.bad && key == t.badKey) {
 		return t.f
 	}
 	if !key.missing && t.loaded {
 		data, err := secfile.ReadFile(t.path)
 		if err == nil && !json.Valid(data) {
-			if key != t.badSeen {
-				t.badSeen = key
-				t.log.Warn("services.json is not valid JSON; routing with the last good copy until it is fixed",
-					"path", t.path, "fix", "repair the file or run `parachute install <module>` again")
-			}
+			// Logged once per malformed version: the check above returns
+			// early while the file stays as it is.
+			t.bad, t.badKey = true, key
+			t.log.Warn("services.json is not valid JSON; routing with the last good copy until it is fixed",
+				"path", t.path, "fix", "repair the file or run `parachute install <module>` again")
 			return t.f
 		}
 	}

@@ -98,3 +98,32 @@ func TestHubPage(t *testing.T) {
 		t.Errorf("/ without Accept: %q, want JSON", w.Header().Get("Content-Type"))
 	}
 }
+
+// FuzzLegacyRedirect: whatever path a client asks for, a redirect stays on
+// the hub (never a "//host" or "/\host" Location a browser would read as
+// another site) and lands on one of the moved-to places.
+func FuzzLegacyRedirect(f *testing.F) {
+	for _, p := range []string{"/notes", "/notes//evil.com", "/notes/%2F%2Fevil.com", "/hub/vaults/\\evil.com", "/vault/new?a=b", "/admin/login"} {
+		f.Add(p)
+	}
+	s := New(Options{Paths: config.Paths{Root: f.TempDir()}, Origins: Origins{Port: 1939}})
+	f.Fuzz(func(t *testing.T, target string) {
+		r, err := http.NewRequest("GET", "http://127.0.0.1:1939"+target, nil)
+		if err != nil || r.URL.Host != "127.0.0.1:1939" {
+			return
+		}
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		if w.Code != http.StatusMovedPermanently {
+			return
+		}
+		loc := w.Header().Get("Location")
+		ok := false
+		for _, to := range []string{"/admin/vaults", "/admin/permissions", "/admin/tokens", "/login", "/logout", "/surface/notes", "/"} {
+			ok = ok || strings.HasPrefix(loc, to)
+		}
+		if !ok || len(loc) > 1 && (loc[1] == '/' || loc[1] == '\\') {
+			t.Fatalf("%q redirected to %q", target, loc)
+		}
+	})
+}

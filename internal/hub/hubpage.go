@@ -4,6 +4,7 @@ import (
 	"html/template"
 	"net/http"
 	"strings"
+	"sync"
 
 	"github.com/openparachute/parachute/internal/manifest"
 )
@@ -12,7 +13,10 @@ import (
 // hub.html, server-rendered from the discovery document instead of
 // fetched by script, so it works under the pages' no-script CSP.
 
-var hubPage = template.Must(template.ParseFS(pageFS, "pages/hub.html"))
+// hubPage is parsed on first use (see proxyPage).
+var hubPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.ParseFS(pageFS, "pages/hub.html"))
+})
 
 type hubPageEntry struct {
 	Label, Tagline string
@@ -43,12 +47,12 @@ func (s *Server) handleHubPage(w http.ResponseWriter, r *http.Request) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Content-Security-Policy", pageCSP())
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(http.StatusOK)
-	_ = hubPage.Execute(w, struct {
+	_ = hubPage().Execute(w, struct {
 		CSS      template.CSS
 		Services []hubPageEntry
 	}{template.CSS(pageCSS), entries})

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // The pages a browser sees instead of the proxy's JSON errors.
@@ -16,7 +17,11 @@ import (
 //go:embed pages/proxy.html pages/hub.html
 var pageFS embed.FS
 
-var proxyPage = template.Must(template.ParseFS(pageFS, "pages/proxy.html"))
+// proxyPage is parsed on first use: a package-level template costs every
+// CLI verb its parse at start-up (cmd/parachute's TestInitCost).
+var proxyPage = sync.OnceValue(func() *template.Template {
+	return template.Must(template.ParseFS(pageFS, "pages/proxy.html"))
+})
 
 // pageCSS is the pages' only style, inlined so a page is one request even
 // when the hub is struggling; the CSP allows exactly this block by hash.
@@ -29,11 +34,11 @@ const pageCSS = `body{margin:0;font:16px/1.5 system-ui,sans-serif;color:#222;bac
 // run but the one style block. Why so strict: the pages carry a module
 // name from services.json; even escaped, a page that can run no script and
 // load nothing cannot be turned against the hub's origin.
-var pageCSP = func() string {
+var pageCSP = sync.OnceValue(func() string {
 	sum := sha256.Sum256([]byte(pageCSS))
 	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
 		"'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
-}()
+})
 
 // retryAfterS is how long a browser waits before reloading a "starting"
 // page, and the Retry-After of the JSON answer.
@@ -58,7 +63,7 @@ func wantsHTML(r *http.Request) bool {
 func writeProxyPage(w http.ResponseWriter, starting bool, short string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Content-Security-Policy", pageCSP())
 	h.Set("Cache-Control", "no-store")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "no-referrer")
@@ -77,5 +82,5 @@ func writeProxyPage(w http.ResponseWriter, starting bool, short string) {
 		h.Set("Retry-After", strconv.Itoa(retryAfterS))
 	}
 	w.WriteHeader(code)
-	_ = proxyPage.Execute(w, data)
+	_ = proxyPage().Execute(w, data)
 }

@@ -96,6 +96,13 @@ func Run(ctx context.Context, o RunOptions) error {
 		return err
 	}
 	defer store.Close()
+	pages, err := openWeb(ctx, o.Paths, h.origins, h.log)
+	if err != nil {
+		h.shutdown(false)
+		return err
+	}
+	defer pages.Close()
+	h.srv.SetWeb(pages)
 	h.ready(store)
 	stopWatchdog := startWatchdog(ctx, h.log)
 	defer stopWatchdog()

@@ -19,6 +19,7 @@ import (
 	"github.com/openparachute/parachute/internal/modops"
 	"github.com/openparachute/parachute/internal/ratelimit"
 	"github.com/openparachute/parachute/internal/supervisor"
+	"github.com/openparachute/parachute/internal/web"
 )
 
 // Options configures a Server.
@@ -66,6 +67,9 @@ type Server struct {
 	trust *ratelimit.Keyer
 	// table caches the routable services.json rows (routes.go).
 	table *routeTable
+	// web is set once hub.db is open (see SetWeb); its routes answer 503
+	// until then.
+	web atomic.Pointer[webPages]
 }
 
 // New builds a Server.
@@ -125,6 +129,11 @@ func (s *Server) routes() {
 	m.HandleFunc("/hub.html", s.handleHubPage)
 	for _, p := range redirectPatterns {
 		m.HandleFunc(p, s.handleLegacyRedirect)
+	}
+	// The sign-in and account pages (package web); reserved in package
+	// mounts so no module can claim them.
+	for _, p := range web.Paths {
+		m.HandleFunc(p, s.handleWeb)
 	}
 	m.HandleFunc("/", s.handleProxy)
 	s.mux = m

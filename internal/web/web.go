@@ -137,7 +137,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /login", form(h.loginSubmit))
 	mux.Handle("POST /login/2fa", form(h.secondFactorSubmit))
 	mux.Handle("POST /logout", form(h.logout))
-	mux.Handle("GET /account", http.RedirectHandler("/account/", http.StatusMovedPermanently))
+	mux.Handle("GET /account", secureHeaders(http.RedirectHandler("/account/", http.StatusMovedPermanently)))
 	mux.Handle("GET /account/{$}", secureHeaders(http.HandlerFunc(h.accountPage)))
 	mux.Handle("GET /account/change-password", secureHeaders(http.HandlerFunc(h.changePasswordPage)))
 	mux.Handle("POST /account/change-password", form(h.changePasswordSubmit))

@@ -1,0 +1,109 @@
+package hub
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+
+	"github.com/openparachute/parachute/internal/accounts"
+	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/hubdb"
+	"github.com/openparachute/parachute/internal/ratelimit"
+	"github.com/openparachute/parachute/internal/sessions"
+	"github.com/openparachute/parachute/internal/web"
+)
+
+// webPages holds what the sign-in and account pages need once hub.db is
+// open. The handlers live in package web; the hub only routes to them.
+type webPages struct {
+	handler   http.Handler
+	sessions  *sessions.Manager
+	accounts  *accounts.Store
+	bootstrap *accounts.Bootstrap // nil unless a bootstrap token is active
+	db        *sql.DB
+}
+
+// Close releases the pages' database pool.
+func (p *webPages) Close() error { return p.db.Close() }
+
+// SetWeb installs the pages once hub.db is open; until then their routes
+// answer 503.
+func (s *Server) SetWeb(p *webPages) { s.web.Store(p) }
+
+// Sessions returns the browser-session manager (nil until the pages are
+// installed), for handlers that need the signed-in user.
+func (s *Server) Sessions() *sessions.Manager {
+	if p := s.web.Load(); p != nil {
+		return p.sessions
+	}
+	return nil
+}
+
+// handleWeb sends a page route to package web.
+func (s *Server) handleWeb(w http.ResponseWriter, r *http.Request) {
+	p := s.web.Load()
+	if p == nil {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "the hub is starting; reload in a moment", http.StatusServiceUnavailable)
+		return
+	}
+	p.handler.ServeHTTP(w, r)
+}
+
+// openWeb opens hub.db for the pages, seeds the first admin from
+// PARACHUTE_INITIAL_ADMIN_USERNAME/_PASSWORD once, or, on a hub with no
+// user and no seed, mints the in-memory bootstrap token and logs its
+// banner (reference server.md §3c).
+func openWeb(ctx context.Context, p config.Paths, origins Origins, log *slog.Logger) (*webPages, error) {
+	db, err := hubdb.Open(ctx, p.HubDB())
+	if err != nil {
+		return nil, fmt.Errorf("opening %s for the sign-in pages: %w", p.HubDB(), err)
+	}
+	pages, err := buildWeb(ctx, db, origins, os.Getenv, log)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return pages, nil
+}
+
+func buildWeb(ctx context.Context, db *sql.DB, origins Origins, getenv func(string) string, log *slog.Logger) (*webPages, error) {
+	store := accounts.NewStore(db)
+	keyer, err := ratelimit.KeyerFromEnv(getenv)
+	if err != nil {
+		return nil, fmt.Errorf("configuring client addresses for rate limits: %w", err)
+	}
+	trusted, _ := ratelimit.ParseTrustedProxies(getenv(ratelimit.EnvTrustedProxies)) // parsed above already
+	sm := sessions.New(sessions.Options{DB: db,
+		Secure: func(r *http.Request) bool { return sessions.DefaultSecure(r, trusted) }})
+	h, err := web.New(web.Options{Accounts: store, Sessions: sm, Keyer: keyer, Logger: log.With("component", "web")})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	h.Register(mux)
+	pages := &webPages{handler: mux, sessions: sm, accounts: store, db: db}
+
+	seeded, u, err := store.SeedInitialAdmin(ctx, getenv)
+	switch {
+	case err != nil:
+		log.Error("could not seed the first admin", "err", err)
+	case u != nil:
+		log.Info("created the first admin from PARACHUTE_INITIAL_ADMIN_USERNAME", "username", u.Username)
+	}
+	if n, err := store.Count(ctx); err == nil && n == 0 && !seeded {
+		b, err := store.NewBootstrap(nil)
+		if err != nil {
+			return nil, err
+		}
+		pages.bootstrap = b
+		// The token goes to the log only: it is the operator's proof of
+		// owning the box, and it dies with this process.
+		log.Warn(fmt.Sprintf("[wizard] no admin account yet. Visit %s/admin/setup and paste this token: %s "+
+			"(or run: parachute auth set-password)", origins.Issuer(), b.Token()))
+	}
+	return pages, nil
+}

@@ -20,7 +20,7 @@ func TestSecurityHeadersOnEveryPage(t *testing.T) {
 		r := b.get(p)
 		for k, want := range map[string]string{
 			"Content-Security-Policy": ContentSecurityPolicy, "Cache-Control": "no-store",
-			"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer",
+			"X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
 		} {
 			if got := r.Header.Get(k); got != want {
 				t.Errorf("%s: %s = %q, want %q", p, k, got, want)

@@ -165,7 +165,10 @@ func secureHeaders(next http.Handler) http.Handler {
 		hd.Set("Content-Security-Policy", ContentSecurityPolicy)
 		hd.Set("Cache-Control", "no-store")
 		hd.Set("X-Content-Type-Options", "nosniff")
-		hd.Set("Referrer-Policy", "no-referrer")
+		// same-origin, not no-referrer: under no-referrer browsers send
+		// "Origin: null" on our own form posts, which the origin check
+		// must then refuse from any browser without Sec-Fetch-Site.
+		hd.Set("Referrer-Policy", "same-origin")
 		hd.Set("X-Frame-Options", "DENY")
 		next.ServeHTTP(w, r)
 	})

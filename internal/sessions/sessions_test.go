@@ -34,7 +34,7 @@ type fixture struct {
 	countRow func(where string, args ...any) int
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	db, err := hubdb.Open(ctx, filepath.Join(t.TempDir(), "hub.db"))

@@ -27,6 +27,12 @@ func TestSecurityHeadersOnEveryPage(t *testing.T) {
 			}
 		}
 	}
+	if r := b.get("/static/"); r.Code != http.StatusNotFound {
+		t.Errorf("/static/ listing: %d, want 404", r.Code)
+	}
+	if r := b.get(StylePath); !strings.HasPrefix(r.Header.Get("Content-Type"), "text/css") {
+		t.Errorf("stylesheet Content-Type %q", r.Header.Get("Content-Type"))
+	}
 	if r := b.login("alice", testPassword, ""); r.Code != http.StatusSeeOther {
 		t.Fatalf("login %d", r.Code)
 	}

@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"time"
@@ -143,8 +142,11 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /account/change-password", form(h.changePasswordSubmit))
 	mux.Handle("GET /account/2fa", secureHeaders(http.HandlerFunc(h.twoFactorPage)))
 	mux.Handle("POST /account/2fa", form(h.twoFactorSubmit))
-	static, _ := fs.Sub(staticFS, "static")
-	mux.Handle("GET /static/", secureHeaders(http.StripPrefix("/static/", http.FileServerFS(static))))
+	// The one stylesheet by name: a file server on the directory would
+	// also list it.
+	mux.Handle("GET "+StylePath, secureHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.ServeFileFS(w, r, staticFS, "static/hub.css")
+	})))
 }
 
 // Paths are the path patterns Register serves, for a router that must

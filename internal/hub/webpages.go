@@ -79,6 +79,11 @@ func buildWeb(ctx context.Context, db *sql.DB, origins Origins, getenv func(stri
 	trusted, _ := ratelimit.ParseTrustedProxies(getenv(ratelimit.EnvTrustedProxies)) // parsed above already
 	sm := sessions.New(sessions.Options{DB: db,
 		Secure: func(r *http.Request) bool { return sessions.DefaultSecure(r, trusted) }})
+	// Sign-ins also collect expired rows; this clears what a long
+	// shutdown left behind.
+	if _, err := sm.GC(ctx); err != nil {
+		log.Warn("could not delete expired sessions", "err", err)
+	}
 	h, err := web.New(web.Options{Accounts: store, Sessions: sm, Keyer: keyer, Logger: log.With("component", "web")})
 	if err != nil {
 		return nil, err

@@ -10,7 +10,7 @@
 
       # The NAR hash of `go mod vendor`. TestFlakeVendorHash fails when it
       # is stale; `make nix-hash` rewrites it.
-      vendorHash = "sha256-V/Y+ezNNOMN8q1Hk1V1jvV/KQqx+bZOrKq9kPCBZbP0=";
+      vendorHash = "sha256-OOcUjHjM28FlJ3Yj0Y++G7/V33ItLUlY2xZUGbiVMa4=";
 
       # go.mod asks for Go 1.26; buildGoModule pins GOTOOLCHAIN=local.
       parachuteFor = pkgs: pkgs.callPackage ./packaging/nix/package.nix {

@@ -16,7 +16,9 @@ import (
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/modops"
+	"github.com/openparachute/parachute/internal/oauth"
 	"github.com/openparachute/parachute/internal/supervisor"
 )
 
@@ -34,6 +36,10 @@ type Options struct {
 	Now func() time.Time
 	// Limits are the HTTP deadlines; zero fields take DefaultLimits.
 	Limits Limits
+	// Sessions finds a browser's signed-in user for the OAuth
+	// authorization flow; nil means nobody is ever signed in (authorize
+	// then always hands off to /login).
+	Sessions oauth.Sessions
 
 	// upgradeHost replaces the host the self-upgrade talks to (tests).
 	upgradeHost *modops.UpgradeHost
@@ -58,6 +64,8 @@ type Server struct {
 	ops    *modops.Manager
 	mux    *http.ServeMux
 	limits Limits
+	// oauth serves /oauth/* and the OAuth metadata documents.
+	oauth *oauth.Server
 }
 
 // New builds a Server.
@@ -78,6 +86,15 @@ func New(o Options) *Server {
 	if o.Auth != nil {
 		s.auth.Store(o.Auth)
 	}
+	s.oauth = oauth.New(oauth.Options{
+		Auth:     s.auth.Load,
+		Sessions: o.Sessions,
+		Issuer:   s.origins.Issuer,
+		Origins:  s.origins.Accepted,
+		Services: func() []manifest.Service { f, _, _ := s.ops.Routable(); return f.Services },
+		Now:      o.Now,
+		Logger:   o.Logger.With("component", "oauth"),
+	})
 	s.routes()
 	return s
 }
@@ -100,6 +117,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/ready", s.handleReady)
 	m.HandleFunc("/.well-known/parachute.json", s.handleDiscovery)
 	m.HandleFunc("/.well-known/jwks.json", s.handleJWKS)
+	s.oauth.Register(m) // /oauth/*, /.well-known/oauth-*
 	m.HandleFunc("/api/hub", s.method("GET", s.admin(s.handleHub)))
 	m.HandleFunc("/api/hub/upgrade", s.method("POST", s.admin(s.handleHubUpgrade)))
 	m.HandleFunc("/api/hub/upgrade/status", s.method("GET", s.admin(s.handleHubUpgradeStatus)))

@@ -99,34 +99,34 @@ func (s *Server) validate(ctx context.Context, d deps, p authzParams) (*authz, *
 	a := &authz{p: p, client: c}
 	switch {
 	case p.ResponseType != "code":
-		return nil, redirectFail("unsupported_response_type", "response_type must be code"), nil
+		return a, redirectFail("unsupported_response_type", "response_type must be code"), nil
 	case p.Challenge == "":
-		return nil, redirectFail("invalid_request", "code_challenge is required (PKCE S256)"), nil
+		return a, redirectFail("invalid_request", "code_challenge is required (PKCE S256)"), nil
 	case p.Method != "S256":
 		// Why: "plain" sends the verifier itself through the browser, so a
 		// leaked authorization request is enough to redeem the code.
-		return nil, redirectFail("invalid_request", "code_challenge_method must be S256"), nil
+		return a, redirectFail("invalid_request", "code_challenge_method must be S256"), nil
 	case len(p.Challenge) != 43:
-		return nil, redirectFail("invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)"), nil
+		return a, redirectFail("invalid_request", "code_challenge must be a base64url SHA-256 (43 characters)"), nil
 	}
 	scopes := strings.Fields(p.Scope)
 	if len(scopes) == 0 {
 		scopes = c.Scopes
 	}
 	if len(scopes) == 0 {
-		return nil, redirectFail("invalid_scope", "no scope requested"), nil
+		return a, redirectFail("invalid_scope", "no scope requested"), nil
 	}
 	host, unknown := checkRequested(scopes, declaredScopes(s.o.Services()))
 	if len(host) > 0 {
-		return nil, redirectFail("invalid_scope", "scopes not requestable: "+strings.Join(host, " ")), nil
+		return a, redirectFail("invalid_scope", "scopes not requestable: "+strings.Join(host, " ")), nil
 	}
 	if len(unknown) > 0 {
-		return nil, redirectFail("invalid_scope", "unknown scopes: "+strings.Join(unknown, " ")), nil
+		return a, redirectFail("invalid_scope", "unknown scopes: "+strings.Join(unknown, " ")), nil
 	}
 	if p.Resource != "" {
 		v, ok := resourceVault(p.Resource, s.o.Origins())
 		if !ok {
-			return nil, redirectFail("invalid_target", "resource is not this hub or one of its vaults"), nil
+			return a, redirectFail("invalid_target", "resource is not this hub or one of its vaults"), nil
 		}
 		a.vault = v
 		if v != "" {

@@ -9,6 +9,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/modops"
 	"github.com/openparachute/parachute/internal/oauth"
+	"github.com/openparachute/parachute/internal/ratelimit"
 	"github.com/openparachute/parachute/internal/supervisor"
 )
 
@@ -86,7 +88,15 @@ func New(o Options) *Server {
 	if o.Auth != nil {
 		s.auth.Store(o.Auth)
 	}
+	// Rate-limit keys trust a forwarding header only from the proxies
+	// the operator named (PARACHUTE_TRUSTED_PROXIES); a bad setting
+	// falls back to the peer address rather than to no limit.
+	keyer, err := ratelimit.KeyerFromEnv(os.Getenv)
+	if err != nil {
+		o.Logger.Error("rate-limit client keys use the peer address only", "err", err)
+	}
 	s.oauth = oauth.New(oauth.Options{
+		Keyer:    keyer,
 		Auth:     s.auth.Load,
 		Sessions: o.Sessions,
 		Issuer:   s.origins.Issuer,

@@ -68,7 +68,7 @@ type env struct {
 
 const testCallback = "http://127.0.0.1:9/callback"
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T, tweak ...func(*Options)) *env {
 	t.Helper()
 	store, err := auth.Open(filepath.Join(t.TempDir(), "hub.db"))
 	if err != nil {
@@ -101,14 +101,18 @@ func newEnv(t *testing.T) *env {
 		{Name: "parachute-vault", Port: 1940, Paths: []string{"/vault/default"}, Version: "1.0.0"},
 		{Name: "parachute-scribe", Port: 1943, Paths: []string{"/scribe"}, Version: "0.3.0"},
 	}
-	New(Options{
+	o := Options{
 		Auth:     func() *auth.Store { return store },
 		Sessions: e.sess,
 		Issuer:   func() string { return e.srv.URL },
 		Origins:  func() []string { return []string{e.srv.URL} },
 		Services: func() []manifest.Service { return rows },
 		Now:      e.clock.Now,
-	}).Register(mux)
+	}
+	for _, f := range tweak {
+		f(&o)
+	}
+	New(o).Register(mux)
 	return e
 }
 

@@ -3,12 +3,14 @@ package oauth
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/openparachute/parachute/internal/ratelimit"
 	"golang.org/x/oauth2"
 )
 
@@ -338,4 +340,38 @@ func TestRevokeNoOracle(t *testing.T) {
 		})
 	}
 	verifyAs(t, e, tok.AccessToken, "vault.default")
+}
+
+// TestRateLimits: per-client limits on DCR and the token endpoint; a
+// forwarding header from an untrusted peer does not buy a fresh bucket.
+func TestRateLimits(t *testing.T) {
+	e := newEnv(t, func(o *Options) {
+		o.RegisterLimit = &ratelimit.Config{Burst: 2, Per: time.Hour}
+		o.TokenLimit = &ratelimit.Config{Burst: 1, Per: time.Hour}
+	})
+	for i, want := range []int{201, 201, 429} {
+		req, _ := http.NewRequest("POST", e.srv.URL+"/oauth/register", strings.NewReader(`{"redirect_uris":["`+testCallback+`"]}`))
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.51.100.%d", i))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("registration %d: %d, want %d", i, resp.StatusCode, want)
+		}
+		if want == 429 && resp.Header.Get("Retry-After") == "" {
+			t.Error("429 without Retry-After")
+		}
+	}
+	for i, want := range []int{400, 429} {
+		resp, err := http.PostForm(e.srv.URL+"/oauth/token", url.Values{"grant_type": {"refresh_token"}, "client_id": {"x"}, "refresh_token": {"guess"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want && !(want == 400 && resp.StatusCode == 401) {
+			t.Fatalf("token attempt %d: %d, want %d", i, resp.StatusCode, want)
+		}
+	}
 }

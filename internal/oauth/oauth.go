@@ -33,6 +33,7 @@ import (
 	"github.com/openparachute/parachute/internal/accounts"
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/ratelimit"
 )
 
 // Lifetimes of what the server issues (reference server.md §3e).
@@ -69,12 +70,20 @@ type Options struct {
 	// Storage replaces the hub.db storage (tests); nil means SQLStore on
 	// the Auth store's database.
 	Storage func(*sql.DB) Storage
+	// Keyer derives a request's client key for rate limits; nil keys on
+	// the peer address alone (no forwarding header is trusted).
+	Keyer *ratelimit.Keyer
+	// TokenLimit and RegisterLimit override DefaultTokenLimit and
+	// DefaultRegisterLimit; NoRateLimit turns limiting off (benchmarks).
+	TokenLimit, RegisterLimit *ratelimit.Config
+	NoRateLimit               bool
 }
 
 // Server serves the OAuth endpoints. It holds no mutable state of its
 // own: everything lives in hub.db, so it is safe for concurrent use.
 type Server struct {
-	o Options
+	o   Options
+	lim limiters
 }
 
 // New builds a Server.
@@ -91,7 +100,7 @@ func New(o Options) *Server {
 	if o.Services == nil {
 		o.Services = func() []manifest.Service { return nil }
 	}
-	return &Server{o: o}
+	return &Server{o: o, lim: newLimiters(o)}
 }
 
 // Register mounts the endpoints on mux.
@@ -117,11 +126,11 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	case "/oauth/authorize/approve":
 		s.post(w, r, s.handleApprove)
 	case "/oauth/token":
-		s.post(w, r, s.handleToken)
+		s.post(w, r, s.limited(s.lim.token, s.handleToken))
 	case "/oauth/register":
-		s.post(w, r, s.handleRegister)
+		s.post(w, r, s.limited(s.lim.register, s.handleRegister))
 	case "/oauth/revoke":
-		s.post(w, r, s.handleRevoke)
+		s.post(w, r, s.limited(s.lim.token, s.handleRevoke))
 	default:
 		writeOAuthError(w, http.StatusNotFound, "not_found", "no OAuth endpoint at "+r.URL.Path)
 	}

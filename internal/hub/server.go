@@ -39,8 +39,8 @@ type Options struct {
 	// Limits are the HTTP deadlines; zero fields take DefaultLimits.
 	Limits Limits
 	// Sessions finds a browser's signed-in user for the OAuth
-	// authorization flow; nil means nobody is ever signed in (authorize
-	// then always hands off to /login).
+	// authorization flow; nil means nobody is signed in (authorize then
+	// always hands off to /login) until SetSessions installs one.
 	Sessions oauth.Sessions
 
 	// upgradeHost replaces the host the self-upgrade talks to (tests).
@@ -68,7 +68,27 @@ type Server struct {
 	limits Limits
 	// oauth serves /oauth/* and the OAuth metadata documents.
 	oauth *oauth.Server
+	// sessions is read by oauth on every authorization request; like
+	// auth it may be installed after the listener is up.
+	sessions atomic.Pointer[sessionsBox]
 }
+
+// sessionsBox lets an interface value live in an atomic.Pointer.
+type sessionsBox struct{ oauth.Sessions }
+
+// hubSessions is the oauth.Sessions the OAuth server holds: whatever
+// SetSessions installed last, or nobody signed in.
+type hubSessions struct{ s *Server }
+
+func (h hubSessions) Current(r *http.Request) (string, bool) {
+	if b := h.s.sessions.Load(); b != nil && b.Sessions != nil {
+		return b.Current(r)
+	}
+	return "", false
+}
+
+// SetSessions installs the browser-session lookup once hub.db is open.
+func (s *Server) SetSessions(ss oauth.Sessions) { s.sessions.Store(&sessionsBox{ss}) }
 
 // New builds a Server.
 func New(o Options) *Server {
@@ -88,6 +108,9 @@ func New(o Options) *Server {
 	if o.Auth != nil {
 		s.auth.Store(o.Auth)
 	}
+	if o.Sessions != nil {
+		s.SetSessions(o.Sessions)
+	}
 	// Rate-limit keys trust a forwarding header only from the proxies
 	// the operator named (PARACHUTE_TRUSTED_PROXIES); a bad setting
 	// falls back to the peer address rather than to no limit.
@@ -98,7 +121,7 @@ func New(o Options) *Server {
 	s.oauth = oauth.New(oauth.Options{
 		Keyer:    keyer,
 		Auth:     s.auth.Load,
-		Sessions: o.Sessions,
+		Sessions: hubSessions{s},
 		Issuer:   s.origins.Issuer,
 		Origins:  s.origins.Accepted,
 		Services: func() []manifest.Service { f, _, _ := s.ops.Routable(); return f.Services },

@@ -375,3 +375,27 @@ func TestRateLimits(t *testing.T) {
 		}
 	}
 }
+
+// TestConsentSkipping: a same_hub client skips consent for non-admin
+// scopes only; an admin scope always asks.
+func TestConsentSkipping(t *testing.T) {
+	e := newEnv(t)
+	client := e.publicClient("")
+	b := e.browser(e.adminID)
+	for _, tc := range []struct {
+		scope   string
+		consent bool
+	}{
+		{"vault:default:read scribe:transcribe", false},
+		{"vault:default:admin", true},
+		{"hub:admin", true},
+	} {
+		t.Run(tc.scope, func(t *testing.T) {
+			cfg := e.config(client, tc.scope)
+			resp, page := get(t, b, cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+			if shown := resp.StatusCode == 200 && strings.Contains(page, `name="decision"`); shown != tc.consent {
+				t.Errorf("consent shown = %v (%d), want %v", shown, resp.StatusCode, tc.consent)
+			}
+		})
+	}
+}

@@ -64,7 +64,10 @@ type env struct {
 	clock    *clock
 	adminID  string
 	friendID string
+	services func() []manifest.Service
 }
+
+func (e *env) srvOptsServices(*testing.T) []manifest.Service { return e.services() }
 
 const testCallback = "http://127.0.0.1:9/callback"
 
@@ -112,6 +115,7 @@ func newEnv(t *testing.T, tweak ...func(*Options)) *env {
 	for _, f := range tweak {
 		f(&o)
 	}
+	e.services = o.Services
 	New(o).Register(mux)
 	return e
 }

@@ -1,6 +1,9 @@
 package oauth
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // oauthCORS adds the /oauth/* CORS headers of reference server.md §4c and
 // answers preflights. Browser-based MCP clients call the token and
@@ -9,8 +12,17 @@ import "net/http"
 // what lets them work. The echo carries credentials only for the pages
 // that need the session; cookies are SameSite=Lax, so a cross-site page
 // still cannot ride the session.
+//
+// The authorize pages get no CORS headers at all, unlike the reference:
+// they are top-level navigations that never need them, and a credentialed
+// echo there would let any same-site sibling origin read the consent page,
+// CSRF token included (server.md §4c).
 func oauthCORS(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/oauth/authorize") {
+			h(w, r)
+			return
+		}
 		hd := w.Header()
 		if o := r.Header.Get("Origin"); o != "" {
 			hd.Set("Access-Control-Allow-Origin", o)

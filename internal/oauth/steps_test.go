@@ -154,3 +154,34 @@ func TestApproveEndpoint(t *testing.T) {
 		t.Errorf("client %s after the approve POST", c.Status)
 	}
 }
+
+// TestCORS: the API-style endpoints echo the Origin (preflight 204); the
+// authorize pages send no CORS headers.
+func TestCORS(t *testing.T) {
+	e := newEnv(t)
+	for _, tc := range []struct {
+		method, path string
+		wantACAO     string
+		wantStatus   int
+	}{
+		{"OPTIONS", "/oauth/token", "https://claude.ai", 204},
+		{"OPTIONS", "/oauth/register", "https://claude.ai", 204},
+		{"POST", "/oauth/revoke", "https://claude.ai", 400},
+		{"GET", "/oauth/authorize", "", 400},
+		{"OPTIONS", "/oauth/authorize", "", 405},
+		{"OPTIONS", "/.well-known/oauth-authorization-server", "*", 204},
+	} {
+		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
+			req, _ := http.NewRequest(tc.method, e.srv.URL+tc.path, nil)
+			req.Header.Set("Origin", "https://claude.ai")
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("Access-Control-Allow-Origin"); got != tc.wantACAO || resp.StatusCode != tc.wantStatus {
+				t.Errorf("%d ACAO %q, want %d %q", resp.StatusCode, got, tc.wantStatus, tc.wantACAO)
+			}
+		})
+	}
+}

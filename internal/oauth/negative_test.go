@@ -399,3 +399,21 @@ func TestConsentSkipping(t *testing.T) {
 		})
 	}
 }
+
+// TestDeletedUserRefresh: a refresh for an account deleted since is
+// invalid_grant, not a server error.
+func TestDeletedUserRefresh(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config(e.publicClient(""), "vault:default:read")
+	tok := authorizeAndExchange(t, e, e.browser(e.friendID), cfg)
+	// Delete revokes the tokens and clears their user_id; even un-revoked,
+	// the row no longer names a user.
+	if err := e.users.Delete(context.Background(), e.friendID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.store.DB().Exec(`UPDATE tokens SET revoked_at = NULL`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := cfg.TokenSource(context.Background(), &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	wantOAuthErr(t, err, "invalid_grant")
+}

@@ -203,6 +203,9 @@ func (s *Server) skipConsent(ctx context.Context, d deps, c *Client, uid string,
 	if c.Status != StatusApproved {
 		return false, nil
 	}
+	if unnamedVault(scopes) && len(vaultNames(s.o.Services())) > 0 {
+		return false, nil // the picker must name the vault
+	}
 	if c.SameHub && !slices.ContainsFunc(scopes, adminScope) {
 		return true, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/openparachute/parachute/internal/auth"
@@ -78,6 +79,7 @@ button{font-size:1rem;padding:.6rem 1.2rem;margin:.3rem .3rem 0 0}code{word-brea
 <form method="post" action="/oauth/authorize">
 <input type="hidden" name="__action" value="consent"><input type="hidden" name="__csrf" value="{{.CSRF}}">
 {{range $k, $v := .Params}}<input type="hidden" name="{{$k}}" value="{{index $v 0}}">{{end}}
+{{if .Vaults}}<p><label>Which vault? <select name="vault_pick">{{range .Vaults}}<option value="{{.}}">{{.}}</option>{{end}}</select></label></p>{{end}}
 <button type="submit" name="decision" value="approve">Allow</button>
 <button type="submit" name="decision" value="deny">Deny</button>
 </form></body></html>{{end}}`))
@@ -100,7 +102,17 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, a *authz,
 	_ = pages.ExecuteTemplate(w, "consent", map[string]any{
 		"ClientName": name, "Scopes": scopes, "Redirect": a.p.RedirectURI, "CSRF": csrf,
 		"Params": a.p.query(), "Pending": a.client.Status != StatusApproved,
+		"Vaults": s.pickable(scopes),
 	})
+}
+
+// pickable lists the vaults the picker offers: every mounted vault when
+// the scopes hold an unnamed vault:<verb>, else none (no picker).
+func (s *Server) pickable(scopes []string) []string {
+	if !unnamedVault(scopes) {
+		return nil
+	}
+	return vaultNames(s.o.Services())
 }
 
 // handleConsentPost is POST /oauth/authorize with __action=consent: CSRF
@@ -142,6 +154,14 @@ func (s *Server) handleConsentPost(w http.ResponseWriter, r *http.Request) {
 	scopes, f, err := s.forUser(ctx, d, a, uid)
 	if s.failed(w, r, a, f, err) {
 		return
+	}
+	if vaults := s.pickable(scopes); len(vaults) > 0 {
+		pick := r.PostForm.Get("vault_pick")
+		if !slices.Contains(vaults, pick) {
+			s.page(w, http.StatusBadRequest, "Pick a vault", "This app asked for vault access: pick one of this hub's vaults.")
+			return
+		}
+		scopes = pickVault(scopes, pick)
 	}
 	if a.client.Status != StatusApproved {
 		admin, err := isAdmin(ctx, d.users, uid)

@@ -199,3 +199,27 @@ func covers(have, want []string) bool {
 	}
 	return true
 }
+
+// unnamedVault reports whether scopes hold an unnamed vault:<verb>, which
+// the consent page's vault picker must name before a code is issued.
+func unnamedVault(scopes []string) bool {
+	return slices.ContainsFunc(scopes, func(sc string) bool {
+		verb, ok := strings.CutPrefix(sc, "vault:")
+		return ok && slices.Contains(vaultVerbs, verb)
+	})
+}
+
+// pickVault rewrites each unnamed vault:<verb> to vault:<name>:<verb>,
+// leaving every other scope as it is.
+func pickVault(scopes []string, name string) []string {
+	var out []string
+	for _, sc := range scopes {
+		if verb, ok := strings.CutPrefix(sc, "vault:"); ok && slices.Contains(vaultVerbs, verb) {
+			sc = "vault:" + name + ":" + verb
+		}
+		if !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
+}

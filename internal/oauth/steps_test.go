@@ -185,3 +185,46 @@ func TestCORS(t *testing.T) {
 		})
 	}
 }
+
+// TestVaultPicker: an unnamed vault:<verb> is named by the consent page's
+// picker (even for a client that would skip consent), and only a mounted
+// vault can be picked.
+func TestVaultPicker(t *testing.T) {
+	e := newEnv(t)
+	cfg := e.config(e.publicClient(""), "vault:read")
+	b := e.browser(e.adminID)
+	v := oauth2.GenerateVerifier()
+	resp, page := get(t, b, cfg.AuthCodeURL("s", oauth2.S256ChallengeOption(v)))
+	if resp.StatusCode != 200 || !strings.Contains(page, `<select name="vault_pick"><option value="default">`) {
+		t.Fatalf("%d, want the consent page with a vault picker:\n%s", resp.StatusCode, page)
+	}
+	form := url.Values{"decision": {"approve"}}
+	for _, m := range hiddenRE.FindAllStringSubmatch(page, -1) {
+		form.Set(m[1], strings.ReplaceAll(m[2], "&amp;", "&"))
+	}
+	for _, tc := range []struct {
+		pick string
+		want int
+	}{{"work", 400}, {"", 400}, {"default", 302}} {
+		form.Set("vault_pick", tc.pick)
+		resp, err := b.PostForm(e.srv.URL+"/oauth/authorize", form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.want {
+			t.Fatalf("pick %q: %d, want %d", tc.pick, resp.StatusCode, tc.want)
+		}
+		if tc.want != 302 {
+			continue
+		}
+		tok, err := cfg.Exchange(t.Context(), redirected(t, resp).Get("code"), oauth2.VerifierOption(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tok.Extra("scope") != "vault:default:read" {
+			t.Errorf("scope %v, want vault:default:read", tok.Extra("scope"))
+		}
+		verifyAs(t, e, tok.AccessToken, "vault.default")
+	}
+}

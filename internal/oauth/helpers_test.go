@@ -21,6 +21,7 @@ import (
 	"github.com/openparachute/parachute/internal/accounts"
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/testenv"
 	"golang.org/x/oauth2"
 )
 
@@ -73,6 +74,7 @@ const testCallback = "http://127.0.0.1:9/callback"
 
 func newEnv(t *testing.T, tweak ...func(*Options)) *env {
 	t.Helper()
+	testenv.NoLeaks(t) // first, so it checks after every cleanup below
 	store, err := auth.Open(filepath.Join(t.TempDir(), "hub.db"))
 	if err != nil {
 		t.Fatal(err)

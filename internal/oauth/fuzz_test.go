@@ -2,8 +2,11 @@ package oauth
 
 import (
 	"encoding/base64"
+	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/openparachute/parachute/internal/auth"
 )
 
 // FuzzDecodeTokenRequest feeds the token endpoint's decoder untrusted
@@ -41,6 +44,38 @@ func FuzzDecodeTokenRequest(f *testing.F) {
 		}
 		if tr.Basic && tr.ClientID == "" && tr.BasicID != "" {
 			t.Fatalf("Basic id %q not used as client_id", tr.BasicID)
+		}
+	})
+}
+
+// FuzzRedirectChecks: what the authorize step lets a browser be sent to.
+// An accepted return_to is always this hub's /oauth/authorize; an accepted
+// redirect_uri is an absolute http(s) URL; a resource maps only to one of
+// the hub's origins or a well-formed vault of it.
+func FuzzRedirectChecks(f *testing.F) {
+	for _, s := range []string{"/oauth/authorize?client_id=x", "//evil/oauth/authorize", "https://evil/oauth/authorize",
+		"/oauth/authorize\\@evil", "/%2F%2Fevil", "http://127.0.0.1:1939/vault/work/mcp", "javascript:alert(1)",
+		"http://127.0.0.1:1939", "http://127.0.0.1:1939/vault/../admin", "http://u@127.0.0.1:9/cb#f"} {
+		f.Add(s)
+	}
+	origins := []string{"http://127.0.0.1:1939"}
+	f.Fuzz(func(t *testing.T, v string) {
+		if safeAuthorizeReturn(v) {
+			u, err := url.Parse(v)
+			if err != nil || u.Host != "" || u.Path != "/oauth/authorize" || strings.HasPrefix(v, "//") {
+				t.Fatalf("return_to %q accepted", v)
+			}
+		}
+		if checkRedirectURIs([]string{v}) == nil {
+			u, err := url.Parse(v)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.Fragment != "" {
+				t.Fatalf("redirect_uri %q accepted", v)
+			}
+		}
+		if name, ok := resourceVault(v, origins); ok && name != "" {
+			if _, ok := auth.VaultScopeName("vault:" + name + ":read"); !ok || !strings.HasPrefix(v, origins[0]+"/vault/"+name) {
+				t.Fatalf("resource %q mapped to vault %q", v, name)
+			}
 		}
 	})
 }

@@ -314,6 +314,19 @@ func TestRegisterRules(t *testing.T) {
 			t.Errorf("first %v, second %v", first["status"], second["status"])
 		}
 	})
+	for _, tc := range []struct{ name, value string }{
+		{"expired window", e.clock.Now().Add(-time.Minute).UTC().Format(time.RFC3339Nano)},
+		{"malformed window", "not-a-date"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, err := e.store.DB().Exec(`INSERT OR REPLACE INTO hub_settings (key, value, updated_at) VALUES (?, ?, ?)`, autoApproveKey, tc.value, tc.value); err != nil {
+				t.Fatal(err)
+			}
+			if _, out := e.register(map[string]any{"redirect_uris": cb}, ""); out["status"] != "pending" {
+				t.Errorf("status %v, want pending", out["status"])
+			}
+		})
+	}
 }
 
 // TestRevokeNoOracle: revoke answers 200 for unknown tokens and for

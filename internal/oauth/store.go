@@ -183,13 +183,15 @@ func (s sqlStore) ConsumeAutoApproveWindow(ctx context.Context, now time.Time) (
 	if err != nil {
 		return false, fmt.Errorf("reading the first-client window: %w", err)
 	}
-	t, perr := time.Parse(time.RFC3339Nano, until)
+	if t, err := time.Parse(time.RFC3339Nano, until); err != nil || !now.Before(t) {
+		return false, nil // closed or malformed: left as the reference leaves it
+	}
 	res, err := s.db.ExecContext(ctx, `DELETE FROM hub_settings WHERE key = ? AND value = ?`, autoApproveKey, until)
 	if err != nil {
 		return false, fmt.Errorf("closing the first-client window: %w", err)
 	}
 	n, _ := res.RowsAffected()
-	return n == 1 && perr == nil && now.Before(t), nil
+	return n == 1, nil
 }
 
 func (s sqlStore) SaveCode(ctx context.Context, c Code, now time.Time) error {

@@ -106,6 +106,7 @@ func newApp(e *env) *cli.App {
 			logsCommand(e),
 			authCommand(e),
 			migrateCommand(e),
+			exposeCommand(e),
 			unitCommand(e),
 			versionCommand(e),
 		},
@@ -179,6 +180,7 @@ var valueFlags = map[string]bool{
 	"--user": true, "--home": true, "--channel": true, "--tag": true, "--hub-origin": true, "--from": true,
 	"--scope": true, "--aud": true, "--expires-in": true, "--sub": true, "--permissions": true, // auth mint-token
 	"--username": true, "--password": true,
+	"--domain": true, "--tunnel-name": true,
 }
 
 // permuteFlags moves flags that follow a verb's positional arguments in

@@ -33,6 +33,9 @@ type statusJSON struct {
 	Notes   []string           `json:"notes,omitempty"`
 	// Error is set when services.json cannot be read; status then exits 1.
 	Error string `json:"error,omitempty"`
+	// Reachable lists where the running hub answers from (loopback, LAN
+	// listeners, exposures); absent when the hub is down.
+	Reachable []reachable `json:"reachable,omitempty"`
 }
 
 type hubStatusJSON struct {
@@ -134,6 +137,11 @@ func collectStatus(c *cli.Context, paths config.Paths) *statusJSON {
 	live, degraded := liveModules(hub.Up, mods, merr)
 	out.Modules = moduleRows(f.Services, hub.Up, live)
 	noteDegraded(out, degraded)
+	if hub.Up {
+		// Where the hub answers from, so a user who wants LAN access
+		// knows the one setting to change (issue 11).
+		out.Reachable = reachability(paths.Root, hub.Port)
+	}
 	return out
 }
 
@@ -421,6 +429,15 @@ func printStatus(e *env, st *statusJSON) {
 	}
 	notes = append(notes, hn)
 	writeTable(e.stdout, header, rows, notes)
+	if len(st.Reachable) > 0 {
+		e.printf("\nThe hub is reachable at:\n")
+		for _, r := range st.Reachable {
+			e.printf("  %s  (%s)\n", r.URL, r.From)
+		}
+		if len(st.Reachable) == 1 {
+			e.printf("  loopback only: for LAN access set PARACHUTE_BIND_HOST (or `parachute serve --bind`); for other devices, `parachute expose tailnet`\n")
+		}
+	}
 	for _, n := range st.Notes {
 		e.printf("! %s\n", n)
 	}

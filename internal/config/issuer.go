@@ -2,7 +2,8 @@ package config
 
 import (
 	"errors"
-	"strings"
+
+	"github.com/openparachute/parachute/internal/origin"
 )
 
 // ErrNoOperatorToken means the operator token file (Paths.OperatorToken)
@@ -14,17 +15,8 @@ var ErrNoOperatorToken = errors.New("no operator token")
 // ConfiguredIssuer derives the hub's startup issuer from the environment,
 // with getenv (os.Getenv, or a test's map): PARACHUTE_HUB_ORIGIN, else
 // RENDER_EXTERNAL_URL, else a Fly app's https://<app>.fly.dev; "" when none
-// is set (the hub then issues as its loopback origin).
+// is set (the hub then issues as its loopback origin). The precedence lives
+// in internal/origin, with the inputs the environment cannot supply.
 func ConfiguredIssuer(getenv func(string) string) string {
-	trim := func(s string) string { return strings.TrimRight(strings.TrimSpace(s), "/") }
-	if v := trim(getenv("PARACHUTE_HUB_ORIGIN")); v != "" {
-		return v
-	}
-	if v := trim(getenv("RENDER_EXTERNAL_URL")); v != "" {
-		return v
-	}
-	if app := strings.TrimSpace(getenv("FLY_APP_NAME")); app != "" && !strings.Contains(app, "/") {
-		return "https://" + app + ".fly.dev"
-	}
-	return ""
+	return origin.Configured(origin.Inputs{Getenv: getenv})
 }

@@ -3,6 +3,7 @@ package hub
 import (
 	"net"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -49,15 +50,33 @@ func (s *Server) publicOrigin(r *http.Request) string {
 	return o.Loopback()
 }
 
+// The discovery document's entries, in the reference's shape and member
+// order (well-known.ts at 3acd645; testdata/discovery/README.md maps every
+// member to its source).
 type discoveryService struct {
-	Name        string `json:"name"`
-	URL         string `json:"url"`
-	Path        string `json:"path"`
-	Version     string `json:"version"`
-	InfoURL     string `json:"infoUrl"`
-	DisplayName string `json:"displayName,omitempty"`
-	Tagline     string `json:"tagline,omitempty"`
-	UIURL       string `json:"uiUrl,omitempty"`
+	Name        string        `json:"name"`
+	URL         string        `json:"url"`
+	Path        string        `json:"path"`
+	Version     string        `json:"version"`
+	InfoURL     string        `json:"infoUrl"`
+	DisplayName string        `json:"displayName,omitempty"`
+	Tagline     string        `json:"tagline,omitempty"`
+	UIURL       string        `json:"uiUrl,omitempty"`
+	Uis         []discoveryUI `json:"uis,omitempty"`
+}
+
+// discoveryUI is one UI sub-unit of a module: its services.json uis map
+// entry with the key promoted to name and the path resolved to a URL.
+type discoveryUI struct {
+	Name          string `json:"name"`
+	DisplayName   string `json:"displayName"`
+	Path          string `json:"path"`
+	URL           string `json:"url"`
+	Tagline       string `json:"tagline,omitempty"`
+	IconURL       string `json:"iconUrl,omitempty"`
+	Version       string `json:"version,omitempty"`
+	OAuthClientID string `json:"oauthClientId,omitempty"`
+	Status        string `json:"status,omitempty"`
 }
 
 type discoveryVault struct {
@@ -72,20 +91,27 @@ type urlVersion struct {
 	Version string `json:"version"`
 }
 
-// handleDiscovery serves /.well-known/parachute.json, rebuilt from
-// services.json on every request (reference lifecycle.md §7.1).
+// handleDiscovery serves /.well-known/parachute.json, rebuilt from the
+// cached routable rows of services.json (routes.go) and each module's
+// module.json on every request (reference lifecycle.md §7.1).
 func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Access-Control-Allow-Origin", "*")
 	w.Header().Set("Access-Control-Allow-Methods", "GET, OPTIONS")
+	w.Header().Set("Cache-Control", "no-store")
 	if r.Method == http.MethodOptions {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
-	f, _, _ := s.ops.Routable() // a refused row is not advertised either
+	f := s.table.get() // a refused row is not advertised either
 	writeJSON(w, http.StatusOK, buildDiscovery(s.publicOrigin(r), f))
 }
 
+// buildDiscovery is the reference's buildWellKnown: every row becomes a
+// services entry (a vault row one per mount, since each is an instance),
+// vault rows also become vaults entries, and every other row also appears
+// under its short name. URLs are on origin.
 func buildDiscovery(origin string, f *manifest.File) map[string]any {
+	origin = strings.TrimRight(origin, "/")
 	vaults := []discoveryVault{}
 	services := []discoveryService{}
 	perShort := map[string][]urlVersion{}
@@ -94,46 +120,92 @@ func buildDiscovery(origin string, f *manifest.File) map[string]any {
 		if row.InstallDir != "" {
 			mod, _ = manifest.LoadModule(row.InstallDir) // metadata only; errors skip it
 		}
+		isVault := manifest.IsVaultName(row.Name)
 		paths := row.Paths
 		if len(paths) == 0 {
 			paths = []string{"/"}
 		}
-		if manifest.IsVaultName(row.Name) {
-			for _, p := range paths {
-				v := discoveryVault{Name: vaultName(row.Name, p), URL: origin + p, Version: row.Version}
+		if !isVault {
+			paths = paths[:1] // further paths of a module are aliases
+		}
+		for _, p := range paths {
+			ds := discoveryService{Name: row.Name, URL: origin + p, Path: p, Version: row.Version,
+				InfoURL:     origin + strings.TrimRight(p, "/") + "/.parachute/info",
+				DisplayName: row.DisplayName, Tagline: row.Tagline, Uis: discoveryUIs(origin, row.Uis)}
+			if mod != nil {
+				if mod.DisplayName != "" {
+					ds.DisplayName = mod.DisplayName
+				}
+				ds.UIURL = discoveryUIURL(origin, mod.UIURL, p, isVault)
+			}
+			services = append(services, ds)
+			if isVault {
+				v := discoveryVault{Name: vaultName(row.Name, p), URL: ds.URL, Version: row.Version}
 				if mod != nil {
 					v.ManagementURL = mod.ManagementURL
 				}
 				vaults = append(vaults, v)
+				continue
 			}
-			continue
+			key := strings.TrimPrefix(row.Name, "parachute-")
+			perShort[key] = append(perShort[key], urlVersion{URL: ds.URL, Version: row.Version})
 		}
-		p := paths[0]
-		ds := discoveryService{Name: row.Name, URL: origin + p, Path: p, Version: row.Version,
-			InfoURL:     origin + strings.TrimRight(p, "/") + "/.parachute/info",
-			DisplayName: row.DisplayName, Tagline: row.Tagline}
-		if mod != nil {
-			if mod.DisplayName != "" {
-				ds.DisplayName = mod.DisplayName
-			}
-			switch {
-			case strings.HasPrefix(mod.UIURL, "http://") || strings.HasPrefix(mod.UIURL, "https://"):
-				ds.UIURL = mod.UIURL
-			case strings.HasPrefix(mod.UIURL, "/"):
-				ds.UIURL = origin + mod.UIURL
-			}
-		}
-		services = append(services, ds)
-		key := strings.TrimPrefix(row.Name, "parachute-")
-		perShort[key] = append(perShort[key], urlVersion{URL: ds.URL, Version: row.Version})
 	}
 	doc := map[string]any{"vaults": vaults, "services": services}
 	for k, v := range perShort {
+		// Why the guard: the reference let a module named
+		// "parachute-services" replace the services list.
 		if k != "vaults" && k != "services" {
 			doc[k] = v
 		}
 	}
 	return doc
+}
+
+// discoveryUIURL resolves a module.json uiUrl: an http(s) URL verbatim; a
+// path on the origin, under the instance's mount for a vault (its uiUrl is
+// per instance, "/admin/" → /vault/<name>/admin/). A vault uiUrl that is not
+// a path is dropped, as in the reference.
+func discoveryUIURL(origin, raw, mount string, isVault bool) string {
+	lower := strings.ToLower(raw)
+	switch {
+	case raw == "":
+		return ""
+	case strings.HasPrefix(lower, "http://") || strings.HasPrefix(lower, "https://"):
+		return raw
+	case isVault && !strings.HasPrefix(raw, "/"):
+		return ""
+	case isVault:
+		return origin + strings.TrimRight(mount, "/") + raw
+	}
+	return joinOrigin(origin, raw)
+}
+
+// discoveryUIs turns the uis map into the document's array, ordered by
+// name (the reference kept the file's order; Go's map has none).
+func discoveryUIs(origin string, uis map[string]manifest.UI) []discoveryUI {
+	out := make([]discoveryUI, 0, len(uis))
+	for name, u := range uis {
+		d := discoveryUI{Name: name, DisplayName: u.DisplayName, Path: u.Path, URL: joinOrigin(origin, u.Path),
+			Tagline: u.Tagline, Version: u.Version, OAuthClientID: u.OAuthClientID, Status: u.Status}
+		if l := strings.ToLower(u.IconURL); strings.HasPrefix(l, "http://") || strings.HasPrefix(l, "https://") {
+			d.IconURL = u.IconURL
+		} else if u.IconURL != "" {
+			d.IconURL = joinOrigin(origin, u.IconURL)
+		}
+		out = append(out, d)
+	}
+	slices.SortFunc(out, func(a, b discoveryUI) int { return strings.Compare(a.Name, b.Name) })
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// joinOrigin puts a path on the origin ("/x" and "x" both give origin/x),
+// as new URL(path, origin + "/") does for the paths modules declare.
+func joinOrigin(origin, p string) string {
+	return origin + "/" + strings.TrimLeft(p, "/")
 }
 
 // vaultName is the vault instance name: the /vault/<name> segment, else the

@@ -5,8 +5,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/openparachute/parachute/internal/config"
 )
@@ -64,10 +67,10 @@ func TestDiscoveryIgnoresRequestHost(t *testing.T) {
 			if err := json.Unmarshal(w.Body.Bytes(), &doc); err != nil {
 				t.Fatal(err)
 			}
-			if len(doc.Services) != 1 || len(doc.Vaults) != 1 {
+			if len(doc.Services) != 2 || len(doc.Vaults) != 1 { // the vault is a service too
 				t.Fatalf("document:\n%s", raw)
 			}
-			for _, u := range []string{doc.Services[0].URL, doc.Services[0].InfoURL, doc.Vaults[0].URL} {
+			for _, u := range []string{doc.Services[0].URL, doc.Services[0].InfoURL, doc.Services[1].URL, doc.Vaults[0].URL} {
 				if !strings.HasPrefix(u, c.want+"/") {
 					t.Errorf("URL %q, want it on %s", u, c.want)
 				}
@@ -103,4 +106,38 @@ func FuzzPublicOrigin(f *testing.F) {
 			t.Fatalf("Host %q, X-Forwarded-Proto %q: origin %q is not one of the hub's own", host, proto, got)
 		}
 	})
+}
+
+// TestDiscoveryMatchesReference compares the discovery document, member by
+// member, with the reference's for the same services.json and module.json
+// files (testdata/discovery/README.md says where each member comes from).
+func TestDiscoveryMatchesReference(t *testing.T) {
+	dir, err := filepath.Abs("testdata/discovery")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "services.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := config.Paths{Root: t.TempDir()}
+	if err := os.WriteFile(p.ServicesJSON(), []byte(strings.ReplaceAll(string(raw), "ROOT", dir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := New(Options{Paths: p, Origins: Origins{Port: 1939, Configured: "https://hub.example.ts.net"}})
+	w := httptest.NewRecorder()
+	s.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/.well-known/parachute.json", nil))
+	if w.Code != http.StatusOK || w.Header().Get("Access-Control-Allow-Origin") != "*" || w.Header().Get("Cache-Control") != "no-store" {
+		t.Fatalf("status %d, headers %v", w.Code, w.Header())
+	}
+	var got, want map[string]any
+	decodeBody(t, w.Body.Bytes(), &got)
+	exp, err := os.ReadFile(filepath.Join(dir, "expected.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	decodeBody(t, exp, &want)
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("discovery document differs from the reference's (-reference +ours):\n%s", d)
+	}
 }

@@ -28,8 +28,10 @@ import (
 )
 
 // helperModuleEnv makes the test binary a module: TestHelperModule then
-// serves HTTP on $PORT, answering every request with the module's name and
-// the path and Authorization header it received, until SIGTERM.
+// serves HTTP on $PORT until SIGTERM. By default it answers every request
+// with the module's name and the path and Authorization header it received;
+// the paths ending in /headers, /ws, /sse, /next and /upload are the other
+// modes (helpermod_test.go).
 const helperModuleEnv = "HUB_TEST_HELPER_MODULE"
 
 // TestHelperModule is not a test: it is the child process the mount tests
@@ -46,9 +48,7 @@ func TestHelperModule(t *testing.T) {
 		fmt.Fprintln(os.Stderr, "listen:", err)
 		os.Exit(3)
 	}
-	go http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, "%s %s auth=%q", name, r.URL.Path, r.Header.Get("Authorization"))
-	}))
+	go http.Serve(ln, helperModuleHandler(name))
 	<-sigs
 	os.Exit(0)
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/origin"
 )
 
 // Origins knows which origins are this hub's own: the configured public
@@ -23,6 +24,13 @@ type Origins struct {
 	// ExtraHosts are additional Host header values accepted by the API
 	// (PARACHUTE_ALLOWED_HOSTS, comma-separated).
 	ExtraHosts []string
+	// Setting returns hub_settings.hub_origin, the admin's choice; nil
+	// (until hub.db has the table) means unset. It outranks Configured.
+	Setting func() string
+	// Exposed returns the origins of live exposures (expose-state.json,
+	// read through a state.Watcher so `parachute expose` takes effect
+	// without a restart); nil means none. Configured outranks them.
+	Exposed func() []string
 }
 
 // OriginsFromEnv builds Origins for a hub bound on port.
@@ -39,26 +47,45 @@ func OriginsFromEnv(port int) Origins {
 // Loopback is the hub's own loopback origin, http://127.0.0.1:<port>.
 func (o Origins) Loopback() string { return "http://127.0.0.1:" + strconv.Itoa(o.Port) }
 
-// Issuer is the one issuer this hub mints tokens with and hands to its
-// children as PARACHUTE_HUB_ORIGIN: the configured origin, else loopback.
-// One source for both, so a module sees the same iss however it was started
-// (reference runtime.md §8.11).
-func (o Origins) Issuer() string {
-	if o.Configured != "" {
-		return o.Configured
+// inputs are the origin package's inputs for this hub. Configured (the
+// environment-derived startup issuer) is passed as PARACHUTE_HUB_ORIGIN:
+// ConfiguredIssuer already applied the environment's own precedence.
+func (o Origins) inputs() origin.Inputs {
+	in := origin.Inputs{Port: o.Port, Getenv: func(k string) string {
+		if k == "PARACHUTE_HUB_ORIGIN" {
+			return o.Configured
+		}
+		return ""
+	}}
+	if o.Setting != nil {
+		in.Setting = o.Setting()
 	}
-	return o.Loopback()
+	if o.Exposed != nil {
+		in.Exposed = o.Exposed()
+	}
+	return in
 }
 
-// Accepted lists every iss value the hub accepts on its own tokens.
-func (o Origins) Accepted() []string {
-	p := strconv.Itoa(o.Port)
-	out := []string{"http://127.0.0.1:" + p, "http://localhost:" + p, "http://[::1]:" + p}
-	if o.Configured != "" {
-		out = append(out, o.Configured)
-	}
-	return out
+// Issuer is the one issuer this hub mints tokens with and hands to its
+// children as PARACHUTE_HUB_ORIGIN: hub_settings.hub_origin, the configured
+// origin, the exposed origin, else loopback (origin.Resolve). One source
+// for both, so a module sees the same iss however it was started
+// (reference runtime.md §8.11).
+func (o Origins) Issuer() string { return origin.Resolve(o.inputs()).URL }
+
+// StableIssuer is Issuer without the exposure: the iss of the on-box
+// operator token. Why: that token outlives exposures; minted as a tailnet
+// origin it would stop verifying the moment `expose off` removed that
+// origin from Accepted, locking the CLI out of its own hub.
+func (o Origins) StableIssuer() string {
+	o.Exposed = nil
+	return o.Issuer()
 }
+
+// Accepted lists every iss value the hub accepts on its own tokens: every
+// origin that applies plus the loopback spellings (origin.Issuers), so
+// neither an exposure nor a configured origin locks the on-box CLI out.
+func (o Origins) Accepted() []string { return origin.Issuers(o.inputs()) }
 
 // hostAllowed reports whether a request's Host header names this hub. It is
 // the DNS-rebinding guard: a browser tricked into resolving evil.example to
@@ -73,11 +100,10 @@ func (o Origins) hostAllowed(host string) bool {
 	case "127.0.0.1", "localhost", "::1":
 		return port == "" || port == strconv.Itoa(o.Port)
 	}
-	if o.Configured != "" {
-		if u, err := url.Parse(o.Configured); err == nil && strings.EqualFold(u.Host, host) {
-			return true
-		}
-		if u, err := url.Parse(o.Configured); err == nil && strings.EqualFold(u.Hostname(), host) {
+	// Every non-loopback origin we answer to (configured, setting,
+	// exposed): Tailscale Serve and cloudflared forward the public Host.
+	for _, a := range o.Accepted() {
+		if u, err := url.Parse(a); err == nil && (strings.EqualFold(u.Host, host) || strings.EqualFold(u.Hostname(), host)) {
 			return true
 		}
 	}

@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/openparachute/parachute/internal/manifest"
@@ -92,5 +93,38 @@ func TestModuleHealthPath(t *testing.T) {
 		if got := moduleHealthPath(c.row); got != c.want {
 			t.Errorf("%s: moduleHealthPath = %q, want %q", c.name, got, c.want)
 		}
+	}
+}
+
+// The exposed origin (expose-state, through Exposed) is the issuer when
+// nothing configured outranks it, its host passes the Host guard (Tailscale
+// Serve and cloudflared forward the public Host), and the operator token's
+// issuer (StableIssuer) ignores it so `expose off` cannot lock the CLI out.
+func TestOriginsFollowExposure(t *testing.T) {
+	exposed := []string{"https://box.tail1.ts.net"}
+	o := Origins{Port: 1939, Exposed: func() []string { return exposed }}
+	if got := o.Issuer(); got != "https://box.tail1.ts.net" {
+		t.Errorf("Issuer = %q", got)
+	}
+	if got := o.StableIssuer(); got != "http://127.0.0.1:1939" {
+		t.Errorf("StableIssuer = %q", got)
+	}
+	if !o.hostAllowed("box.tail1.ts.net") || !o.originAllowed("https://box.tail1.ts.net") {
+		t.Error("exposed host/origin refused")
+	}
+	setting := "https://admin.example"
+	o.Setting = func() string { return setting }
+	o.Configured = "https://env.example"
+	if got := o.Issuer(); got != setting {
+		t.Errorf("Issuer with a setting = %q", got)
+	}
+	want := []string{setting, "https://env.example", "https://box.tail1.ts.net", "http://127.0.0.1:1939", "http://localhost:1939", "http://[::1]:1939"}
+	if got := o.Accepted(); !slices.Equal(got, want) {
+		t.Errorf("Accepted = %q, want %q", got, want)
+	}
+	exposed = nil
+	o.Setting, o.Configured = nil, ""
+	if o.hostAllowed("box.tail1.ts.net") {
+		t.Error("host still allowed after the exposure went away")
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"syscall"
@@ -17,7 +18,9 @@ import (
 
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/expose/state"
 	"github.com/openparachute/parachute/internal/ports"
+	"github.com/openparachute/parachute/internal/ratelimit"
 	"github.com/openparachute/parachute/internal/supervisor"
 )
 
@@ -159,6 +162,8 @@ func newHubProcess(o RunOptions, ln net.Listener) *hubProcess {
 		log.Warn("could not record the hub port", "err", err)
 	}
 	origins := OriginsFromEnv(port)
+	// The exposed origin follows expose-state.json as the CLI changes it.
+	origins.Exposed = state.NewWatcher(o.Paths.Root).Origins
 	// Under systemd with Delegate=yes every module gets its own cgroup;
 	// anywhere else (nil) modules run in process groups.
 	cgroups, err := supervisor.DelegatedCgroups(log.With("component", "supervisor"))
@@ -174,8 +179,15 @@ func newHubProcess(o RunOptions, ln net.Listener) *hubProcess {
 		RunDir:  o.Paths.ModuleRunDir,
 		Cgroups: cgroups,
 	})
+	trust, err := ratelimit.KeyerFromEnv(os.Getenv)
+	if err != nil {
+		// Trusting nobody is the safe fallback: modules then see the
+		// peer address, never a header a client could have written.
+		log.Warn("ignoring the trusted-proxy settings; forwarding headers from every peer are dropped", "err", err)
+		trust = nil
+	}
 	srv := New(Options{Paths: o.Paths, Supervisor: sup, Origins: origins,
-		Version: o.Version, Source: o.Source, Logger: log})
+		Version: o.Version, Source: o.Source, Logger: log, TrustedProxies: trust})
 	return &hubProcess{o: o, log: log, ln: ln, port: port, origins: origins, sup: sup, srv: srv,
 		httpSrv: NewHTTPServer(srv), serveErr: make(chan error, 1), bootDone: make(chan struct{})}
 }

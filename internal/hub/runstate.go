@@ -123,7 +123,7 @@ func openAuth(ctx context.Context, p config.Paths, origins Origins, log *slog.Lo
 		store.Close()
 		return nil, fmt.Errorf("ensuring the hub signing key in %s: %w", p.HubDB(), err)
 	}
-	if created, err := store.EnsureOperatorToken(ctx, p.OperatorToken(), origins.Issuer()); err != nil {
+	if created, err := store.EnsureOperatorToken(ctx, p.OperatorToken(), origins.StableIssuer()); err != nil {
 		log.Warn("could not write the operator token", "path", p.OperatorToken(), "err", err)
 	} else if created {
 		log.Info("minted the operator token", "path", p.OperatorToken())

@@ -9,7 +9,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
-	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -38,6 +37,10 @@ type Options struct {
 	Now func() time.Time
 	// Limits are the HTTP deadlines; zero fields take DefaultLimits.
 	Limits Limits
+	// TrustedProxies decides whose X-Forwarded-* headers the proxy passes
+	// on to modules (PARACHUTE_TRUSTED_PROXIES); nil trusts nobody. The
+	// OAuth endpoints' rate limits key clients through it too.
+	TrustedProxies *ratelimit.Keyer
 	// Sessions finds a browser's signed-in user for the OAuth
 	// authorization flow; nil means nobody is signed in (authorize then
 	// always hands off to /login) until SetSessions installs one.
@@ -66,6 +69,10 @@ type Server struct {
 	ops    *modops.Manager
 	mux    *http.ServeMux
 	limits Limits
+	// trust says whether a peer is a trusted proxy (forward.go).
+	trust *ratelimit.Keyer
+	// table caches the routable services.json rows (routes.go).
+	table *routeTable
 	// oauth serves /oauth/* and the OAuth metadata documents.
 	oauth *oauth.Server
 	// sessions is read by oauth on every authorization request; like
@@ -102,29 +109,27 @@ func New(o Options) *Server {
 		paths: o.Paths, sup: o.Supervisor, origins: o.Origins,
 		version: o.Version, source: o.Source, log: o.Logger, now: o.Now,
 		started: o.Now(), limits: o.Limits.withDefaults(),
-		ops: modops.New(modops.Options{Paths: o.Paths, Supervisor: o.Supervisor, Issuer: o.Origins.Issuer(),
+		ops: modops.New(modops.Options{Paths: o.Paths, Supervisor: o.Supervisor, IssuerFunc: o.Origins.Issuer,
 			Version: o.Version, Logger: o.Logger, Now: o.Now, UpgradeHost: o.upgradeHost}),
 	}
 	if o.Auth != nil {
 		s.auth.Store(o.Auth)
 	}
+	s.trust = o.TrustedProxies
+	if s.trust == nil {
+		s.trust, _ = ratelimit.NewKeyer(nil, "") // cannot fail with no header named
+	}
+	s.table = newRouteTable(o.Paths.ServicesJSON(), s.ops.Routable, o.Logger)
 	if o.Sessions != nil {
 		s.SetSessions(o.Sessions)
 	}
-	// Rate-limit keys trust a forwarding header only from the proxies
-	// the operator named (PARACHUTE_TRUSTED_PROXIES); a bad setting
-	// falls back to the peer address rather than to no limit.
-	keyer, err := ratelimit.KeyerFromEnv(os.Getenv)
-	if err != nil {
-		o.Logger.Error("rate-limit client keys use the peer address only", "err", err)
-	}
 	s.oauth = oauth.New(oauth.Options{
-		Keyer:    keyer,
+		Keyer:    s.trust,
 		Auth:     s.auth.Load,
 		Sessions: hubSessions{s},
 		Issuer:   s.origins.Issuer,
 		Origins:  s.origins.Accepted,
-		Services: func() []manifest.Service { f, _, _ := s.ops.Routable(); return f.Services },
+		Services: func() []manifest.Service { return s.table.get().Services },
 		Now:      o.Now,
 		Logger:   o.Logger.With("component", "oauth"),
 	})
@@ -160,6 +165,10 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return apiErr(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path)
 	}))
+	m.HandleFunc("/hub.html", s.handleHubPage)
+	for _, p := range redirectPatterns {
+		m.HandleFunc(p, s.handleLegacyRedirect)
+	}
 	m.HandleFunc("/", s.handleProxy)
 	s.mux = m
 }

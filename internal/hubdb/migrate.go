@@ -25,28 +25,32 @@ import (
 // does that) for the version check and the migrations to be one atomic
 // step.
 func Migrate(ctx context.Context, db *sql.DB) error {
-	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
-  version INTEGER PRIMARY KEY,
-  applied_at TEXT NOT NULL
-)`); err != nil {
-		return fmt.Errorf("creating schema_version: %w", err)
-	}
 	// Fast path without the write lock: an up-to-date file needs no
 	// transaction, so every CLI verb's Open does not queue behind the hub.
-	applied, err := appliedVersions(ctx, db)
-	if err != nil {
-		return err
-	}
-	if pending(applied) == 0 {
+	// (A missing schema_version reads as "nothing applied".)
+	if applied, err := appliedVersionsIfAny(ctx, db); err == nil && pending(applied) == 0 {
 		return nil
 	}
+	// Everything else, including creating schema_version, happens inside
+	// one BEGIN IMMEDIATE transaction (_txlock=immediate). Why: an
+	// autocommit CREATE starts as a reader and upgrades to a writer; in WAL
+	// mode that upgrade fails at once with SQLITE_BUSY when another process
+	// committed in between, and the busy timeout does not retry it. BEGIN
+	// IMMEDIATE takes the write lock first and does wait.
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("starting schema migration: %w", err)
 	}
 	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_version (
+  version INTEGER PRIMARY KEY,
+  applied_at TEXT NOT NULL
+)`); err != nil {
+		return fmt.Errorf("creating schema_version: %w", err)
+	}
 	// Read again under the lock: another process may have migrated since.
-	if applied, err = appliedVersions(ctx, tx); err != nil {
+	applied, err := appliedVersions(ctx, tx)
+	if err != nil {
 		return err
 	}
 	stamp := FormatTime(time.Now())
@@ -107,6 +111,7 @@ func pending(applied map[int]bool) int {
 // querier is what *sql.DB and *sql.Tx share for reads.
 type querier interface {
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // appliedVersions reads schema_version.
@@ -128,6 +133,19 @@ func appliedVersions(ctx context.Context, q querier) (map[int]bool, error) {
 		return nil, fmt.Errorf("reading schema_version: %w", err)
 	}
 	return applied, nil
+}
+
+// appliedVersionsIfAny is appliedVersions, with a missing schema_version
+// table read as no versions (a new or legacy file).
+func appliedVersionsIfAny(ctx context.Context, q querier) (map[int]bool, error) {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'`).Scan(&n); err != nil {
+		return nil, fmt.Errorf("reading schema_version: %w", err)
+	}
+	if n == 0 {
+		return map[int]bool{}, nil
+	}
+	return appliedVersions(ctx, q)
 }
 
 // Versions returns the schema versions recorded in db, in ascending order.

@@ -48,6 +48,10 @@ type Options struct {
 	Supervisor *supervisor.Supervisor
 	// Issuer is the hub's issuer, given to modules as PARACHUTE_HUB_ORIGIN.
 	Issuer string
+	// IssuerFunc, when set, is asked at every module start instead of
+	// Issuer, so a module restarted after `parachute expose` gets the new
+	// origin without a hub restart.
+	IssuerFunc func() string
 	// Version is the running hub's version (the self-upgrade compares it).
 	Version string
 	Logger  *slog.Logger
@@ -70,7 +74,7 @@ type Options struct {
 type Manager struct {
 	paths   config.Paths
 	sup     *supervisor.Supervisor
-	issuer  string
+	issuer  func() string
 	version string
 	log     *slog.Logger
 	now     func() time.Time
@@ -115,14 +119,22 @@ func New(o Options) *Manager {
 	if o.UpgradeHost != nil {
 		host = *o.UpgradeHost
 	}
+	issuer := o.IssuerFunc
+	if issuer == nil {
+		fixed := o.Issuer
+		issuer = func() string { return fixed }
+	}
 	base, cancel := context.WithCancel(context.Background())
 	return &Manager{
-		paths: o.Paths, sup: o.Supervisor, issuer: o.Issuer, version: o.Version,
+		paths: o.Paths, sup: o.Supervisor, issuer: issuer, version: o.Version,
 		log: o.Logger, now: o.Now, host: host,
 		reg:  newOpRegistry(100, time.Hour, o.Now),
 		base: base, cancel: cancel, modLocks: map[string]*sync.Mutex{},
 	}
 }
+
+// Issuer is the origin modules are given as PARACHUTE_HUB_ORIGIN now.
+func (m *Manager) Issuer() string { return m.issuer() }
 
 // moduleLock returns the per-module mutex.
 func (m *Manager) moduleLock(short string) *sync.Mutex {

@@ -52,15 +52,17 @@ func (m *Manager) BuildSpec(svc manifest.Service) (supervisor.Spec, []string, er
 	if err != nil {
 		return supervisor.Spec{}, nil, fmt.Errorf("%s: reading %s: %w", short, envFile, err)
 	}
-	env := childEnv(os.Environ(), svc.Port, m.issuer, vars, func(k string) {
+	issuer := m.Issuer()
+	env := childEnv(os.Environ(), svc.Port, issuer, vars, func(k string) {
 		why := "services.json decides it"
-		switch {
-		case k == "PARACHUTE_HUB_ORIGIN":
-			why = "the hub decides it"
-		case managerEnv[k]:
+		if managerEnv[k] {
 			why = "it belongs to the service manager and the hub, never to a module"
 		}
 		warnings = append(warnings, fmt.Sprintf("%s: ignoring %s from %s — %s; remove that line", short, k, envFile, why))
+	}, func(v string) {
+		warnings = append(warnings, fmt.Sprintf("%s: %s sets PARACHUTE_HUB_ORIGIN=%s, overriding the hub's origin %s; "+
+			"tokens the hub mints carry iss %s, so the module may reject them — remove that line unless the module "+
+			"really is reached at %s", short, envFile, v, issuer, issuer, v))
 	})
 
 	spec := supervisor.Spec{
@@ -106,13 +108,15 @@ var managerEnv = map[string]bool{
 	supervisor.DelegationEnv: true,
 }
 
-// childEnv is the hub's environment, then PORT, then the module's .env,
-// then PARACHUTE_HUB_ORIGIN. PORT and PARACHUTE_HUB_ORIGIN in .env are
-// ignored (reported through ignored): services.json owns the port and the
-// hub owns the issuer, so a stale .env cannot contradict them. The service
-// manager's variables (managerEnv) are dropped from both sources; those in
-// .env are reported through ignored too.
-func childEnv(base []string, port int, issuer string, vars []manifest.EnvVar, ignored func(key string)) []string {
+// childEnv is the hub's environment, then PORT, then PARACHUTE_HUB_ORIGIN
+// (the hub's issuer), then the module's .env. PORT in .env is ignored
+// (reported through ignored): services.json owns the port. A
+// PARACHUTE_HUB_ORIGIN in .env that differs from the issuer is honoured —
+// an operator may front one module differently — but reported through
+// overridden, because tokens the hub mints carry the hub's issuer. The
+// service manager's variables (managerEnv) are dropped from both sources;
+// those in .env are reported through ignored too.
+func childEnv(base []string, port int, issuer string, vars []manifest.EnvVar, ignored func(key string), overridden func(value string)) []string {
 	m := map[string]string{}
 	var order []string
 	set := func(k, v string) {
@@ -131,17 +135,21 @@ func childEnv(base []string, port int, issuer string, vars []manifest.EnvVar, ig
 	if port > 0 {
 		set("PORT", fmt.Sprint(port))
 	}
+	if issuer != "" {
+		set("PARACHUTE_HUB_ORIGIN", issuer)
+	}
 	for _, v := range vars {
-		if v.Key == "PORT" || v.Key == "PARACHUTE_HUB_ORIGIN" || managerEnv[v.Key] {
+		if v.Key == "PORT" || managerEnv[v.Key] {
 			if ignored != nil {
 				ignored(v.Key)
 			}
 			continue
 		}
+		if v.Key == "PARACHUTE_HUB_ORIGIN" && overridden != nil &&
+			strings.TrimRight(v.Value, "/") != strings.TrimRight(issuer, "/") {
+			overridden(v.Value)
+		}
 		set(v.Key, v.Value)
-	}
-	if issuer != "" {
-		set("PARACHUTE_HUB_ORIGIN", issuer)
 	}
 	out := make([]string, 0, len(order))
 	for _, k := range order {

@@ -177,6 +177,14 @@ func (k *Keyer) rightmostUntrusted(peer netip.Addr, hops []string) netip.Addr {
 	return last
 }
 
+// PeerTrusted reports whether the peer that sent r (r.RemoteAddr, not any
+// header) is one of the trusted proxies, i.e. whether the forwarding
+// headers on r were written by a proxy we believe.
+func (k *Keyer) PeerTrusted(r *http.Request) bool {
+	peer, ok := parsePeer(r.RemoteAddr)
+	return ok && k.isTrusted(peer)
+}
+
 func (k *Keyer) isTrusted(a netip.Addr) bool {
 	for _, p := range k.trusted {
 		if p.Contains(a) {

@@ -19,7 +19,7 @@ type launchdJob struct {
 	UserName             string            `plist:"UserName,omitempty"`
 	GroupName            string            `plist:"GroupName,omitempty"`
 	RunAtLoad            bool              `plist:"RunAtLoad"`
-	KeepAlive            launchdKeepAlive  `plist:"KeepAlive"`
+	KeepAlive            any               `plist:"KeepAlive"` // launchdKeepAlive, or true (RestartAlways)
 	ThrottleInterval     int               `plist:"ThrottleInterval,omitempty"`
 	ExitTimeOut          int               `plist:"ExitTimeOut,omitempty"`
 	ProcessType          string            `plist:"ProcessType,omitempty"`
@@ -62,6 +62,9 @@ func RenderLaunchd(s Service) ([]byte, error) {
 		ProcessType:       s.ProcessType,
 		StandardOutPath:   s.LogFile,
 		StandardErrorPath: s.LogFile,
+	}
+	if s.RestartAlways {
+		job.KeepAlive = true
 	}
 	if s.Ceiling != nil {
 		job.ThrottleInterval = ceilSeconds(s.Ceiling.Throttle)

@@ -68,7 +68,11 @@ func RenderSystemd(s Service) ([]byte, error) {
 		w.kv("WorkingDirectory", w.raw("working directory", s.WorkingDir))
 	}
 	w.kv("ExecStart", execLine(s.Argv))
-	w.kv("Restart", "on-failure")
+	if s.RestartAlways {
+		w.kv("Restart", "always")
+	} else {
+		w.kv("Restart", "on-failure")
+	}
 	if s.RestartDelay > 0 {
 		w.kv("RestartSec", seconds(s.RestartDelay))
 	}

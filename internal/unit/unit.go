@@ -133,6 +133,12 @@ type Service struct {
 	// RestartDelay is the pause before a restart after a failure (systemd
 	// RestartSec=).
 	RestartDelay time.Duration
+	// RestartAlways restarts the service whenever it exits, cleanly or not
+	// (systemd Restart=always, launchd KeepAlive=true). Without it a clean
+	// exit or a SIGTERM leaves it stopped (Restart=on-failure), which is
+	// right for the hub but not for a tunnel connector: cloudflared exits 0
+	// on SIGTERM, and a connector that stays down takes the site with it.
+	RestartAlways bool
 	// NoRestartExitCodes are exit codes that mean "do not restart"
 	// (systemd RestartPreventExitStatus=).
 	NoRestartExitCodes []int

@@ -1,0 +1,260 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/url"
+	"os"
+	"os/user"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/expose"
+	"github.com/openparachute/parachute/internal/expose/state"
+	"github.com/openparachute/parachute/internal/hubclient"
+	"github.com/openparachute/parachute/internal/servicemgr"
+)
+
+// exposeHost is what `parachute expose` needs from the machine; tests swap
+// the parts (stdin, TTY, the service manager).
+type exposeHost struct {
+	stdin io.Reader
+	tty   bool
+	mgr   func() (servicemgr.Manager, error)
+	home  string
+	user  string
+}
+
+// newExposeHost describes the real machine. The picker is interactive only
+// when both stdin and stdout are terminals (reference §0.2).
+var newExposeHost = func(e *env) exposeHost {
+	home, _ := os.UserHomeDir()
+	name := os.Getenv("SUDO_USER")
+	if name == "" {
+		if u, err := user.Current(); err == nil {
+			name = u.Username
+		}
+	}
+	return exposeHost{
+		stdin: os.Stdin,
+		tty:   isTerminal(os.Stdin) && isTerminal(e.stdout),
+		mgr:   func() (servicemgr.Manager, error) { return servicemgr.Detect(servicemgr.HostDetectOptions()) },
+		home:  home,
+		user:  name,
+	}
+}
+
+// exposeResult is the --json output and what the summary is printed from.
+type exposeResult struct {
+	Action    string      `json:"action"` // "up" or "off"
+	Provider  string      `json:"provider,omitempty"`
+	Layer     string      `json:"layer"`
+	Origin    string      `json:"origin,omitempty"`
+	HubOrigin string      `json:"hub_origin"`
+	Reachable []reachable `json:"reachable"`
+	Restarted []string    `json:"restarted,omitempty"`
+	Warnings  []string    `json:"warnings,omitempty"`
+	Nothing   bool        `json:"nothing_to_do,omitempty"`
+}
+
+// runExpose dispatches a parsed command line (§1.3 steps 8–14).
+func (e *env) runExpose(ctx context.Context, a exposeArgs) error {
+	paths, err := e.paths()
+	if err != nil {
+		return rootErr(err)
+	}
+	if err := paths.EnsureRoot(); err != nil {
+		return rootErr(err)
+	}
+	h := newExposeHost(e)
+	x := &exposer{e: e, a: a, paths: paths, host: h, port: hubPort(paths),
+		ts: &expose.Tailscale{}, cf: &expose.Cloudflare{Home: h.home}}
+	if a.json {
+		// Progress lines would corrupt the JSON on stdout.
+		x.logf = func(f string, args ...any) { e.eprintf(f, args...) }
+	} else {
+		x.logf = func(f string, args ...any) { e.printf(f, args...) }
+	}
+	switch {
+	case a.cloudflare && a.mode == "off":
+		return x.cloudflareOff()
+	case a.cloudflare && a.domain == "":
+		if !h.tty {
+			return cloudflareDomainRequired()
+		}
+		return x.pick(state.Cloudflare)
+	case a.cloudflare:
+		return x.cloudflareUp(a.domain)
+	case a.layer == "public" && a.mode == "" && (a.tailnet || a.skip):
+		return x.tailscaleUp("public")
+	case a.layer == "public" && a.mode == "" && h.tty:
+		return x.pick("")
+	case a.layer == "public" && a.mode == "":
+		return x.autoPick()
+	case a.layer == "public":
+		return x.publicOff()
+	case a.mode == "off":
+		return x.tailscaleOff(a.layer)
+	}
+	return x.tailscaleUp(a.layer)
+}
+
+// exposer carries one `parachute expose` run.
+type exposer struct {
+	e     *env
+	a     exposeArgs
+	paths config.Paths
+	host  exposeHost
+	port  int
+	ts    *expose.Tailscale
+	cf    *expose.Cloudflare
+	logf  expose.Logf
+	// batch defers finish while publicOff tears down two providers, so
+	// modules restart once and one summary (or JSON document) is printed.
+	batch bool
+}
+
+// hubPort is the hub's port from hub.port (or PARACHUTE_HUB_URL), else 1939.
+func hubPort(p config.Paths) int {
+	base, _ := hubclient.Locate(p)
+	if u, err := url.Parse(base); err == nil {
+		if n, err := strconv.Atoi(u.Port()); err == nil && n > 0 {
+			return n
+		}
+	}
+	return config.DefaultHubPort
+}
+
+func (x *exposer) tailscaleUp(layer string) error {
+	rec, err := x.ts.Up(context.Background(), expose.TailscaleOptions{
+		Root: x.paths.Root, Layer: layer, HubPort: x.port, HubOrigin: x.a.hubOrigin, Logf: x.logf})
+	if err != nil {
+		return x.tailscaleError(err)
+	}
+	_ = state.SaveLastProvider(x.paths.Root, state.Tailscale, time.Now())
+	res := &exposeResult{Action: "up", Provider: "tailscale", Layer: layer, Origin: "https://" + rec.CanonicalFQDN}
+	if layer == "public" {
+		x.logf("✓ Public exposure active (Funnel). Open: https://%s/\n", rec.CanonicalFQDN)
+		x.logf("This node is reachable from the public internet.\n")
+	} else {
+		x.logf("✓ Tailnet exposure active. Open: https://%s/\n", rec.CanonicalFQDN)
+	}
+	return x.finish(res)
+}
+
+// tailscaleError maps the expose package's errors to the reference's
+// guidance.
+func (x *exposer) tailscaleError(err error) error {
+	switch {
+	case errors.Is(err, expose.ErrNotInstalled):
+		return fail(ExitFail, "tailscale is not installed or not on PATH.\nInstall from https://tailscale.com/download and run `tailscale up`.")
+	case errors.Is(err, state.ErrMalformed):
+		return fail(ExitFail, "✗ %v", err)
+	}
+	return fail(ExitFail, "✗ %v", err)
+}
+
+func (x *exposer) tailscaleOff(layer string) error {
+	rec, err := x.ts.Down(context.Background(), x.paths.Root, layer, x.logf)
+	var ole *expose.OtherLayerError
+	switch {
+	case errors.Is(err, expose.ErrNothingRecorded):
+		return x.nothing(layer, "No "+layerLabel(layer)+" exposure recorded. Nothing to tear down.")
+	case errors.As(err, &ole):
+		return x.nothing(layer, "No "+layerLabel(layer)+" exposure recorded.\nCurrent exposure is "+layerLabel(ole.Current)+".\nRun: parachute expose "+ole.Current+" off")
+	case err != nil:
+		return x.tailscaleError(err)
+	}
+	x.logf("✓ %s exposure removed (was https://%s/).\n", layerLabel(layer), rec.CanonicalFQDN)
+	return x.finish(&exposeResult{Action: "off", Provider: "tailscale", Layer: layer, Origin: "https://" + rec.CanonicalFQDN})
+}
+
+func (x *exposer) nothing(layer, msg string) error {
+	if x.a.json {
+		return x.printJSON(&exposeResult{Action: "off", Layer: layer, Nothing: true, HubOrigin: x.currentOrigin(),
+			Reachable: x.reachability()})
+	}
+	x.logf("%s\n", msg)
+	return nil
+}
+
+func (x *exposer) cloudflareUp(domain string) error {
+	mgr, err := x.host.mgr()
+	if err != nil {
+		return fail(ExitFail, "✗ %v", err)
+	}
+	rec, tun, err := x.cf.Up(context.Background(), expose.CloudflareOptions{
+		Root: x.paths.Root, Hostname: domain, TunnelName: x.a.tunnelName, HubPort: x.port,
+		HubOrigin: x.a.hubOrigin, Mgr: mgr, User: x.host.user, Logf: x.logf})
+	switch {
+	case errors.Is(err, expose.ErrNotInstalled):
+		return fail(ExitFail, "cloudflared is not installed or not on PATH.\n%s\nThen run `cloudflared tunnel login` and re-run this command.", cloudflaredInstallHint())
+	case errors.Is(err, expose.ErrCloudflaredNotLoggedIn):
+		return fail(ExitFail, "cloudflared is not logged in.\nRun `cloudflared tunnel login` (it opens a browser to pick the zone), then re-run this command.")
+	case errors.Is(err, expose.ErrBadHostname):
+		return fail(ExitFail, "parachute expose public --cloudflare: --domain must be a valid hostname (got %q).\nExample: parachute expose public --cloudflare --domain vault.example.com", domain)
+	case errors.Is(err, expose.ErrBadTunnelName):
+		return fail(ExitFail, "parachute expose public --cloudflare: --tunnel-name must be alphanumeric with -/_ (got %q).", x.a.tunnelName)
+	case err != nil:
+		return fail(ExitFail, "✗ %v", err)
+	}
+	_ = state.SaveLastProvider(x.paths.Root, state.Cloudflare, time.Now())
+	x.logf("✓ Cloudflare tunnel up.\n  Tunnel: %s (dedicated to this machine)\n  Open: https://%s/\n  Admin: https://%s/admin/\n  Service: %s (restarts on failure and at boot)\n  Logs: journalctl %s-u %s\n",
+		tun.Name, tun.Hostname, tun.Hostname, tun.Unit, userFlag(!tun.System), tun.Unit)
+	return x.finish(&exposeResult{Action: "up", Provider: "cloudflare", Layer: "public", Origin: "https://" + rec.CanonicalFQDN})
+}
+
+func userFlag(user bool) string {
+	if user {
+		return "--user "
+	}
+	return ""
+}
+
+func cloudflaredInstallHint() string {
+	return "Install it from https://github.com/cloudflare/cloudflared/releases/latest (macOS: `brew install cloudflared`;\n" +
+		"Linux: the cloudflared-linux-<amd64|arm64|arm> release binary into /usr/local/bin, then `cloudflared --version`)."
+}
+
+func (x *exposer) cloudflareOff() error {
+	mgr, err := x.host.mgr()
+	if err != nil {
+		return fail(ExitFail, "✗ %v", err)
+	}
+	removed, err := x.cf.Down(context.Background(), x.paths.Root, x.a.tunnelName, mgr, x.logf)
+	var ute *expose.UnknownTunnelError
+	switch {
+	case errors.Is(err, expose.ErrNothingRecorded):
+		return x.nothing("public", "No Cloudflare exposure recorded. Nothing to tear down.")
+	case errors.As(err, &ute):
+		return x.nothing("public", "No Cloudflare exposure recorded for tunnel \""+ute.Name+"\". Other tunnels: "+strings.Join(ute.Known, ", ")+".")
+	}
+	for _, t := range removed {
+		x.logf("%s is no longer reachable through this machine.\n", t.Hostname)
+		x.logf("  The DNS record stays: cloudflared cannot delete it. Remove the CNAME %s → %s.cfargotunnel.com at\n  https://dash.cloudflare.com (DNS → Records), or keep it to re-expose later with the same tunnel.\n", t.Hostname, t.UUID)
+	}
+	if err != nil {
+		return fail(ExitFail, "✗ %v", err)
+	}
+	return x.finish(&exposeResult{Action: "off", Provider: "cloudflare", Layer: "public"})
+}
+
+// readAnswer reads one trimmed line of input; "" at EOF.
+func readAnswer(r *bufio.Reader) (string, bool) {
+	s, err := r.ReadString('\n')
+	if err != nil && s == "" {
+		return "", false
+	}
+	return strings.TrimSpace(s), true
+}
+
+func (x *exposer) printJSON(r *exposeResult) error {
+	enc := json.NewEncoder(x.e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}

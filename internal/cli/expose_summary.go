@@ -1,0 +1,179 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/openparachute/parachute/internal/api"
+	"github.com/openparachute/parachute/internal/expose/state"
+	"github.com/openparachute/parachute/internal/hubclient"
+	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/origin"
+)
+
+// reachable is one way to reach the hub and what guards it (§6.10).
+type reachable struct {
+	URL        string `json:"url"`
+	From       string `json:"from"`
+	Protection string `json:"protection"`
+}
+
+// currentOrigin is the origin modules get now, as the hub computes it
+// (hub_settings is not visible from here; the hub applies it on top).
+func (x *exposer) currentOrigin() string {
+	st, _ := state.Load(x.paths.Root)
+	return origin.Resolve(origin.Inputs{Getenv: getenv, Exposed: st.Origins(), Port: x.port}).URL
+}
+
+// reachability lists where the hub can be reached from after the change.
+func (x *exposer) reachability() []reachable { return reachability(x.paths.Root, x.port) }
+
+// reachability lists where the hub on port can be reached from: loopback,
+// any LAN address it also listens on, and the exposures recorded under
+// root. `parachute status` shows the same list.
+func reachability(root string, port int) []reachable {
+	out := []reachable{{URL: origin.Loopback(port) + "/", From: "this machine",
+		Protection: "operator token for the API; hub login for the admin pages"}}
+	for _, ip := range lanListeners(port) {
+		out = append(out, reachable{URL: "http://" + net.JoinHostPort(ip, strconv.Itoa(port)) + "/", From: "your local network (plain HTTP)",
+			Protection: "hub login and tokens only, unencrypted — unset PARACHUTE_BIND_HOST / --bind to listen on loopback only"})
+	}
+	st, err := state.Load(root)
+	if err != nil {
+		return out
+	}
+	if r := st.Providers[state.Tailscale]; r != nil {
+		if r.Layer == state.LayerPublic {
+			out = append(out, reachable{URL: "https://" + r.CanonicalFQDN + "/", From: "anyone on the internet (Tailscale Funnel)",
+				Protection: "hub login and tokens; modules marked loopback-only answer 404"})
+		} else {
+			out = append(out, reachable{URL: "https://" + r.CanonicalFQDN + "/", From: "devices on your tailnet (Tailscale Serve)",
+				Protection: "tailnet membership and ACLs, then hub login and tokens"})
+		}
+	}
+	if r := st.Providers[state.Cloudflare]; r != nil {
+		for _, t := range r.Tunnels {
+			out = append(out, reachable{URL: "https://" + t.Hostname + "/", From: "anyone on the internet (Cloudflare Tunnel " + t.Name + ")",
+				Protection: "hub login and tokens; modules marked loopback-only answer 404"})
+		}
+	}
+	return out
+}
+
+// lanListeners returns this machine's non-loopback addresses on which
+// something accepts connections on port — the hub, when it was started
+// with --bind 0.0.0.0 or a LAN address.
+func lanListeners(port int) []string {
+	addrs, err := net.InterfaceAddrs()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, a := range addrs {
+		ipn, ok := a.(*net.IPNet)
+		if !ok || ipn.IP.IsLoopback() || ipn.IP.IsLinkLocalUnicast() {
+			continue
+		}
+		c, err := net.DialTimeout("tcp", net.JoinHostPort(ipn.IP.String(), strconv.Itoa(port)), 200*time.Millisecond)
+		if err == nil {
+			c.Close()
+			out = append(out, ipn.IP.String())
+		}
+	}
+	return out
+}
+
+// finish restarts the running modules through the hub so they get the new
+// PARACHUTE_HUB_ORIGIN, then prints the summary (or the JSON).
+func (x *exposer) finish(res *exposeResult) error {
+	if x.batch {
+		return nil
+	}
+	res.HubOrigin = x.currentOrigin()
+	res.Reachable = x.reachability()
+	res.Restarted, res.Warnings = x.restartModules()
+	if res.Layer == "public" && res.Action == "up" {
+		res.Warnings = append(res.Warnings, "/login is now reachable on the public internet ("+res.Origin+"/login): "+
+			"set an owner password (`parachute auth set-password`) and enrol two-factor (`parachute auth 2fa enroll`, or /account/2fa)")
+	}
+	if x.a.json {
+		return x.printJSON(res)
+	}
+	x.logf("  Discovery: %s/.well-known/parachute.json\n  OAuth issuer: %s\n", res.HubOrigin, res.HubOrigin)
+	for _, m := range res.Restarted {
+		x.logf("  ✓ restarted %s with PARACHUTE_HUB_ORIGIN=%s\n", m, res.HubOrigin)
+	}
+	x.logf("\nReachable now:\n")
+	for _, r := range res.Reachable {
+		x.logf("  %s\n    from: %s\n    protected by: %s\n", r.URL, r.From, r.Protection)
+	}
+	if len(lanListeners(x.port)) == 0 {
+		x.logf("  (the hub listens on loopback only; for LAN access set PARACHUTE_BIND_HOST or `parachute serve --bind`)\n")
+	}
+	for _, w := range res.Warnings {
+		x.logf("⚠ %s\n", w)
+	}
+	return nil
+}
+
+// restartModules restarts every running module through the hub's module
+// API, vault first (it mints and checks tokens against the origin). The
+// hub not running is not an error: modules get the origin when it starts.
+func (x *exposer) restartModules() (restarted, warnings []string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c := hubclient.New(x.paths)
+	mods, err := c.Modules(ctx)
+	if err != nil {
+		return nil, []string{fmt.Sprintf("could not ask the hub which modules run (%v); modules get the new origin when they next start (`parachute restart <module>`)", err)}
+	}
+	var shorts []string
+	for _, m := range mods.Modules {
+		if m.SupervisorStatus != nil && (*m.SupervisorStatus == "running" || *m.SupervisorStatus == "starting") {
+			shorts = append(shorts, m.Short)
+		}
+	}
+	slices.SortFunc(shorts, func(a, b string) int {
+		switch {
+		case a == b:
+			return 0
+		case a == "vault":
+			return -1
+		case b == "vault":
+			return 1
+		case a < b:
+			return -1
+		}
+		return 1
+	})
+	for _, s := range shorts {
+		// A module's own .env wins over the hub's origin (with a warning in
+		// the hub's log); say so here too, where the operator is looking.
+		if vars, err := manifest.LoadEnv(x.paths.ModuleEnv(s)); err == nil {
+			for _, v := range vars {
+				if v.Key == "PARACHUTE_HUB_ORIGIN" && origin.Normalize(v.Value) != x.currentOrigin() {
+					warnings = append(warnings, fmt.Sprintf("%s sets PARACHUTE_HUB_ORIGIN=%s, which overrides the hub's %s for %s; remove that line unless you mean it",
+						x.paths.ModuleEnv(s), v.Value, x.currentOrigin(), s))
+				}
+			}
+		}
+		x.logf("Restarting %s to pick up the new hub origin…\n", s)
+		_, err := c.ModuleOp(ctx, s, "restart")
+		var he *hubclient.HTTPError
+		switch {
+		case err == nil:
+			restarted = append(restarted, s)
+		case errors.As(err, &he) && he.Status == http.StatusNotFound && he.Code == api.ErrorCode("not_supervised"):
+			// It was not running after all.
+		default:
+			warnings = append(warnings, fmt.Sprintf("%s restart failed (%v). Run manually once the issue is resolved: parachute restart %s", s, err, s))
+		}
+	}
+	return restarted, warnings
+}

@@ -1,0 +1,69 @@
+package cli
+
+import (
+	"bytes"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/openparachute/parachute/internal/expose/state"
+)
+
+func TestReachabilityFollowsExposures(t *testing.T) {
+	root := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // loopback only: no LAN row
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	ts := &state.Record{Version: 1, Layer: state.LayerPublic, Mode: "path", CanonicalFQDN: "box.tail1234.ts.net", Port: 443, Funnel: true,
+		Entries: []state.Entry{{Kind: "proxy", Mount: "/", Target: "http://127.0.0.1:1939/", Service: "hub"}}}
+	if err := state.Save(root, &state.State{Providers: map[state.Provider]*state.Record{state.Tailscale: ts}}); err != nil {
+		t.Fatal(err)
+	}
+	got := reachability(root, port)
+	var urls []string
+	for _, r := range got {
+		urls = append(urls, r.URL+" "+r.From)
+	}
+	want := []string{"http://127.0.0.1:" + strconv.Itoa(port) + "/ this machine", "https://box.tail1234.ts.net/ anyone on the internet (Tailscale Funnel)"}
+	if diff := cmp.Diff(want, urls); diff != "" {
+		t.Errorf("reachability (-want +got):\n%s", diff)
+	}
+	var out bytes.Buffer
+	printStatus(&env{stdout: &out, stderr: &out}, &statusJSON{Hub: hubStatusJSON{Port: port}, Reachable: got})
+	if !strings.Contains(out.String(), "The hub is reachable at:\n  http://127.0.0.1:") || !strings.Contains(out.String(), "https://box.tail1234.ts.net/  (anyone on the internet") {
+		t.Errorf("status output:\n%s", out.String())
+	}
+}
+
+// A hub bound to all interfaces shows up as a LAN row, with the setting
+// that turns it off.
+func TestReachabilityShowsLANListener(t *testing.T) {
+	ln, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	if len(lanListeners(port)) == 0 {
+		t.Skip("this machine has no non-loopback address")
+	}
+	got := reachability(t.TempDir(), port)
+	if len(got) < 2 || !strings.Contains(got[1].Protection, "PARACHUTE_BIND_HOST") {
+		t.Errorf("no LAN row: %+v", got)
+	}
+}

@@ -1,0 +1,60 @@
+package state
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+)
+
+// Watcher serves the exposed origins to the hub, which asks on every
+// request (the Host guard and token verification): it re-reads
+// expose-state.json only when the file's size or mtime changed, so an
+// exposure made by the CLI while the hub runs takes effect at once without
+// a parse per request.
+type Watcher struct {
+	path string
+
+	mu      sync.Mutex // guards the fields that follow
+	size    int64
+	mtime   time.Time
+	present bool
+	origins []string
+	err     error
+}
+
+// NewWatcher watches expose-state.json under root.
+func NewWatcher(root string) *Watcher { return &Watcher{path: filepath.Join(root, StateFile)} }
+
+// Origins returns the live exposures' origins (State.Origins). A missing
+// file gives none; a malformed one gives none and Err reports it.
+func (w *Watcher) Origins() []string {
+	if w == nil {
+		return nil
+	}
+	fi, statErr := os.Lstat(w.path)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if statErr != nil {
+		w.present, w.origins, w.err = false, nil, nil
+		return nil
+	}
+	if w.present && fi.Size() == w.size && fi.ModTime().Equal(w.mtime) {
+		return w.origins
+	}
+	w.present, w.size, w.mtime = true, fi.Size(), fi.ModTime()
+	st, err := Load(filepath.Dir(w.path))
+	if err != nil {
+		w.origins, w.err = nil, err
+		return nil
+	}
+	w.origins, w.err = st.Origins(), nil
+	return w.origins
+}
+
+// Err is the error from the last read, if the file was unreadable.
+func (w *Watcher) Err() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}

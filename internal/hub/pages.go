@@ -1,0 +1,81 @@
+package hub
+
+import (
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"html/template"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// The pages a browser sees instead of the proxy's JSON errors.
+
+//go:embed pages/proxy.html pages/hub.html
+var pageFS embed.FS
+
+var proxyPage = template.Must(template.ParseFS(pageFS, "pages/proxy.html"))
+
+// pageCSS is the pages' only style, inlined so a page is one request even
+// when the hub is struggling; the CSP allows exactly this block by hash.
+const pageCSS = `body{margin:0;font:16px/1.5 system-ui,sans-serif;color:#222;background:#fafafa}` +
+	`main{max-width:32rem;margin:0 auto;padding:2rem 1rem}h1{font-size:1.4rem}` +
+	`pre{background:#eee;padding:.75rem;overflow-x:auto;border-radius:4px}a{color:#0b5cad}` +
+	`@media (prefers-color-scheme:dark){body{color:#ddd;background:#161616}pre{background:#262626}a{color:#6aa9ff}}`
+
+// pageCSP is the Content-Security-Policy of the pages: nothing may load or
+// run but the one style block. Why so strict: the pages carry a module
+// name from services.json; even escaped, a page that can run no script and
+// load nothing cannot be turned against the hub's origin.
+var pageCSP = func() string {
+	sum := sha256.Sum256([]byte(pageCSS))
+	return "default-src 'none'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+}()
+
+// retryAfterS is how long a browser waits before reloading a "starting"
+// page, and the Retry-After of the JSON answer.
+const retryAfterS = 2
+
+// wantsHTML reports whether the client asked for HTML: Accept names
+// text/html (what every browser sends on a navigation). The reference also
+// served HTML for an empty Accept or */*, which is what curl and most HTTP
+// libraries send; those keep getting JSON here, so scripts see the error
+// codes they branch on.
+func wantsHTML(r *http.Request) bool {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == "text/html" {
+			return true
+		}
+	}
+	return false
+}
+
+// writeProxyPage answers a browser: 503 "starting" (reloads itself after
+// Retry-After) or 502 "unreachable" (points at the admin page and the CLI).
+func writeProxyPage(w http.ResponseWriter, starting bool, short string) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", pageCSP)
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	data := struct {
+		Starting bool
+		Short    string
+		Title    string
+		RetryS   int
+		CSS      template.CSS
+	}{Starting: starting, Short: short, RetryS: retryAfterS, CSS: template.CSS(pageCSS)}
+	code := http.StatusBadGateway
+	data.Title = short + " is unreachable"
+	if starting {
+		code = http.StatusServiceUnavailable
+		data.Title = short + " is starting"
+		h.Set("Retry-After", strconv.Itoa(retryAfterS))
+	}
+	w.WriteHeader(code)
+	_ = proxyPage.Execute(w, data)
+}

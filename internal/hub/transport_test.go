@@ -1,0 +1,55 @@
+package hub
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+// TestProxyReusesModuleConnections: concurrent clients do not make the hub
+// open a connection to the module per request (http.DefaultTransport keeps
+// only two idle connections per host, so four clients churned through a
+// new connection on most requests).
+func TestProxyReusesModuleConnections(t *testing.T) {
+	h := newTestHub(t, Limits{}, 64)
+	var opened atomic.Int32
+	module := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "ok")
+	}))
+	module.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	module.Start()
+	t.Cleanup(module.Close)
+	h.addModule("mod", module.Listener.Addr().(*net.TCPAddr).Port)
+
+	const clients, each = 4, 50
+	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}
+	t.Cleanup(c.CloseIdleConnections)
+	var wg sync.WaitGroup
+	for range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range each {
+				resp, err := c.Get(h.url("/mod/x"))
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	if n := opened.Load(); n > 2*clients {
+		t.Errorf("the hub opened %d connections to the module for %d requests from %d clients; want at most %d", n, clients*each, clients, 2*clients)
+	}
+}

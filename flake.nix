@@ -10,7 +10,7 @@
 
       # The NAR hash of `go mod vendor`. TestFlakeVendorHash fails when it
       # is stale; `make nix-hash` rewrites it.
-      vendorHash = "sha256-k8+RCiOOSvzGo7WlFS225LQc/1QQgdMe/FQY3Gh0pdQ=";
+      vendorHash = "sha256-7m1hDtlmsTT4XVDwwvbwqUhxZwgFZrXEs0NmvXG/3UA=";
 
       # go.mod asks for Go 1.26; buildGoModule pins GOTOOLCHAIN=local.
       parachuteFor = pkgs: pkgs.callPackage ./packaging/nix/package.nix {

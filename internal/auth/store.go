@@ -65,6 +65,11 @@ func Open(path string) (*Store, error) {
 	}, nil
 }
 
+// DB returns the store's hub.db handle, for the packages that own other
+// tables of the same file (accounts, oauth). It stays owned by the Store:
+// callers never close it.
+func (s *Store) DB() *sql.DB { return s.db }
+
 // Path returns the database file the store was opened on.
 func (s *Store) Path() string { return s.path }
 

@@ -16,7 +16,9 @@ import (
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/modops"
+	"github.com/openparachute/parachute/internal/oauth"
 	"github.com/openparachute/parachute/internal/ratelimit"
 	"github.com/openparachute/parachute/internal/supervisor"
 	"github.com/openparachute/parachute/internal/web"
@@ -37,8 +39,13 @@ type Options struct {
 	// Limits are the HTTP deadlines; zero fields take DefaultLimits.
 	Limits Limits
 	// TrustedProxies decides whose X-Forwarded-* headers the proxy passes
-	// on to modules (PARACHUTE_TRUSTED_PROXIES); nil trusts nobody.
+	// on to modules (PARACHUTE_TRUSTED_PROXIES); nil trusts nobody. The
+	// OAuth endpoints' rate limits key clients through it too.
 	TrustedProxies *ratelimit.Keyer
+	// Sessions finds a browser's signed-in user for the OAuth
+	// authorization flow; nil means nobody is signed in (authorize then
+	// always hands off to /login) until SetSessions installs one.
+	Sessions oauth.Sessions
 
 	// upgradeHost replaces the host the self-upgrade talks to (tests).
 	upgradeHost *modops.UpgradeHost
@@ -70,7 +77,29 @@ type Server struct {
 	// web is set once hub.db is open (see SetWeb); its routes answer 503
 	// until then.
 	web atomic.Pointer[webPages]
+	// oauth serves /oauth/* and the OAuth metadata documents.
+	oauth *oauth.Server
+	// sessions is read by oauth on every authorization request; like
+	// auth it may be installed after the listener is up.
+	sessions atomic.Pointer[sessionsBox]
 }
+
+// sessionsBox lets an interface value live in an atomic.Pointer.
+type sessionsBox struct{ oauth.Sessions }
+
+// hubSessions is the oauth.Sessions the OAuth server holds: whatever
+// SetSessions installed last, or nobody signed in.
+type hubSessions struct{ s *Server }
+
+func (h hubSessions) Current(r *http.Request) (string, bool) {
+	if b := h.s.sessions.Load(); b != nil && b.Sessions != nil {
+		return b.Current(r)
+	}
+	return "", false
+}
+
+// SetSessions installs the browser-session lookup once hub.db is open.
+func (s *Server) SetSessions(ss oauth.Sessions) { s.sessions.Store(&sessionsBox{ss}) }
 
 // New builds a Server.
 func New(o Options) *Server {
@@ -95,6 +124,19 @@ func New(o Options) *Server {
 		s.trust, _ = ratelimit.NewKeyer(nil, "") // cannot fail with no header named
 	}
 	s.table = newRouteTable(o.Paths.ServicesJSON(), s.ops.Routable, o.Logger)
+	if o.Sessions != nil {
+		s.SetSessions(o.Sessions)
+	}
+	s.oauth = oauth.New(oauth.Options{
+		Keyer:    s.trust,
+		Auth:     s.auth.Load,
+		Sessions: hubSessions{s},
+		Issuer:   s.origins.Issuer,
+		Origins:  s.origins.Accepted,
+		Services: func() []manifest.Service { return s.table.get().Services },
+		Now:      o.Now,
+		Logger:   o.Logger.With("component", "oauth"),
+	})
 	s.routes()
 	return s
 }
@@ -117,6 +159,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/ready", s.handleReady)
 	m.HandleFunc("/.well-known/parachute.json", s.handleDiscovery)
 	m.HandleFunc("/.well-known/jwks.json", s.handleJWKS)
+	s.oauth.Register(m) // /oauth/*, /.well-known/oauth-*
 	m.HandleFunc("/api/hub", s.method("GET", s.admin(s.handleHub)))
 	m.HandleFunc("/api/hub/upgrade", s.method("POST", s.admin(s.handleHubUpgrade)))
 	m.HandleFunc("/api/hub/upgrade/status", s.method("GET", s.admin(s.handleHubUpgradeStatus)))

@@ -30,8 +30,14 @@ type webPages struct {
 func (p *webPages) Close() error { return p.db.Close() }
 
 // SetWeb installs the pages once hub.db is open; until then their routes
-// answer 503.
-func (s *Server) SetWeb(p *webPages) { s.web.Store(p) }
+// answer 503. Their session manager also becomes the OAuth server's
+// "who is signed in", so /oauth/authorize sees a /login session.
+func (s *Server) SetWeb(p *webPages) {
+	s.web.Store(p)
+	if p != nil && p.sessions != nil {
+		s.SetSessions(p.sessions)
+	}
+}
 
 // Sessions returns the browser-session manager (nil until the pages are
 // installed), for handlers that need the signed-in user.

@@ -1,0 +1,193 @@
+package oauth
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"html/template"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/openparachute/parachute/internal/auth"
+)
+
+// CSRF is double-submit (reference server.md §4a): a random cookie whose
+// value every form repeats in __csrf. The cookie and field names are the
+// reference's, so the sessions package's middleware can take this over.
+const (
+	csrfCookie = "parachute_hub_csrf"
+	csrfField  = "__csrf"
+	maxForm    = 64 << 10
+)
+
+// ensureCSRF returns the request's CSRF token, minting the cookie if absent.
+func ensureCSRF(w http.ResponseWriter, r *http.Request) string {
+	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
+		return c.Value
+	}
+	var b [32]byte
+	rand.Read(b[:])
+	tok := base64.RawURLEncoding.EncodeToString(b[:])
+	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: tok, Path: "/", MaxAge: 30 * 24 * 3600,
+		HttpOnly: true, Secure: isHTTPS(r), SameSite: http.SameSiteLaxMode})
+	return tok
+}
+
+// checkCSRF compares the cookie with the parsed form's field in constant time.
+func checkCSRF(r *http.Request) bool {
+	c, err := r.Cookie(csrfCookie)
+	f := r.PostForm.Get(csrfField)
+	return err == nil && c.Value != "" && f != "" && auth.SecretEqual(c.Value, f)
+}
+
+// isHTTPS reports whether the browser reached us over https (directly or
+// through a proxy's first X-Forwarded-Proto hop), for the Secure flag.
+func isHTTPS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	first, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
+	return strings.EqualFold(strings.TrimSpace(first), "https")
+}
+
+// pageHeaders are the security headers of every HTML page here. Why:
+// the consent page must not be framed (clickjacking a one-click approval),
+// nor leak its query (state, challenge) through Referer.
+func pageHeaders(w http.ResponseWriter) {
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("X-Content-Type-Options", "nosniff")
+	// same-origin, not no-referrer: under no-referrer a browser posts
+	// the consent form with "Origin: null", which the same-origin check
+	// on /oauth/authorize/approve must refuse. Cross-origin navigations
+	// still get no referrer.
+	h.Set("Referrer-Policy", "same-origin")
+}
+
+// pages is parsed on first use: a package-level template costs every CLI
+// verb its parse at start-up (cmd/parachute's TestInitCost).
+var pages = sync.OnceValue(func() *template.Template { return template.Must(template.New("").Parse(pagesText)) })
+
+const pagesText = `
+{{define "head"}}<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="same-origin">
+<title>{{.}} · Parachute</title>
+<style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:2rem auto;padding:0 1rem;line-height:1.5}
+button{font-size:1rem;padding:.6rem 1.2rem;margin:.3rem .3rem 0 0}code{word-break:break-all}</style></head><body>{{end}}
+{{define "page"}}{{template "head" .Title}}<h1>{{.Title}}</h1><p>{{.Message}}</p></body></html>{{end}}
+{{define "consent"}}{{template "head" "Allow access"}}
+<h1>Allow {{.ClientName}}?</h1>
+{{if .Pending}}<p><strong>This app is new.</strong> Allowing it also approves its registration on this hub.</p>{{end}}
+<p>{{.ClientName}} wants to:</p><ul>{{range .Scopes}}<li><code>{{.}}</code></li>{{end}}</ul>
+<p>It will be sent back to <code>{{.Redirect}}</code>.</p>
+<form method="post" action="/oauth/authorize">
+<input type="hidden" name="__action" value="consent"><input type="hidden" name="__csrf" value="{{.CSRF}}">
+{{range $k, $v := .Params}}<input type="hidden" name="{{$k}}" value="{{index $v 0}}">{{end}}
+{{if .Vaults}}<p><label>Which vault? <select name="vault_pick">{{range .Vaults}}<option value="{{.}}">{{.}}</option>{{end}}</select></label></p>{{end}}
+<button type="submit" name="decision" value="approve">Allow</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</form></body></html>{{end}}`
+
+// page renders a plain message page.
+func (s *Server) page(w http.ResponseWriter, status int, title, msg string) {
+	pageHeaders(w)
+	w.WriteHeader(status)
+	_ = pages().ExecuteTemplate(w, "page", struct{ Title, Message string }{title, msg})
+}
+
+// renderConsent shows the consent page for a validated request.
+func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, a *authz, scopes []string) {
+	csrf := ensureCSRF(w, r)
+	name := a.client.Name
+	if name == "" {
+		name = "An unnamed app (" + a.client.ID + ")"
+	}
+	pageHeaders(w)
+	_ = pages().ExecuteTemplate(w, "consent", map[string]any{
+		"ClientName": name, "Scopes": scopes, "Redirect": a.p.RedirectURI, "CSRF": csrf,
+		"Params": a.p.query(), "Pending": a.client.Status != StatusApproved,
+		"Vaults": s.pickable(scopes),
+	})
+}
+
+// pickable lists the vaults the picker offers: every mounted vault when
+// the scopes hold an unnamed vault:<verb>, else none (no picker).
+func (s *Server) pickable(scopes []string) []string {
+	if !unnamedVault(scopes) {
+		return nil
+	}
+	return vaultNames(s.o.Services())
+}
+
+// handleConsentPost is POST /oauth/authorize with __action=consent: CSRF
+// first (before anything else reads the form's claims), then the session,
+// then the request is validated again from the form and the decision
+// applied.
+func (s *Server) handleConsentPost(w http.ResponseWriter, r *http.Request) {
+	d, ok := s.deps(w)
+	if !ok {
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	if err := r.ParseForm(); err != nil {
+		s.page(w, http.StatusBadRequest, "Invalid form submission", "The form could not be read.")
+		return
+	}
+	if r.PostForm.Get("__action") != "consent" {
+		s.page(w, http.StatusBadRequest, "Invalid form submission", "Unknown form action.")
+		return
+	}
+	if !checkCSRF(r) {
+		s.page(w, http.StatusBadRequest, "Invalid form submission", "The form expired; go back and try again.")
+		return
+	}
+	ctx := r.Context()
+	a, f, err := s.validate(ctx, d, paramsFrom(r.PostForm))
+	if s.failed(w, r, a, f, err) {
+		return
+	}
+	uid, signedIn := s.session(r)
+	if !signedIn {
+		http.Redirect(w, r, "/login?next="+url.QueryEscape("/oauth/authorize?"+a.p.query().Encode()), http.StatusFound)
+		return
+	}
+	if r.PostForm.Get("decision") != "approve" {
+		s.failed(w, r, a, redirectFail("access_denied", "the user denied access"), nil)
+		return
+	}
+	scopes, f, err := s.forUser(ctx, d, a, uid)
+	if s.failed(w, r, a, f, err) {
+		return
+	}
+	if vaults := s.pickable(scopes); len(vaults) > 0 {
+		pick := r.PostForm.Get("vault_pick")
+		if !slices.Contains(vaults, pick) {
+			s.page(w, http.StatusBadRequest, "Pick a vault", "This app asked for vault access: pick one of this hub's vaults.")
+			return
+		}
+		scopes = pickVault(scopes, pick)
+	}
+	if a.client.Status != StatusApproved {
+		admin, err := isAdmin(ctx, d.users, uid)
+		if s.failed(w, r, a, nil, err) {
+			return
+		}
+		if !admin {
+			s.page(w, http.StatusForbidden, "App not yet approved", "Ask the hub's admin to approve this app, then try again.")
+			return
+		}
+		if err := d.store.ApproveClient(ctx, a.client.ID); s.failed(w, r, a, nil, err) {
+			return
+		}
+		s.o.Logger.Info("oauth client approved on consent", "client_id", a.client.ID, "user_id", uid)
+	}
+	if err := d.store.SaveGrant(ctx, uid, a.client.ID, scopes, s.now()); s.failed(w, r, a, nil, err) {
+		return
+	}
+	s.finalize(w, r, d, a, uid, scopes)
+}

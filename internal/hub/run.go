@@ -86,6 +86,11 @@ func Run(ctx context.Context, o RunOptions) error {
 	defer removeRunFiles(o.Paths, h.port)
 
 	h.serve()
+	// Modules boot before the keys are loaded, but their
+	// PARACHUTE_HUB_ORIGIN must already be the admin's stored choice.
+	if err := h.srv.readHubOriginSetting(ctx); err != nil {
+		h.log.Warn("could not read the hub_origin setting; modules get the configured origin", "err", err)
+	}
 	h.boot(ctx)
 	store, err := openAuth(ctx, o.Paths, h.origins, h.log)
 	if err != nil {
@@ -169,6 +174,11 @@ func newHubProcess(o RunOptions, ln net.Listener) *hubProcess {
 		log.Warn("could not record the hub port", "err", err)
 	}
 	origins := OriginsFromEnv(port)
+	// hub_settings.hub_origin, loaded once hub.db is open and changed by
+	// PUT /api/settings/hub-origin; shared with the Server so this
+	// process's issuer (operator token, log lines) sees it too.
+	hubOrigin := &originSetting{}
+	origins.Setting = hubOrigin.get
 	// The exposed origin follows expose-state.json as the CLI changes it.
 	origins.Exposed = state.NewWatcher(o.Paths.Root).Origins
 	// Under systemd with Delegate=yes every module gets its own cgroup;
@@ -194,7 +204,7 @@ func newHubProcess(o RunOptions, ln net.Listener) *hubProcess {
 		trust = nil
 	}
 	srv := New(Options{Paths: o.Paths, Supervisor: sup, Origins: origins,
-		Version: o.Version, Source: o.Source, Logger: log, TrustedProxies: trust})
+		Version: o.Version, Source: o.Source, Logger: log, TrustedProxies: trust, hubOrigin: hubOrigin})
 	return &hubProcess{o: o, log: log, ln: ln, port: port, origins: origins, sup: sup, srv: srv,
 		httpSrv: NewHTTPServer(srv), serveErr: make(chan error, 1), bootDone: make(chan struct{})}
 }

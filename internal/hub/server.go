@@ -49,6 +49,10 @@ type Options struct {
 
 	// upgradeHost replaces the host the self-upgrade talks to (tests).
 	upgradeHost *modops.UpgradeHost
+	// hubOrigin is the in-memory hub_settings.hub_origin that
+	// Origins.Setting reads (Run shares one with its own Origins); nil
+	// makes New create one.
+	hubOrigin *originSetting
 }
 
 // Server serves the hub's HTTP API. Create it with New.
@@ -70,6 +74,8 @@ type Server struct {
 	ops    *modops.Manager
 	mux    *http.ServeMux
 	limits Limits
+	// hubOrigin is hub_settings.hub_origin in memory (huborigin.go).
+	hubOrigin *originSetting
 	// trust says whether a peer is a trusted proxy (forward.go).
 	trust *ratelimit.Keyer
 	// table caches the routable services.json rows (routes.go).
@@ -109,7 +115,15 @@ func New(o Options) *Server {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	s := &Server{
+	// Before anything copies o.Origins: the admin's hub_origin setting
+	// outranks the environment for every issuer lookup (origin.Resolve).
+	if o.hubOrigin == nil {
+		o.hubOrigin = &originSetting{}
+	}
+	if o.Origins.Setting == nil {
+		o.Origins.Setting = o.hubOrigin.get
+	}
+	s := &Server{hubOrigin: o.hubOrigin,
 		paths: o.Paths, sup: o.Supervisor, origins: o.Origins,
 		version: o.Version, source: o.Source, log: o.Logger, now: o.Now,
 		started: o.Now(), limits: o.Limits.withDefaults(),
@@ -164,6 +178,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/hub/upgrade", s.method("POST", s.admin(s.handleHubUpgrade)))
 	m.HandleFunc("/api/hub/upgrade/status", s.method("GET", s.admin(s.handleHubUpgradeStatus)))
 	m.HandleFunc("/api/modules", s.method("GET", s.authed("parachute:host:auth", s.handleModules)))
+	m.HandleFunc("/api/settings/hub-origin", s.handleHubOrigin)
 	m.HandleFunc("/api/auth/mint-token", s.method("POST", s.authed("", s.handleMintToken)))
 	m.HandleFunc("/api/modules/{rest...}", s.dispatchModule)
 	m.HandleFunc("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {

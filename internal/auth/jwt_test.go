@@ -192,7 +192,7 @@ func TestVerifyRejects(t *testing.T) {
 		{"no sub", signRaw(t, s, `{"alg":"RS256","kid":"`+k.KID+`"}`, `{"iss":"`+testIssuer+`","exp":4102444800,"jti":"j"}`), VerifyOptions{}, ErrInvalidToken, "no sub"},
 		{"no jti", signRaw(t, s, `{"alg":"RS256","kid":"`+k.KID+`"}`, `{"iss":"`+testIssuer+`","sub":"a","aud":"operator","exp":4102444800}`), VerifyOptions{}, ErrInvalidToken, "no jti claim, so it could never be revoked — run `parachute auth rotate-operator`"},
 		{"wrong audience", mint(wrongAud), VerifyOptions{Audiences: []string{"hub"}}, ErrInvalidToken, `audience "vault.default" is not accepted here (want hub)`},
-		{"wrong audience among several", mint(wrongAud), VerifyOptions{Audiences: HubAudiences()}, ErrInvalidToken, `(want operator) — use the operator token`},
+		{"wrong audience among several", mint(wrongAud), VerifyOptions{Audiences: HubAudiences()}, ErrInvalidToken, `(want operator or hub) — use the operator token`},
 		{"no audience", mint(Claims{Issuer: testIssuer, Subject: "a", ExpiresAt: exp}), VerifyOptions{Audiences: HubAudiences()}, ErrInvalidToken, "a token without an aud claim is not accepted here"},
 		{"audience array without an accepted one", mint(Claims{Issuer: testIssuer, Subject: "a", ExpiresAt: exp, Audiences: []string{"x", "y"}}), VerifyOptions{Audiences: HubAudiences()}, ErrInvalidToken, `audience ["x" "y"]`},
 	}

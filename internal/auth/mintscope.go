@@ -145,5 +145,5 @@ func InferAudience(scopes []string) string {
 			return res
 		}
 	}
-	return "hub"
+	return HubAudience
 }

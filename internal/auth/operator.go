@@ -31,12 +31,18 @@ const (
 	CreatedViaOperatorMint = "operator_mint"
 )
 
-// hubAudiences are the aud values the hub's own endpoints (the operator
-// API) accept. It is the one place to extend: the accounts work adds the
-// SPA bearer's "hub" here. Why a list at all: the reference accepted any
-// hub-signed token whatever its aud, so a token minted for a module
-// (aud "vault.<name>") with a broad scope could drive the operator API.
-var hubAudiences = []string{OperatorAudience}
+// HubAudience is the aud of tokens meant for the hub itself rather than a
+// module: OAuth access tokens whose scopes name no module (hub:admin, or
+// none), and the reference's SPA bearer.
+const HubAudience = "hub"
+
+// hubAudiences are the aud values the hub's own endpoints accept: the
+// operator token's and HubAudience. Why a list at all: the reference
+// accepted any hub-signed token whatever its aud, so a token minted for a
+// module (aud "vault.<name>") with a broad scope could drive the operator
+// API. A "hub" token reaches only what its scopes allow: the operator
+// routes still require parachute:host:* scopes, which OAuth never grants.
+var hubAudiences = []string{OperatorAudience, HubAudience}
 
 // HubAudiences returns the aud values hub endpoints accept (a copy).
 func HubAudiences() []string { return slices.Clone(hubAudiences) }

@@ -66,7 +66,7 @@ func TestOperatorRoutesCheckAudienceAndJTI(t *testing.T) {
 		{"hand-signed operator audience with jti", claims(func(map[string]any) {}), http.StatusOK, ""},
 		{"aud array containing operator", claims(func(m map[string]any) { m["aud"] = []string{"vault.default", "operator"} }), http.StatusOK, ""},
 		{"module audience", claims(func(m map[string]any) { m["aud"] = "vault.default" }), http.StatusUnauthorized,
-			`audience "vault.default" is not accepted here (want operator) — use the operator token`},
+			`audience "vault.default" is not accepted here (want operator or hub) — use the operator token`},
 		{"no aud", claims(func(m map[string]any) { delete(m, "aud") }), http.StatusUnauthorized,
 			"a token without an aud claim is not accepted here"},
 		{"no jti", claims(func(m map[string]any) { delete(m, "jti") }), http.StatusUnauthorized,

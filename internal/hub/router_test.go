@@ -40,6 +40,7 @@ const (
 	authOnly                  // an operator token of the "auth" scope set: parachute:host:auth only
 	wrongAud                  // hub-signed, admin scopes, aud "vault.default"
 	noJTI                     // hub-signed, operator aud and admin scope, no jti
+	hubAud                    // hub-signed, aud "hub", hub:admin (what OAuth mints an admin)
 )
 
 // routerHub is a hub answering through ServeHTTP, with one token of each
@@ -74,6 +75,10 @@ func newRouterHub(t *testing.T) *routerHub {
 	exp := time.Now().Add(time.Hour).Unix()
 	if h.tokens[wrongAud], err = hp.store.Mint(ctx, auth.Claims{Issuer: hp.origins.Issuer(), Subject: auth.OperatorSubject,
 		Audience: "vault.default", ExpiresAt: exp, Scope: admin, ClientID: auth.OperatorClientID}); err != nil {
+		t.Fatal(err)
+	}
+	if h.tokens[hubAud], err = hp.store.Mint(ctx, auth.Claims{Issuer: hp.origins.Issuer(), Subject: "some-user",
+		Audience: auth.HubAudience, ExpiresAt: exp, Scope: "hub:admin", ClientID: "some-client"}); err != nil {
 		t.Fatal(err)
 	}
 	// Mint always fills in a jti; a token without one has to be signed by hand.
@@ -310,6 +315,22 @@ func TestRouter(t *testing.T) {
 		{name: "hub upgrade status before any upgrade", routerReq: get("/api/hub/upgrade/status", operator), status: 404, code: "not_found"},
 		{name: "hub upgrade status without a token", routerReq: get("/api/hub/upgrade/status", noToken), status: 401, code: "unauthenticated"},
 		{name: "hub upgrade status POST", routerReq: post("/api/hub/upgrade/status", noToken), status: 405, code: "method_not_allowed", allow: "GET"},
+
+		// GET /api/me: who is asking. Nobody is {hasSession:false}; a
+		// hub-audience bearer (OAuth aud "hub", or the operator) is
+		// answered for; a module audience or a bad bearer is a 401. A "hub"
+		// token reaches no operator route: those scopes stay required.
+		{name: "me without a token", routerReq: get("/api/me", noToken), status: 200},
+		{name: "me operator", routerReq: get("/api/me", operator), status: 200},
+		{name: "me hub audience", routerReq: get("/api/me", hubAud), status: 200},
+		{name: "me HEAD", routerReq: head("/api/me", hubAud), status: 200},
+		{name: "me module audience", routerReq: get("/api/me", wrongAud), status: 401, code: "unauthenticated"},
+		{name: "me garbage token", routerReq: get("/api/me", garbage), status: 401, code: "unauthenticated"},
+		{name: "me POST", routerReq: post("/api/me", noToken), status: 405, code: "method_not_allowed", allow: "GET"},
+		{name: "hub audience on hub", routerReq: get("/api/hub", hubAud), status: 403, code: "insufficient_scope"},
+		{name: "hub audience on modules", routerReq: get("/api/modules", hubAud), status: 403, code: "insufficient_scope"},
+		{name: "hub audience on hub upgrade", routerReq: post("/api/hub/upgrade", hubAud), status: 403, code: "insufficient_scope"},
+		{name: "hub audience mints nothing", routerReq: postJSON("/api/auth/mint-token", hubAud, `{"scope":"vault:default:read"}`), status: 403, code: "insufficient_scope"},
 
 		// GET /api/modules: the auth scope is enough.
 		{name: "modules", routerReq: get("/api/modules", operator), status: 200},

@@ -179,6 +179,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/hub/upgrade/status", s.method("GET", s.admin(s.handleHubUpgradeStatus)))
 	m.HandleFunc("/api/modules", s.method("GET", s.authed("parachute:host:auth", s.handleModules)))
 	m.HandleFunc("/api/settings/hub-origin", s.handleHubOrigin)
+	m.HandleFunc("/api/me", s.method("GET", s.handle(s.handleMe)))
 	m.HandleFunc("/api/auth/mint-token", s.method("POST", s.authed("", s.handleMintToken)))
 	m.HandleFunc("/api/modules/{rest...}", s.dispatchModule)
 	m.HandleFunc("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {

@@ -20,9 +20,8 @@ import (
 // module's declared scope), DCR as the operator (approved) and anonymously
 // (pending), the signed-out authorize hand-off to /login, and the token
 // endpoint's refusals (pending client, unknown code, plain PKCE). The
-// signed-in half of the flow (consent, code, refresh, replay, revoke) runs
-// against the real router in internal/hub and internal/oauth; it moves
-// here once `serve` wires the sessions package (hub.Server.SetSessions).
+// signed-in half of the flow (consent, code, refresh, replay, revoke) is
+// TestOAuthFlowEndToEnd.
 func TestOAuthServer(t *testing.T) {
 	h := newHome(t, module{name: "weather", mode: []string{"serve"}})
 	mj := filepath.Join(h.root, "modules", "weather", ".parachute", "module.json")

@@ -73,7 +73,8 @@ func (b browser) postForm(u string, form url.Values) (int, *url.URL, string) {
 // replaying the old refresh token revokes the family → a fresh grant
 // (consent skipped: the grant covers it) → /oauth/revoke. Then the token
 // endpoint's refusals that need a real code: wrong verifier, reused code,
-// mismatched redirect_uri; and an unregistered redirect_uri at authorize.
+// mismatched redirect_uri; a parachute:host:* scope at authorize; a module
+// audience at /api/me; and an unregistered redirect_uri at authorize.
 func TestOAuthFlowEndToEnd(t *testing.T) {
 	h := newHome(t)
 	h.extraEnv = []string{"PARACHUTE_INITIAL_ADMIN_USERNAME=alice", "PARACHUTE_INITIAL_ADMIN_PASSWORD=correct horse battery"}
@@ -271,6 +272,36 @@ func TestOAuthFlowEndToEnd(t *testing.T) {
 	other.RedirectURL = cb.URL + "/other"
 	_, err = other.Exchange(ctx, c6, oauth2.VerifierOption(v6))
 	wantRetrieveErr(t, err, "invalid_grant") // redirect_uri differs from the code's
+
+	// Scope escalation: a non-requestable host scope is refused on the
+	// redirect_uri, signed in as the first admin or not.
+	esc := *cfg
+	esc.Scopes = []string{"hub:admin", "parachute:host:admin"}
+	st, at, got = b.get(esc.AuthCodeURL("st8", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	if q, _ := url.ParseQuery(got); st != 200 || at.Path != "/cb" || q.Get("error") != "invalid_scope" || q.Get("code") != "" {
+		t.Errorf("authorize for parachute:host:admin: %d %s %q, want error=invalid_scope", st, at, got)
+	}
+
+	// Wrong audience: a module token (aud vault.default) is not a hub bearer.
+	mreq, _ := http.NewRequest(http.MethodPost, iss+"/api/auth/mint-token", strings.NewReader(`{"scope":"vault:default:read","ephemeral":true}`))
+	mreq.Header.Set("Content-Type", "application/json")
+	mreq.Header.Set("Authorization", "Bearer "+h.token())
+	resp, err = http.DefaultClient.Do(mreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var minted struct {
+		Token    string `json:"token"`
+		Audience string `json:"audience"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&minted)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 200 || minted.Audience != "vault.default" {
+		t.Fatalf("mint-token: %d %+v %v", resp.StatusCode, minted, err)
+	}
+	if st, out := me(minted.Token, http.DefaultClient); st != 401 {
+		t.Errorf("/api/me with an aud vault.default token: %d %v, want 401", st, out)
+	}
 
 	// An unregistered redirect_uri is never redirected to.
 	noFollow := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

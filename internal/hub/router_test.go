@@ -327,6 +327,8 @@ func TestRouter(t *testing.T) {
 		{name: "me module audience", routerReq: get("/api/me", wrongAud), status: 401, code: "unauthenticated"},
 		{name: "me garbage token", routerReq: get("/api/me", garbage), status: 401, code: "unauthenticated"},
 		{name: "me POST", routerReq: post("/api/me", noToken), status: 405, code: "method_not_allowed", allow: "GET"},
+		{name: "me foreign Origin", routerReq: withHeader(get("/api/me", noToken), "Origin", "http://evil.example"), status: 403, code: "cross_origin"},
+		{name: "me same origin", routerReq: withHeader(get("/api/me", noToken), "Origin", "http://127.0.0.1:1939"), status: 200},
 		{name: "hub audience on hub", routerReq: get("/api/hub", hubAud), status: 403, code: "insufficient_scope"},
 		{name: "hub audience on modules", routerReq: get("/api/modules", hubAud), status: 403, code: "insufficient_scope"},
 		{name: "hub audience on hub upgrade", routerReq: post("/api/hub/upgrade", hubAud), status: 403, code: "insufficient_scope"},

@@ -51,7 +51,7 @@ revokes the previous one. Whoever can read that file is the operator.`,
 					return nil
 				},
 			},
-		}, append(authUserCommands(e), auth2FACommand(e))...),
+		}, append(append(authUserCommands(e), auth2FACommand(e)), authRegistryCommands(e)...)...),
 	}
 }
 

@@ -173,6 +173,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/ready", s.handleReady)
 	m.HandleFunc("/.well-known/parachute.json", s.handleDiscovery)
 	m.HandleFunc("/.well-known/jwks.json", s.handleJWKS)
+	m.HandleFunc("/.well-known/parachute-revocation.json", s.handleRevocationList)
 	s.oauth.Register(m) // /oauth/*, /.well-known/oauth-*
 	m.HandleFunc("/api/hub", s.method("GET", s.admin(s.handleHub)))
 	m.HandleFunc("/api/hub/upgrade", s.method("POST", s.admin(s.handleHubUpgrade)))
@@ -181,6 +182,12 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/settings/hub-origin", s.handleHubOrigin)
 	m.HandleFunc("/api/me", s.method("GET", s.handle(s.handleMe)))
 	m.HandleFunc("/api/auth/mint-token", s.method("POST", s.authed("", s.handleMintToken)))
+	m.HandleFunc("/api/auth/revoke-token", s.method("POST", s.authed("", s.handleRevokeToken)))
+	m.HandleFunc("/api/auth/tokens", s.method("GET", s.authed("parachute:host:auth", s.handleListTokens)))
+	m.HandleFunc("/api/oauth/clients", s.method("GET", s.admin(s.handleListClients)))
+	m.HandleFunc("/api/oauth/clients/{id}/approve", s.method("POST", s.admin(s.handleApproveClient)))
+	m.HandleFunc("/api/grants", s.method("GET", s.admin(s.handleListGrants)))
+	m.HandleFunc("/api/grants/{client_id}", s.method("DELETE", s.admin(s.handleRevokeGrant)))
 	m.HandleFunc("/api/modules/{rest...}", s.dispatchModule)
 	m.HandleFunc("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return apiErr(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path)

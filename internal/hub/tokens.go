@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"slices"
@@ -110,6 +111,15 @@ func (s *Server) handleRevocationList(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeInternal, "could not read the token registry"))
 		return
 	}
+	b, err := json.Marshal(api.RevocationDocument{GeneratedAt: s.now().UTC().Format("2006-01-02T15:04:05.000Z"), JTIs: jtis})
+	if err != nil {
+		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeInternal, "could not encode the revocation list"))
+		return
+	}
+	// Not writeJSON, which forbids caching: modules poll this document,
+	// and the reference lets them and any cache keep it for a minute.
+	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=60")
-	writeJSON(w, http.StatusOK, api.RevocationDocument{GeneratedAt: s.now().UTC().Format("2006-01-02T15:04:05.000Z"), JTIs: jtis})
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	_, _ = w.Write(b)
 }

@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -15,13 +16,18 @@ const TokenPageSize = 50
 
 // TokenFilter narrows ListTokens. Empty fields do not filter.
 type TokenFilter struct {
-	// Revoked is "true" (only revoked), "false" (only live) or "".
-	Revoked    string
+	// Revoked is "true" (only revoked), "false" (only live), "all" or "".
+	Revoked string
+	// Subject matches either the user_id (OAuth rows) or the subject
+	// (minted and operator rows), as the reference's filter does.
 	Subject    string
 	CreatedVia string
-	// Cursor is the last jti of the previous page.
+	// Cursor is the NextCursor of the previous page.
 	Cursor string
 }
+
+// ErrBadCursor: a ListTokens cursor this hub did not hand out.
+var ErrBadCursor = errors.New("malformed cursor")
 
 // TokenRecord is one token registry row, without the refresh hash.
 type TokenRecord struct {
@@ -29,7 +35,7 @@ type TokenRecord struct {
 	UserID      *string
 	Subject     *string
 	ClientID    string
-	Scopes      string
+	Scopes      []string
 	ExpiresAt   string
 	RevokedAt   *string
 	CreatedAt   string
@@ -37,8 +43,10 @@ type TokenRecord struct {
 	Permissions *string
 }
 
-// ListTokens returns one page of the token registry ordered by jti, and
-// the cursor of the next page ("" on the last one).
+// ListTokens returns one page of the token registry, newest first, and
+// the opaque cursor of the next page ("" on the last one). The cursor
+// carries the last row's (created_at, jti), so rows minted while an
+// operator pages never shift a page.
 func (s *Store) ListTokens(ctx context.Context, f TokenFilter) ([]TokenRecord, string, error) {
 	var where []string
 	var args []any
@@ -49,22 +57,27 @@ func (s *Store) ListTokens(ctx context.Context, f TokenFilter) ([]TokenRecord, s
 		where = append(where, "revoked_at IS NULL")
 	}
 	if f.Subject != "" {
-		where = append(where, "subject = ?")
-		args = append(args, f.Subject)
+		where = append(where, "(subject = ? OR user_id = ?)")
+		args = append(args, f.Subject, f.Subject)
 	}
 	if f.CreatedVia != "" {
 		where = append(where, "created_via = ?")
 		args = append(args, f.CreatedVia)
 	}
 	if f.Cursor != "" {
-		where = append(where, "jti > ?")
-		args = append(args, f.Cursor)
+		b, err := base64.RawURLEncoding.DecodeString(f.Cursor)
+		at, jti, ok := strings.Cut(string(b), "\n")
+		if err != nil || !ok {
+			return nil, "", fmt.Errorf("listing tokens: %w", ErrBadCursor)
+		}
+		where = append(where, "(created_at < ? OR (created_at = ? AND jti < ?))")
+		args = append(args, at, at, jti)
 	}
 	q := `SELECT jti, user_id, subject, client_id, scopes, expires_at, revoked_at, created_at, created_via, permissions FROM tokens`
 	if len(where) > 0 {
 		q += " WHERE " + strings.Join(where, " AND ") // only the constant clauses above; values are bound
 	}
-	q += fmt.Sprintf(" ORDER BY jti LIMIT %d", TokenPageSize+1)
+	q += fmt.Sprintf(" ORDER BY created_at DESC, jti DESC LIMIT %d", TokenPageSize+1)
 	rows, err := s.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("listing tokens: %w", err)
@@ -73,10 +86,12 @@ func (s *Store) ListTokens(ctx context.Context, f TokenFilter) ([]TokenRecord, s
 	var out []TokenRecord
 	for rows.Next() {
 		var r TokenRecord
+		var scopes string
 		var uid, sub, rev, via, perms sql.NullString
-		if err := rows.Scan(&r.JTI, &uid, &sub, &r.ClientID, &r.Scopes, &r.ExpiresAt, &rev, &r.CreatedAt, &via, &perms); err != nil {
+		if err := rows.Scan(&r.JTI, &uid, &sub, &r.ClientID, &scopes, &r.ExpiresAt, &rev, &r.CreatedAt, &via, &perms); err != nil {
 			return nil, "", fmt.Errorf("listing tokens: %w", err)
 		}
+		r.Scopes = strings.Fields(scopes)
 		r.UserID, r.Subject, r.RevokedAt, r.CreatedVia, r.Permissions = nullPtr(uid), nullPtr(sub), nullPtr(rev), nullPtr(via), nullPtr(perms)
 		out = append(out, r)
 	}
@@ -86,7 +101,8 @@ func (s *Store) ListTokens(ctx context.Context, f TokenFilter) ([]TokenRecord, s
 	next := ""
 	if len(out) > TokenPageSize {
 		out = out[:TokenPageSize]
-		next = out[TokenPageSize-1].JTI
+		last := out[TokenPageSize-1]
+		next = base64.RawURLEncoding.EncodeToString([]byte(last.CreatedAt + "\n" + last.JTI))
 	}
 	return out, next, nil
 }

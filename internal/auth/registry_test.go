@@ -34,6 +34,16 @@ func TestListTokensAndRevokeAt(t *testing.T) {
 	if bs, _, _ := s.ListTokens(ctx, TokenFilter{Subject: "b"}); len(bs) != (TokenPageSize+2)/2 {
 		t.Errorf("subject b: %d rows", len(bs))
 	}
+	seen := map[string]bool{}
+	for _, r := range append(page, rest...) {
+		if seen[r.JTI] || len(r.Scopes) != 1 || r.Scopes[0] != "vault:default:read" {
+			t.Errorf("row %+v repeated or with the wrong scopes", r)
+		}
+		seen[r.JTI] = true
+	}
+	if _, _, err := s.ListTokens(ctx, TokenFilter{Cursor: "not base64!"}); !errors.Is(err, ErrBadCursor) {
+		t.Errorf("a foreign cursor: %v, want ErrBadCursor", err)
+	}
 	if sc, err := s.TokenScopes(ctx, jtis[0]); err != nil || len(sc) != 1 || sc[0] != "vault:default:read" {
 		t.Errorf("TokenScopes = %v, %v", sc, err)
 	}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net/http"
@@ -22,8 +23,10 @@ func authRegistryCommands(e *env) []*cli.Command {
 			Name:      "revoke-token",
 			Usage:     "revoke a token by its jti (idempotent)",
 			ArgsUsage: "<jti>",
+			Flags: []cli.Flag{&cli.BoolFlag{Name: "break-glass",
+				Usage: "revoke even the live operator token (the CLI's module verbs then fail until `parachute auth rotate-operator`)"}},
 			Action: registryVerb(e, "revoke-token", 1, func(ctx context.Context, hc *hubclient.Client, c *cli.Context) error {
-				resp, err := hc.RevokeToken(ctx, c.Args().First())
+				resp, err := hc.RevokeToken(ctx, c.Args().First(), c.Bool("break-glass"))
 				if err != nil {
 					return err
 				}
@@ -64,8 +67,8 @@ func authRegistryCommands(e *env) []*cli.Command {
 						return err
 					}
 					for _, t := range page.Tokens {
-						rows = append(rows, []string{t.JTI, deref(t.Subject, deref(t.UserID, "-")), t.ClientID, t.Scopes,
-							t.ExpiresAt, deref(t.RevokedAt, "-")})
+						rows = append(rows, safeCells(t.JTI, deref(t.Subject, deref(t.UserID, "-")), t.ClientID, strings.Join(t.Scopes, " "),
+							t.ExpiresAt, deref(t.RevokedAt, "-")))
 					}
 					if page.NextCursor == nil {
 						break
@@ -95,7 +98,7 @@ func authRegistryCommands(e *env) []*cli.Command {
 				}
 				var rows [][]string
 				for _, cl := range resp.Clients {
-					rows = append(rows, []string{cl.ClientID, deref(cl.ClientName, "-"), strings.Join(cl.RedirectURIs, " "), cl.RegisteredAt})
+					rows = append(rows, safeCells(cl.ClientID, deref(cl.ClientName, "-"), strings.Join(cl.RedirectURIs, " "), cl.RegisteredAt))
 				}
 				writeTable(e.stdout, []string{"CLIENT_ID", "NAME", "REDIRECT_URIS", "REGISTERED"}, rows, nil)
 				e.printf("Approve one with `parachute auth approve-client <client_id>`.\n")
@@ -134,7 +137,7 @@ func authRegistryCommands(e *env) []*cli.Command {
 					if user == "" {
 						user = g.UserID
 					}
-					rows = append(rows, []string{user, g.ClientID, deref(g.ClientName, "-"), g.Scopes, g.GrantedAt})
+					rows = append(rows, safeCells(user, g.ClientID, deref(g.ClientName, "-"), strings.Join(g.Scopes, " "), g.GrantedAt))
 				}
 				writeTable(e.stdout, []string{"USER", "CLIENT_ID", "CLIENT", "SCOPES", "GRANTED"}, rows, nil)
 				return nil
@@ -190,6 +193,21 @@ func registryVerb(e *env, name string, nargs int, run func(context.Context, *hub
 		}
 		return fail(ExitFail, "✗ %s: %s", name, he.Description)
 	}
+}
+
+// safeCells escapes control characters in table cells: client names and
+// redirect URIs come from anyone who can reach /oauth/register, and an
+// escape sequence in them must not reach the operator's terminal.
+func safeCells(cells ...string) []string {
+	out := make([]string, len(cells))
+	for i, c := range cells {
+		var b bytes.Buffer
+		w := newTermSafeWriter(&b)
+		_, _ = w.Write([]byte(c))
+		_ = w.Flush()
+		out[i] = b.String()
+	}
+	return out
 }
 
 func deref(p *string, def string) string {

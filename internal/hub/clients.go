@@ -3,6 +3,8 @@ package hub
 import (
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/oauth"
@@ -43,20 +45,43 @@ func (s *Server) handleApproveClient(w http.ResponseWriter, r *http.Request) err
 	return nil
 }
 
-// handleListGrants is GET /api/grants[?username=]: who consented to which
-// client with which scopes.
+// handleListGrants is GET /api/grants[?vault=][&username=]: who consented
+// to which client with which scopes. vault keeps the grants with a
+// vault:<name>:* scope (the whole scope set is still listed).
 func (s *Server) handleListGrants(w http.ResponseWriter, r *http.Request) error {
-	gs, err := oauth.ListGrants(r.Context(), s.auth.Load().DB(), r.URL.Query().Get("username"))
+	q := r.URL.Query()
+	vault := q.Get("vault")
+	if q.Has("vault") && !validVaultFilter(vault) {
+		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "vault must match [a-zA-Z0-9_-]+")
+	}
+	gs, err := oauth.ListGrants(r.Context(), s.auth.Load().DB(), q.Get("username"))
 	if err != nil {
 		return err
 	}
 	out := api.GrantsResponse{Grants: make([]api.GrantRow, 0, len(gs))}
 	for _, g := range gs {
+		scopes := strings.Fields(g.Scopes)
+		if vault != "" && !slices.ContainsFunc(scopes, func(sc string) bool { return strings.HasPrefix(sc, "vault:"+vault+":") }) {
+			continue
+		}
 		out.Grants = append(out.Grants, api.GrantRow{UserID: g.UserID, Username: g.Username, ClientID: g.ClientID,
-			ClientName: g.ClientName, Scopes: g.Scopes, GrantedAt: g.GrantedAt})
+			ClientName: g.ClientName, Scopes: scopes, GrantedAt: g.GrantedAt})
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// validVaultFilter accepts a vault name as the reference's filter does.
+func validVaultFilter(v string) bool {
+	if v == "" || len(v) > 64 {
+		return false
+	}
+	for _, c := range v {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // handleRevokeGrant is DELETE /api/grants/{client_id}[?username=]: the

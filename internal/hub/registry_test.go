@@ -42,6 +42,10 @@ func TestRegistryRouteRules(t *testing.T) {
 		{name: "tokens without a token", routerReq: get("/api/auth/tokens", noToken), status: 401, code: "unauthenticated"},
 		{name: "tokens POST", routerReq: post("/api/auth/tokens", operator), status: 405, code: "method_not_allowed", allow: "GET"},
 		{name: "tokens bad revoked filter", routerReq: get("/api/auth/tokens?revoked=maybe", operator), status: 400, code: "invalid_request"},
+		{name: "tokens revoked=all", routerReq: get("/api/auth/tokens?revoked=all", operator), status: 200},
+		{name: "tokens bad created_via", routerReq: get("/api/auth/tokens?created_via=magic", operator), status: 400, code: "invalid_request"},
+		{name: "tokens foreign cursor", routerReq: get("/api/auth/tokens?cursor=!!", operator), status: 400, code: "invalid_request"},
+		{name: "revoke-token break_glass not a boolean", routerReq: postJSON("/api/auth/revoke-token", operator, `{"jti":"x","break_glass":"false"}`), status: 400, code: "invalid_request"},
 		// GET /api/oauth/clients, POST /api/oauth/clients/<id>/approve: host:admin.
 		{name: "clients", routerReq: get("/api/oauth/clients?status=pending", operator), status: 200},
 		{name: "clients auth-only", routerReq: get("/api/oauth/clients", authOnly), status: 403, code: "insufficient_scope"},
@@ -57,6 +61,9 @@ func TestRegistryRouteRules(t *testing.T) {
 		{name: "grants auth-only", routerReq: get("/api/grants", authOnly), status: 403, code: "insufficient_scope"},
 		{name: "grants without a token", routerReq: get("/api/grants", noToken), status: 401, code: "unauthenticated"},
 		{name: "grants POST", routerReq: post("/api/grants", operator), status: 405, code: "method_not_allowed", allow: "GET"},
+		{name: "grants vault filter", routerReq: get("/api/grants?vault=work", operator), status: 200},
+		{name: "grants bad vault filter", routerReq: get("/api/grants?vault=a:b", operator), status: 400, code: "invalid_request"},
+		{name: "grants empty vault filter", routerReq: get("/api/grants?vault=", operator), status: 400, code: "invalid_request"},
 		{name: "revoke unknown grant", routerReq: del("/api/grants/nope", operator), status: 404, code: "not_found"},
 		{name: "revoke grant POST", routerReq: post("/api/grants/nope", operator), status: 405, code: "method_not_allowed", allow: "DELETE"},
 		{name: "revoke grant auth-only", routerReq: del("/api/grants/nope", authOnly), status: 403, code: "insufficient_scope"},
@@ -101,11 +108,21 @@ func TestRevokeTokenRoute(t *testing.T) {
 		return tok, c.JTI
 	}
 	_, otherJTI := mint("vault:other:read")
+	if _, err := h.store.DB().ExecContext(ctx, `INSERT INTO tokens (jti, client_id, scopes, expires_at, created_at) VALUES ('scopeless', 'x', '', '2100-01-01T00:00:00.000Z', '2026-01-01T00:00:00.000Z')`); err != nil {
+		t.Fatal(err)
+	}
+	live, err := h.store.Verify(ctx, h.token, auth.VerifyOptions{Issuers: h.origins.Accepted(), Audiences: auth.HubAudiences()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	workTok, workJTI := mint("vault:work:read")
 
 	runRouteCases(t, h, []routeCase{
 		{name: "vault admin, other vault's token", routerReq: postJSON("/api/auth/revoke-token", workAdmin, `{"jti":"`+otherJTI+`"}`), status: 403, code: "insufficient_scope"},
 		{name: "vault admin, unknown jti", routerReq: postJSON("/api/auth/revoke-token", workAdmin, `{"jti":"nope"}`), status: 404, code: "not_found"},
+		{name: "vault admin, scopeless token", routerReq: postJSON("/api/auth/revoke-token", workAdmin, `{"jti":"scopeless"}`), status: 403, code: "insufficient_scope"},
+		{name: "vault admin, the operator token", routerReq: postJSON("/api/auth/revoke-token", workAdmin, `{"jti":"`+live.JTI+`"}`), status: 403, code: "insufficient_scope"},
+		{name: "the live operator token", routerReq: postJSON("/api/auth/revoke-token", authOnly, `{"jti":"`+live.JTI+`"}`), status: 409, code: "live_operator_token"},
 	})
 	if revoked, _ := h.store.RevokedJTIs(ctx); len(revoked) != 0 {
 		t.Fatalf("a refused revoke revoked %v", revoked)
@@ -140,8 +157,16 @@ func TestRevokeTokenRoute(t *testing.T) {
 
 	var list api.TokensResponse
 	decode(t, h, get("/api/auth/tokens?revoked=true&created_via=cli_mint", authOnly), 200, &list)
-	if len(list.Tokens) != 1 || list.Tokens[0].JTI != workJTI || list.Tokens[0].RevokedAt == nil || list.NextCursor != nil {
+	if len(list.Tokens) != 1 || list.Tokens[0].JTI != workJTI || list.Tokens[0].RevokedAt == nil || list.NextCursor != nil ||
+		!slices.Equal(list.Tokens[0].Scopes, []string{"vault:work:read"}) {
 		t.Errorf("revoked cli_mint tokens: %+v", list)
+	}
+
+	// break_glass revokes the live operator token; then it is refused.
+	decode(t, h, postJSON("/api/auth/revoke-token", authOnly, `{"jti":"scopeless"}`), 200, nil)
+	decode(t, h, postJSON("/api/auth/revoke-token", authOnly, `{"jti":"`+live.JTI+`","break_glass":true}`), 200, nil)
+	if w := h.do(get("/api/hub", operator)); w.Code != http.StatusUnauthorized {
+		t.Errorf("the revoked operator token: %d, want 401", w.Code)
 	}
 }
 
@@ -160,8 +185,15 @@ func TestTokensPaging(t *testing.T) {
 		t.Fatalf("page 1: %d rows, next %v", len(p1.Tokens), p1.NextCursor)
 	}
 	decode(t, h, get("/api/auth/tokens?subject=pager&cursor="+*p1.NextCursor, operator), 200, &p2)
-	if len(p2.Tokens) != 3 || p2.NextCursor != nil || p2.Tokens[0].JTI <= p1.Tokens[len(p1.Tokens)-1].JTI {
+	if len(p2.Tokens) != 3 || p2.NextCursor != nil {
 		t.Fatalf("page 2: %+v", p2)
+	}
+	seen := map[string]bool{}
+	for _, r := range append(p1.Tokens, p2.Tokens...) {
+		if seen[r.JTI] {
+			t.Errorf("jti %s listed twice", r.JTI)
+		}
+		seen[r.JTI] = true
 	}
 }
 
@@ -208,7 +240,11 @@ func TestClientAndGrantRoutes(t *testing.T) {
 		}
 	}
 	var grants api.GrantsResponse
-	decode(t, h, get("/api/grants?username=alice", operator), 200, &grants)
+	decode(t, h, get("/api/grants?vault=work", operator), 200, &grants)
+	if len(grants.Grants) != 0 {
+		t.Errorf("grants touching vault work: %+v, want none", grants)
+	}
+	decode(t, h, get("/api/grants?username=alice&vault=default", operator), 200, &grants)
 	if len(grants.Grants) != 1 || grants.Grants[0].Username != "alice" || grants.Grants[0].ClientID != "c1" || *grants.Grants[0].ClientName != "Claude" {
 		t.Fatalf("alice's grants: %+v", grants)
 	}

@@ -5,19 +5,22 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/auth"
 )
 
-// maxJTILen caps the jti revoke-token accepts (the reference caps it too):
-// ours are 32 hex characters, anything far longer is not a jti.
-const maxJTILen = 128
+// maxJTILen caps the jti revoke-token accepts, as the reference does: a
+// jti is short, and the value is echoed into messages and logs.
+const maxJTILen = 256
 
 // handleRevokeToken is POST /api/auth/revoke-token: {jti} → {jti,
 // revoked_at}. A bearer may revoke what it could mint (auth.CanGrant over
 // every scope of the token); parachute:host:auth may revoke any token.
-// An unknown jti is 404 whatever the bearer holds.
+// An unknown jti is 404 whatever the bearer holds. The live operator token
+// is refused with 409 unless break_glass: revoking it would lock the CLI's
+// module verbs out while operator.token still looks fine.
 func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error {
 	bearer, _ := r.Context().Value(claimsKey{}).(*auth.Claims)
 	if bearer == nil {
@@ -44,12 +47,25 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	if !slices.Contains(held, auth.ScopeHostAuth) {
+		// Why: with no scopes the loop below would pass vacuously, letting
+		// any vault admin revoke a scopeless row; only host:auth may.
+		if len(scopes) == 0 {
+			return apiErr(http.StatusForbidden, api.CodeInsufficientScope,
+				"token %s records no scopes; only a %s bearer may revoke it", req.JTI, auth.ScopeHostAuth)
+		}
 		for _, sc := range scopes {
 			if !auth.CanGrant(held, sc) {
 				return apiErr(http.StatusForbidden, api.CodeInsufficientScope,
 					"this bearer may not revoke token %s: it holds %s, which the bearer could not mint", req.JTI, sc)
 			}
 		}
+	}
+	// liveOperatorJTI verifies the file's token, so an operator token
+	// already revoked is not "live" and re-revoking it stays idempotent.
+	if !req.BreakGlass && req.JTI == s.liveOperatorJTI(r) {
+		return apiErr(http.StatusConflict, api.CodeLiveOperatorToken,
+			"token %s is the live operator token in %s, which the CLI's module verbs use; run `parachute auth rotate-operator` instead (or send break_glass to revoke it anyway)",
+			req.JTI, s.paths.OperatorToken())
 	}
 	at, err := store.RevokeAt(r.Context(), req.JTI)
 	if err != nil {
@@ -59,15 +75,38 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error
 	return nil
 }
 
+// liveOperatorJTI is the jti of the token in operator.token, or "" when
+// there is none this hub accepts.
+func (s *Server) liveOperatorJTI(r *http.Request) string {
+	tok, _, err := auth.ReadTokenFile(s.paths.OperatorToken())
+	if err != nil {
+		return ""
+	}
+	c, err := s.auth.Load().Verify(r.Context(), tok, auth.VerifyOptions{Issuers: s.origins.Accepted(), Audiences: auth.HubAudiences()})
+	if err != nil {
+		return ""
+	}
+	return c.JTI
+}
+
+// knownCreatedVia are the registry's created_via values the list filters by.
+var knownCreatedVia = []string{"oauth_refresh", auth.CreatedViaOperatorMint, auth.CreatedViaCLIMint, "connection_provision"}
+
 // handleListTokens is GET /api/auth/tokens: the token registry, 50 rows a
 // page, never a token or a refresh hash.
 func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	f := auth.TokenFilter{Revoked: q.Get("revoked"), Subject: q.Get("subject"), CreatedVia: q.Get("created_via"), Cursor: q.Get("cursor")}
-	if f.Revoked != "" && f.Revoked != "true" && f.Revoked != "false" {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "revoked must be true or false")
+	if f.Revoked != "" && f.Revoked != "true" && f.Revoked != "false" && f.Revoked != "all" {
+		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "revoked must be one of: true | false | all")
+	}
+	if f.CreatedVia != "" && !slices.Contains(knownCreatedVia, f.CreatedVia) {
+		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "created_via must be one of: %s", strings.Join(knownCreatedVia, " | "))
 	}
 	rows, next, err := s.auth.Load().ListTokens(r.Context(), f)
+	if errors.Is(err, auth.ErrBadCursor) {
+		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "cursor is not one this hub handed out; start again without it")
+	}
 	if err != nil {
 		return err
 	}
@@ -75,13 +114,26 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) error 
 	for _, t := range rows {
 		out.Tokens = append(out.Tokens, api.TokenRow{JTI: t.JTI, UserID: t.UserID, Subject: t.Subject, ClientID: t.ClientID,
 			Scopes: t.Scopes, ExpiresAt: t.ExpiresAt, RevokedAt: t.RevokedAt, CreatedAt: t.CreatedAt, CreatedVia: t.CreatedVia,
-			Permissions: t.Permissions})
+			Permissions: permissionsJSON(t.Permissions)})
 	}
 	if next != "" {
 		out.NextCursor = &next
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
+}
+
+// permissionsJSON is a recorded permissions column as the wire's object,
+// or null when empty or not a JSON object (the reference's defence too).
+func permissionsJSON(p *string) json.RawMessage {
+	if p == nil {
+		return nil
+	}
+	var obj map[string]any
+	if json.Unmarshal([]byte(*p), &obj) != nil || obj == nil {
+		return nil
+	}
+	return json.RawMessage(*p)
 }
 
 // handleRevocationList is /.well-known/parachute-revocation.json: the

@@ -8,10 +8,11 @@ import (
 	"github.com/openparachute/parachute/internal/api"
 )
 
-// RevokeToken revokes jti in the running hub's token registry.
-func (c *Client) RevokeToken(ctx context.Context, jti string) (*api.RevokeTokenResponse, error) {
+// RevokeToken revokes jti in the running hub's token registry; breakGlass
+// lets it revoke the live operator token.
+func (c *Client) RevokeToken(ctx context.Context, jti string, breakGlass bool) (*api.RevokeTokenResponse, error) {
 	var out api.RevokeTokenResponse
-	if err := c.JSON(ctx, http.MethodPost, "/api/auth/revoke-token", api.RevokeTokenRequest{JTI: jti}, &out); err != nil {
+	if err := c.JSON(ctx, http.MethodPost, "/api/auth/revoke-token", api.RevokeTokenRequest{JTI: jti, BreakGlass: breakGlass}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

@@ -103,9 +103,17 @@ func TestAuthRegistryVerbs(t *testing.T) {
 		Scopes: []string{"vault:default:read"}, RegisteredAt: now, Status: oauth.StatusPending}); err != nil {
 		t.Fatal(err)
 	}
+	// Anyone may register a client: its name must not reach the terminal raw.
+	if err := oauth.SQLStore(db).CreateClient(ctx, oauth.Client{ID: "cl-evil", Name: "x\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2J", RedirectURIs: []string{"https://e.example/cb"},
+		Scopes: []string{"vault:default:read"}, RegisteredAt: now, Status: oauth.StatusPending}); err != nil {
+		t.Fatal(err)
+	}
 	code, out, _ = runCLI(t, "auth", "pending-clients")
-	if code != 0 || !strings.Contains(out, "cl-1") || !strings.Contains(out, "Claude") {
-		t.Fatalf("pending-clients: %d\n%s", code, out)
+	if code != 0 || !strings.Contains(out, "cl-1") || !strings.Contains(out, "Claude") || !strings.Contains(out, `x\x1b]52`) || strings.ContainsAny(out, "\x1b\x07") {
+		t.Fatalf("pending-clients: %d\n%q", code, out)
+	}
+	if code, _, _ = runCLI(t, "auth", "approve-client", "cl-evil"); code != 0 {
+		t.Fatal("approve-client cl-evil failed")
 	}
 	if code, out, errOut = runCLI(t, "auth", "approve-client", "cl-1"); code != 0 {
 		t.Fatalf("approve-client: %d\n%s\n%s", code, out, errOut)

@@ -41,6 +41,7 @@ func (s *Server) handleApproveClient(w http.ResponseWriter, r *http.Request) err
 	if err != nil {
 		return err
 	}
+	s.log.Info("client approved", "client_id", id)
 	writeJSON(w, http.StatusOK, map[string]string{"client_id": id, "status": oauth.StatusApproved})
 	return nil
 }
@@ -96,6 +97,7 @@ func (s *Server) handleRevokeGrant(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	s.log.Info("grant revoked", "client_id", id, "username", r.URL.Query().Get("username"))
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

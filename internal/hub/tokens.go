@@ -71,6 +71,7 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	s.log.Info("token revoked", "jti", req.JTI, "revoked_by", bearer.Subject, "break_glass", req.BreakGlass)
 	writeJSON(w, http.StatusOK, api.RevokeTokenResponse{JTI: req.JTI, RevokedAt: at.UTC().Format("2006-01-02T15:04:05.000Z")})
 	return nil
 }

@@ -85,8 +85,11 @@ func TestShutdownCancelsAndWaits(t *testing.T) {
 	}
 	returned := make(chan struct{})
 	go func() {
-		defer close(returned)
+		// Deferred in this order so returned is closed before done()
+		// releases Shutdown (defers run last-in first-out); the other
+		// order let Shutdown return in the gap and the check flaked.
 		defer done()
+		defer close(returned)
 		<-ctx.Done() // the operation's work, ended only by cancellation
 	}()
 	if err := m.Shutdown(context.Background()); err != nil {

@@ -26,16 +26,9 @@ revokes the previous one. Whoever can read that file is the operator.`,
 					&cli.StringFlag{Name: "scope-set", Value: "admin", Usage: "install|start|expose|auth|vault|admin"},
 				},
 				Action: func(c *cli.Context) error {
-					paths, err := e.paths()
+					store, paths, err := openAuthStore(e, "rotate-operator")
 					if err != nil {
-						return rootErr(err)
-					}
-					if err := paths.EnsureRoot(); err != nil {
-						return rootErr(err)
-					}
-					store, err := auth.Open(paths.HubDB())
-					if err != nil {
-						return fail(ExitFail, "parachute auth rotate-operator: opening %s: %v", paths.HubDB(), err)
+						return err
 					}
 					defer store.Close()
 					issuer := config.ConfiguredIssuer(getenv)
@@ -67,16 +60,9 @@ func rotateKeyCommand(e *env) *cli.Command {
 /.well-known/jwks.json and keeps verifying the tokens it signed for 24 hours,
 then it is dropped. A running hub picks the new key up at once.`,
 		Action: func(c *cli.Context) error {
-			paths, err := e.paths()
+			store, _, err := openAuthStore(e, "rotate-key")
 			if err != nil {
-				return rootErr(err)
-			}
-			if err := paths.EnsureRoot(); err != nil {
-				return rootErr(err)
-			}
-			store, err := auth.Open(paths.HubDB())
-			if err != nil {
-				return fail(ExitFail, "parachute auth rotate-key: opening %s: %v", paths.HubDB(), err)
+				return err
 			}
 			defer store.Close()
 			k, err := store.RotateSigningKey(c.Context)
@@ -88,4 +74,21 @@ then it is dropped. A running hub picks the new key up at once.`,
 			return nil
 		},
 	}
+}
+
+// openAuthStore opens hub.db under the config root (creating the root when
+// missing) for an `auth` verb that signs or rotates with the hub's keys.
+func openAuthStore(e *env, verb string) (*auth.Store, config.Paths, error) {
+	paths, err := e.paths()
+	if err != nil {
+		return nil, paths, rootErr(err)
+	}
+	if err := paths.EnsureRoot(); err != nil {
+		return nil, paths, rootErr(err)
+	}
+	store, err := auth.Open(paths.HubDB())
+	if err != nil {
+		return nil, paths, fail(ExitFail, "parachute auth %s: opening %s: %v", verb, paths.HubDB(), err)
+	}
+	return store, paths, nil
 }

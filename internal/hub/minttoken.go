@@ -15,14 +15,9 @@ import (
 // bearer can only hand out authority it holds, and one scope it may not
 // grant refuses the whole request.
 func (s *Server) handleMintToken(w http.ResponseWriter, r *http.Request) error {
-	bearer, _ := r.Context().Value(claimsKey{}).(*auth.Claims)
-	if bearer == nil {
-		return apiErr(http.StatusUnauthorized, api.CodeUnauthenticated, "Authorization: Bearer <token> required")
-	}
-	held := bearer.Scopes()
-	if !auth.HasMintingAuthority(held) {
-		return apiErr(http.StatusForbidden, api.CodeInsufficientScope,
-			"bearer token holds no minting authority (need %s, %s or vault:<name>:admin)", auth.ScopeHostAuth, auth.ScopeHostAdmin)
+	bearer, held, aerr := tokenAuthority(r, "minting")
+	if aerr != nil {
+		return aerr
 	}
 	var req api.MintTokenRequest
 	if err := decodeOptionalJSON(w, r, &req); err != nil {
@@ -81,4 +76,21 @@ func (s *Server) handleMintToken(w http.ResponseWriter, r *http.Request) error {
 		Scope: c.Scope, Audience: c.Audience, Permissions: req.Permissions,
 	})
 	return nil
+}
+
+// tokenAuthority is the first step of the token routes (mint, revoke): the
+// request's authenticated claims and their scopes, refused unless they
+// carry authority over tokens (host:auth, host:admin or vault:<n>:admin).
+// what names the act in the 403 ("minting", "revoking").
+func tokenAuthority(r *http.Request, what string) (*auth.Claims, []string, *api.Error) {
+	bearer, _ := r.Context().Value(claimsKey{}).(*auth.Claims)
+	if bearer == nil {
+		return nil, nil, apiErr(http.StatusUnauthorized, api.CodeUnauthenticated, "Authorization: Bearer <token> required")
+	}
+	held := bearer.Scopes()
+	if !auth.HasMintingAuthority(held) {
+		return nil, nil, apiErr(http.StatusForbidden, api.CodeInsufficientScope,
+			"bearer token holds no %s authority (need %s, %s or vault:<name>:admin)", what, auth.ScopeHostAuth, auth.ScopeHostAdmin)
+	}
+	return bearer, held, nil
 }

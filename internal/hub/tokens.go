@@ -22,14 +22,9 @@ const maxJTILen = 256
 // is refused with 409 unless break_glass: revoking it would lock the CLI's
 // module verbs out while operator.token still looks fine.
 func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error {
-	bearer, _ := r.Context().Value(claimsKey{}).(*auth.Claims)
-	if bearer == nil {
-		return apiErr(http.StatusUnauthorized, api.CodeUnauthenticated, "Authorization: Bearer <token> required")
-	}
-	held := bearer.Scopes()
-	if !auth.HasMintingAuthority(held) {
-		return apiErr(http.StatusForbidden, api.CodeInsufficientScope,
-			"bearer token holds no revoking authority (need %s, %s or vault:<name>:admin)", auth.ScopeHostAuth, auth.ScopeHostAdmin)
+	bearer, held, aerr := tokenAuthority(r, "revoking")
+	if aerr != nil {
+		return aerr
 	}
 	var req api.RevokeTokenRequest
 	if err := decodeOptionalJSON(w, r, &req); err != nil {

@@ -142,21 +142,7 @@ func TestCgroupSetupReapsLeftovers(t *testing.T) {
 	if err := os.Mkdir(stale, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	exe, _ := os.Executable()
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), childModeEnv+"=sleep", "IGNORE_TERM=1")
-	fd, err := unix.Open(stale, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd, Setsid: true}
-	err = cmd.Start()
-	unix.Close(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	cmd, exited := startSleeperIn(t, stale)
 	if _, err := setupCgroups(cg.Root(), slog.New(slog.DiscardHandler)); err != nil { // a second hub start
 		t.Fatal(err)
 	}
@@ -216,21 +202,8 @@ func TestReapStaleKillsRecordedCgroup(t *testing.T) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	cmd, exited := startSleeperIn(t, dir)
 	exe, _ := os.Executable()
-	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), childModeEnv+"=sleep", "IGNORE_TERM=1")
-	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd, Setsid: true}
-	err = cmd.Start()
-	unix.Close(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
 	runDir := t.TempDir()
 	// A record of another (dead) hub: pid 1's start time never matches.
 	rec := childRecord{PID: cmd.Process.Pid, PGID: cmd.Process.Pid, Argv: []string{exe}, HubPID: 1, HubStartTimeTicks: 1, Cgroup: dir}
@@ -253,4 +226,27 @@ func TestReapStaleKillsRecordedCgroup(t *testing.T) {
 	if recs, _ := filepath.Glob(filepath.Join(runDir, "*"+recordExt)); len(recs) != 0 {
 		t.Errorf("records left: %v", recs)
 	}
+}
+
+// startSleeperIn starts a TERM-ignoring sleeping child (our own test binary)
+// directly inside cgroup dir, in its own session, as a previous hub's module
+// would be; exited receives its Wait result.
+func startSleeperIn(t *testing.T, dir string) (*exec.Cmd, <-chan error) {
+	t.Helper()
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), childModeEnv+"=sleep", "IGNORE_TERM=1")
+	fd, err := unix.Open(dir, unix.O_DIRECTORY|unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.SysProcAttr = &syscall.SysProcAttr{UseCgroupFD: true, CgroupFD: fd, Setsid: true}
+	err = cmd.Start()
+	unix.Close(fd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	return cmd, exited
 }

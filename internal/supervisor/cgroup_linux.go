@@ -293,13 +293,13 @@ func killCgroup(dir string) {
 // kill; a pidfd pins the process, and it is signalled only if it is still
 // in the cgroup once pinned.
 func signalCgroup(dir string, sig syscall.Signal) int {
-	n := 0
+	n, mnt := 0, cgroup2Mount()
 	for _, pid := range cgroupPIDs(dir) {
 		fd, err := unix.PidfdOpen(pid, 0)
 		if err != nil {
 			continue // gone already
 		}
-		if inCgroup(pid, dir) && unix.PidfdSendSignal(fd, sig, nil, 0) == nil {
+		if inCgroup(pid, dir, mnt) && unix.PidfdSendSignal(fd, sig, nil, 0) == nil {
 			n++
 		}
 		unix.Close(fd)
@@ -307,13 +307,13 @@ func signalCgroup(dir string, sig syscall.Signal) int {
 	return n
 }
 
-// inCgroup reports whether pid's cgroup v2 path is dir or below it.
-func inCgroup(pid int, dir string) bool {
+// inCgroup reports whether pid's cgroup v2 path, under the cgroup2 mount
+// mnt, is dir or below it.
+func inCgroup(pid int, dir, mnt string) bool {
 	own, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/cgroup")
 	if err != nil {
 		return false
 	}
-	mnt := cgroup2Mount()
 	for _, l := range strings.Split(string(own), "\n") {
 		if rel, ok := strings.CutPrefix(l, "0::"); ok {
 			p := filepath.Join(mnt, rel)

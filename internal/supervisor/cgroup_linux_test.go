@@ -250,3 +250,25 @@ func startSleeperIn(t *testing.T, dir string) (*exec.Cmd, <-chan error) {
 	go func() { exited <- cmd.Wait() }()
 	return cmd, exited
 }
+
+// TestSignalCgroupFallback: the pre-cgroup.kill path (kernels < 5.14)
+// signals each live process of the cgroup once.
+func TestSignalCgroupFallback(t *testing.T) {
+	cg := testCgroups(t)
+	dir := filepath.Join(cg.Root(), modPrefix+"sig")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { removeCgroup(dir, slog.New(slog.DiscardHandler)) })
+	cmd, exited := startSleeperIn(t, dir)
+	if n := signalCgroup(dir, unix.SIGKILL); n != 1 {
+		cmd.Process.Kill()
+		t.Fatalf("signalCgroup signalled %d processes, want 1", n)
+	}
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("the child survived signalCgroup(SIGKILL)")
+	}
+}

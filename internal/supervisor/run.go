@@ -248,8 +248,7 @@ func (r *run) signal(sig syscall.Signal) error {
 		return nil
 	case !canPin && exited && !groupAlive(r.pid):
 		return nil
-	}
-	if canPin && exited && !r.alive() {
+	case canPin && exited && !r.alive():
 		return nil // only the zombie leader is left: nothing to signal
 	}
 	leader := func(sig syscall.Signal) error {

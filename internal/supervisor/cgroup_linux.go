@@ -159,13 +159,6 @@ func unescapeMount(s string) string {
 	return b.String()
 }
 
-// DelegationEnv is set to "1" by the hub's unit next to Delegate=yes (see
-// internal/unit). Why: systemd 252's system manager marks a delegated
-// cgroup with the user.delegate and trusted.delegate xattrs, but its user
-// manager marks nothing, and there every cgroup of the user is writable by
-// the user, delegated or not; only the unit itself can say so.
-const DelegationEnv = "PARACHUTE_CGROUP_DELEGATED"
-
 // delegated reports whether dir is a cgroup delegated to us: systemd marks
 // it (the xattrs) or our own unit says its cgroup is (DelegationEnv; dir is
 // then that cgroup or a module cgroup below it), and we can write it.

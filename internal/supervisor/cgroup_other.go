@@ -30,6 +30,3 @@ func waitCgroupEmpty(string, time.Duration) bool { return true }
 func removeCgroup(string, *slog.Logger)          {}
 func cgroupUsage(string) (Usage, bool)           { return Usage{}, false }
 func delegated(string) bool                      { return false }
-
-// DelegationEnv is the unit's "my cgroup is delegated" marker (Linux only).
-const DelegationEnv = "PARACHUTE_CGROUP_DELEGATED"

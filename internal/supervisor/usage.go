@@ -64,3 +64,11 @@ const (
 	hubLeaf   = "hub"
 	modPrefix = "mod-"
 )
+
+// DelegationEnv is set to "1" by the hub's unit next to Delegate=yes (see
+// internal/unit). Why: systemd 252's system manager marks a delegated
+// cgroup with the user.delegate and trusted.delegate xattrs, but its user
+// manager marks nothing, and there every cgroup of the user is writable by
+// the user, delegated or not; only the unit itself can say so. Read on
+// Linux only; defined here so modops can name it on every platform.
+const DelegationEnv = "PARACHUTE_CGROUP_DELEGATED"

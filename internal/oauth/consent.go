@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/auth"
 )
 
@@ -17,7 +18,7 @@ import (
 // value every form repeats in __csrf. The cookie and field names are the
 // reference's, so the sessions package's middleware can take this over.
 const (
-	csrfCookie = "parachute_hub_csrf"
+	csrfCookie = api.CookieCSRF
 	csrfField  = "__csrf"
 	maxForm    = 64 << 10
 )

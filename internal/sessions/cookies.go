@@ -6,17 +6,20 @@ import (
 	"net/netip"
 	"strings"
 	"time"
+
+	"github.com/openparachute/parachute/internal/api"
 )
 
 // The hub's cookie names, shared with the reference hub so a browser
-// signed in under one keeps working under the other's cookie rules.
+// signed in under one keeps working under the other's cookie rules. They
+// are api's, the one spelling the proxy also strips from module requests.
 const (
 	// SessionCookie carries the raw session value.
-	SessionCookie = "parachute_hub_session"
+	SessionCookie = api.CookieSession
 	// CSRFCookie carries the double-submit CSRF token.
-	CSRFCookie = "parachute_hub_csrf"
+	CSRFCookie = api.CookieCSRF
 	// PendingCookie links the 2FA step of a sign-in to its password step.
-	PendingCookie = "parachute_hub_pending_login"
+	PendingCookie = api.CookiePendingLogin
 )
 
 // DefaultSecure reports whether r reached the hub over https: the

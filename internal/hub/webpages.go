@@ -39,15 +39,6 @@ func (s *Server) SetWeb(p *webPages) {
 	}
 }
 
-// Sessions returns the browser-session manager (nil until the pages are
-// installed), for handlers that need the signed-in user.
-func (s *Server) Sessions() *sessions.Manager {
-	if p := s.web.Load(); p != nil {
-		return p.sessions
-	}
-	return nil
-}
-
 // handleWeb sends a page route to package web.
 func (s *Server) handleWeb(w http.ResponseWriter, r *http.Request) {
 	p := s.web.Load()

@@ -45,12 +45,7 @@ func (s *Server) handleHubPage(w http.ResponseWriter, r *http.Request) {
 		}
 		entries = append(entries, e)
 	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pageCSP())
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	setPageHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	_ = hubPage().Execute(w, struct {
 		CSS      template.CSS

@@ -40,6 +40,16 @@ var pageCSP = sync.OnceValue(func() string {
 		"'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 })
 
+// setPageHeaders sets the headers every hub page carries: the strict CSP
+// above, no caching, no sniffing and no Referer.
+func setPageHeaders(h http.Header) {
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Content-Security-Policy", pageCSP())
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+}
+
 // retryAfterS is how long a browser waits before reloading a "starting"
 // page, and the Retry-After of the JSON answer.
 const retryAfterS = 2
@@ -62,11 +72,7 @@ func wantsHTML(r *http.Request) bool {
 // Retry-After) or 502 "unreachable" (points at the admin page and the CLI).
 func writeProxyPage(w http.ResponseWriter, starting bool, short string) {
 	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Content-Security-Policy", pageCSP())
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
+	setPageHeaders(h)
 	data := struct {
 		Starting bool
 		Short    string

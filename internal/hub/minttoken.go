@@ -7,6 +7,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/auth"
+	"github.com/openparachute/parachute/internal/hubdb"
 )
 
 // handleMintToken is POST /api/auth/mint-token: a token for a module or a
@@ -72,7 +73,7 @@ func (s *Server) handleMintToken(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, api.MintTokenResponse{
-		JTI: c.JTI, Token: tok, ExpiresAt: c.Expiry().UTC().Format("2006-01-02T15:04:05.000Z"),
+		JTI: c.JTI, Token: tok, ExpiresAt: hubdb.FormatTime(c.Expiry()),
 		Scope: c.Scope, Audience: c.Audience, Permissions: req.Permissions,
 	})
 	return nil

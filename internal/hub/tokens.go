@@ -9,6 +9,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/auth"
+	"github.com/openparachute/parachute/internal/hubdb"
 )
 
 // maxJTILen caps the jti revoke-token accepts, as the reference does: a
@@ -67,7 +68,7 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	s.log.Info("token revoked", "jti", req.JTI, "revoked_by", bearer.Subject, "break_glass", req.BreakGlass)
-	writeJSON(w, http.StatusOK, api.RevokeTokenResponse{JTI: req.JTI, RevokedAt: at.UTC().Format("2006-01-02T15:04:05.000Z")})
+	writeJSON(w, http.StatusOK, api.RevokeTokenResponse{JTI: req.JTI, RevokedAt: hubdb.FormatTime(at)})
 	return nil
 }
 
@@ -159,7 +160,7 @@ func (s *Server) handleRevocationList(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeInternal, "could not read the token registry"))
 		return
 	}
-	b, err := json.Marshal(api.RevocationDocument{GeneratedAt: s.now().UTC().Format("2006-01-02T15:04:05.000Z"), JTIs: jtis})
+	b, err := json.Marshal(api.RevocationDocument{GeneratedAt: hubdb.FormatTime(s.now()), JTIs: jtis})
 	if err != nil {
 		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeInternal, "could not encode the revocation list"))
 		return

@@ -24,7 +24,6 @@ package oauth
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -67,9 +66,6 @@ type Options struct {
 	// Now is the clock; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
-	// Storage replaces the hub.db storage (tests); nil means SQLStore on
-	// the Auth store's database.
-	Storage func(*sql.DB) Storage
 	// Keyer derives a request's client key for rate limits; nil keys on
 	// the peer address alone (no forwarding header is trusted).
 	Keyer *ratelimit.Keyer
@@ -93,9 +89,6 @@ func New(o Options) *Server {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
-	}
-	if o.Storage == nil {
-		o.Storage = SQLStore
 	}
 	if o.Services == nil {
 		o.Services = func() []manifest.Service { return nil }
@@ -162,7 +155,7 @@ func (s *Server) deps(w http.ResponseWriter) (deps, bool) {
 		writeOAuthError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the hub is still starting; retry in a moment")
 		return deps{}, false
 	}
-	return deps{auth: a, store: s.o.Storage(a.DB()), users: accounts.NewStore(a.DB())}, true
+	return deps{auth: a, store: SQLStore(a.DB()), users: accounts.NewStore(a.DB())}, true
 }
 
 func (s *Server) issuer() string { return s.o.Issuer() }

@@ -31,9 +31,8 @@ type Pending struct {
 // sign-in, keyed by the parachute_hub_pending_login cookie value. Entries
 // live PendingTTL. It is safe for concurrent use.
 type PendingLogins struct {
-	now  func() time.Time
-	rand io.Reader
-	max  int
+	now func() time.Time
+	max int
 
 	mu sync.Mutex // guards m
 	m  map[string]Pending
@@ -48,13 +47,13 @@ func NewPendingLogins(now func() time.Time, max int) *PendingLogins {
 	if max <= 0 {
 		max = DefaultMaxPending
 	}
-	return &PendingLogins{now: now, rand: rand.Reader, max: max, m: map[string]Pending{}}
+	return &PendingLogins{now: now, max: max, m: map[string]Pending{}}
 }
 
 // Add records p and returns its raw key.
 func (p *PendingLogins) Add(userID, next string) (string, error) {
 	b := make([]byte, rawBytes)
-	if _, err := io.ReadFull(p.rand, b); err != nil {
+	if _, err := io.ReadFull(rand.Reader, b); err != nil {
 		return "", fmt.Errorf("reading randomness for a pending sign-in: %w", err)
 	}
 	raw := base64.RawURLEncoding.EncodeToString(b)

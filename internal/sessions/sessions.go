@@ -52,8 +52,6 @@ type Options struct {
 	DB *sql.DB
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
-	// Rand is the source of cookie values (crypto/rand if nil).
-	Rand io.Reader
 	// Secure reports whether a request reached the hub over https, which
 	// decides the cookies' Secure attribute. Nil means DefaultSecure with
 	// X-Forwarded-Proto trusted from loopback peers only.
@@ -64,18 +62,14 @@ type Options struct {
 type Manager struct {
 	db     *sql.DB
 	now    func() time.Time
-	rand   io.Reader
 	secure func(*http.Request) bool
 }
 
 // New returns a Manager on o.DB.
 func New(o Options) *Manager {
-	m := &Manager{db: o.DB, now: o.Now, rand: o.Rand, secure: o.Secure}
+	m := &Manager{db: o.DB, now: o.Now, secure: o.Secure}
 	if m.now == nil {
 		m.now = time.Now
-	}
-	if m.rand == nil {
-		m.rand = rand.Reader
 	}
 	if m.secure == nil {
 		m.secure = func(r *http.Request) bool { return DefaultSecure(r, nil) }
@@ -93,7 +87,7 @@ func HashID(raw string) string {
 // newRaw returns 32 random bytes in base64url without padding.
 func (m *Manager) newRaw() (string, error) {
 	b := make([]byte, rawBytes)
-	if _, err := io.ReadFull(m.rand, b); err != nil {
+	if _, err := io.ReadFull(rand.Reader, b); err != nil {
 		return "", fmt.Errorf("reading randomness for a cookie: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil

@@ -24,7 +24,7 @@ const (
 )
 
 // ensureCSRF returns the request's CSRF token, minting the cookie if absent.
-func ensureCSRF(w http.ResponseWriter, r *http.Request) string {
+func (s *Server) ensureCSRF(w http.ResponseWriter, r *http.Request) string {
 	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
 		return c.Value
 	}
@@ -32,7 +32,7 @@ func ensureCSRF(w http.ResponseWriter, r *http.Request) string {
 	rand.Read(b[:])
 	tok := base64.RawURLEncoding.EncodeToString(b[:])
 	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: tok, Path: "/", MaxAge: 30 * 24 * 3600,
-		HttpOnly: true, Secure: isHTTPS(r), SameSite: http.SameSiteLaxMode})
+		HttpOnly: true, Secure: s.isHTTPS(r), SameSite: http.SameSiteLaxMode})
 	return tok
 }
 
@@ -44,10 +44,16 @@ func checkCSRF(r *http.Request) bool {
 }
 
 // isHTTPS reports whether the browser reached us over https (directly or
-// through a proxy's first X-Forwarded-Proto hop), for the Secure flag.
-func isHTTPS(r *http.Request) bool {
+// through a proxy's first X-Forwarded-Proto hop), for the Secure flag. The
+// header counts only from a trusted proxy (PARACHUTE_TRUSTED_PROXIES, the
+// rule sessions.DefaultSecure and the module proxy follow): from anyone
+// else it is the client's own claim.
+func (s *Server) isHTTPS(r *http.Request) bool {
 	if r.TLS != nil {
 		return true
+	}
+	if !s.lim.keyer.PeerTrusted(r) {
+		return false
 	}
 	first, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
 	return strings.EqualFold(strings.TrimSpace(first), "https")
@@ -103,7 +109,7 @@ func (s *Server) page(w http.ResponseWriter, status int, title, msg string) {
 
 // renderConsent shows the consent page for a validated request.
 func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, a *authz, scopes []string) {
-	csrf := ensureCSRF(w, r)
+	csrf := s.ensureCSRF(w, r)
 	name := a.client.Name
 	if name == "" {
 		name = "An unnamed app (" + a.client.ID + ")"

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -266,13 +265,7 @@ type lineRenderer struct {
 }
 
 func newLineRenderer(w io.Writer) *lineRenderer {
-	r := &lineRenderer{w: w}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			r.tty = true
-		}
-	}
-	return r
+	return &lineRenderer{w: w, tty: isTerminal(w)}
 }
 
 func (r *lineRenderer) line(l string) {

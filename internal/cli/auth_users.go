@@ -114,7 +114,7 @@ func setPassword(c *cli.Context, e *env) error {
 	}
 
 	password := c.String("password")
-	interactive := term.IsTerminal(int(stdin.Fd())) && isTerminal(e.stdout)
+	interactive := isTerminal(stdin) && isTerminal(e.stdout)
 	if password == "" {
 		if !interactive {
 			return failf("--password is required when stdin is not a TTY")

@@ -5,16 +5,16 @@ import (
 	"io"
 	"os"
 	"unicode/utf8"
+
+	"golang.org/x/term"
 )
 
-// isTerminal reports whether w is a character device (a terminal).
+// isTerminal reports whether w is a terminal. It asks the terminal driver
+// (a termios ioctl) rather than testing for a character device: /dev/null
+// is one too, and output redirected there is not interactive.
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	return ok && term.IsTerminal(int(f.Fd()))
 }
 
 // termSafeWriter makes module output safe to show on an operator's

@@ -177,3 +177,17 @@ func TestLogsEscapesControlCharactersOnATerminal(t *testing.T) {
 		t.Fatalf("to a file the bytes should be kept, got %q", b)
 	}
 }
+
+// TestIsTerminalDevNull: /dev/null is a character device but not a
+// terminal; output redirected there (or stdin read from it) must not count
+// as interactive.
+func TestIsTerminalDevNull(t *testing.T) {
+	f, err := os.OpenFile(os.DevNull, os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if isTerminal(f) {
+		t.Errorf("isTerminal(%s) = true, want false", os.DevNull)
+	}
+}

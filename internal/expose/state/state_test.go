@@ -197,3 +197,37 @@ func TestWatcherFollowsTheFile(t *testing.T) {
 		t.Fatalf("removed: %v, %v", got, w.Err())
 	}
 }
+
+// TestWatcherSeesAReplacementWithTheSameSizeAndMtime: Save replaces the
+// file by rename, and on a filesystem with coarse timestamps two saves in
+// one tick can leave size and mtime unchanged; the new inode must still be
+// read.
+func TestWatcherSeesAReplacementWithTheSameSizeAndMtime(t *testing.T) {
+	root := t.TempDir()
+	path := filepath.Join(root, StateFile)
+	w := NewWatcher(root)
+	if err := Save(root, &State{Providers: map[Provider]*Record{Tailscale: tsRecord()}}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"https://box.tail1.ts.net"}, w.Origins()); diff != "" {
+		t.Fatalf("first save (-want +got):\n%s", diff)
+	}
+	before, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := tsRecord()
+	r.CanonicalFQDN = "box.tail2.ts.net" // same length: same file size
+	if err := Save(root, &State{Providers: map[Provider]*Record{Tailscale: r}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(path, before.ModTime(), before.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := os.Stat(path); err != nil || after.Size() != before.Size() {
+		t.Fatalf("replacement differs in size (%v) or is missing: %v", after, err)
+	}
+	if diff := cmp.Diff([]string{"https://box.tail2.ts.net"}, w.Origins()); diff != "" {
+		t.Errorf("after replacement (-want +got):\n%s", diff)
+	}
+}

@@ -4,21 +4,20 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"time"
 )
 
 // Watcher serves the exposed origins to the hub, which asks on every
 // request (the Host guard and token verification): it re-reads
-// expose-state.json only when the file's size or mtime changed, so an
-// exposure made by the CLI while the hub runs takes effect at once without
-// a parse per request.
+// expose-state.json only when the file was replaced (Save renames a new
+// inode into place) or its size or mtime changed, so an exposure made by
+// the CLI while the hub runs takes effect at once without a parse per
+// request. The inode is compared because two saves within one tick of a
+// coarse filesystem clock can leave size and mtime unchanged.
 type Watcher struct {
 	path string
 
-	mu      sync.Mutex // guards the fields that follow
-	size    int64
-	mtime   time.Time
-	present bool
+	mu      sync.Mutex  // guards the fields that follow
+	fi      os.FileInfo // the file last read; nil when it was missing
 	origins []string
 	err     error
 }
@@ -36,13 +35,13 @@ func (w *Watcher) Origins() []string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if statErr != nil {
-		w.present, w.origins, w.err = false, nil, nil
+		w.fi, w.origins, w.err = nil, nil, nil
 		return nil
 	}
-	if w.present && fi.Size() == w.size && fi.ModTime().Equal(w.mtime) {
+	if w.fi != nil && os.SameFile(w.fi, fi) && fi.Size() == w.fi.Size() && fi.ModTime().Equal(w.fi.ModTime()) {
 		return w.origins
 	}
-	w.present, w.size, w.mtime = true, fi.Size(), fi.ModTime()
+	w.fi = fi
 	st, err := Load(filepath.Dir(w.path))
 	if err != nil {
 		w.origins, w.err = nil, err

@@ -148,13 +148,11 @@ func (x *exposer) tailscaleUp(layer string) error {
 }
 
 // tailscaleError maps the expose package's errors to the reference's
-// guidance.
+// guidance; the others (a malformed state file among them) already say
+// what to do.
 func (x *exposer) tailscaleError(err error) error {
-	switch {
-	case errors.Is(err, expose.ErrNotInstalled):
+	if errors.Is(err, expose.ErrNotInstalled) {
 		return fail(ExitFail, "tailscale is not installed or not on PATH.\nInstall from https://tailscale.com/download and run `tailscale up`.")
-	case errors.Is(err, state.ErrMalformed):
-		return fail(ExitFail, "✗ %v", err)
 	}
 	return fail(ExitFail, "✗ %v", err)
 }

@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net/url"
 	"os"
 	"os/user"
-	"strconv"
 	"strings"
 	"time"
 
@@ -122,12 +120,7 @@ type exposer struct {
 // hubPort is the hub's port from hub.port (or PARACHUTE_HUB_URL), else 1939.
 func hubPort(p config.Paths) int {
 	base, _ := hubclient.Locate(p)
-	if u, err := url.Parse(base); err == nil {
-		if n, err := strconv.Atoi(u.Port()); err == nil && n > 0 {
-			return n
-		}
-	}
-	return config.DefaultHubPort
+	return portOf(base)
 }
 
 func (x *exposer) tailscaleUp(layer string) error {

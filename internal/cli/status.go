@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -367,16 +368,14 @@ func moduleSource(row manifest.Service) string {
 	return "local → " + row.InstallDir
 }
 
+// portOf is the port of a hub base URL (hubclient.Locate's), else 1939.
 func portOf(base string) int {
-	i := strings.LastIndex(base, ":")
-	if i < 0 {
-		return config.DefaultHubPort
+	if u, err := url.Parse(base); err == nil {
+		if n, err := strconv.Atoi(u.Port()); err == nil && n > 0 {
+			return n
+		}
 	}
-	p, err := strconv.Atoi(strings.TrimRight(base[i+1:], "/"))
-	if err != nil {
-		return config.DefaultHubPort
-	}
-	return p
+	return config.DefaultHubPort
 }
 
 func printStatus(e *env, st *statusJSON) {

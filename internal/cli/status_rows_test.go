@@ -118,3 +118,20 @@ func TestStatusRows(t *testing.T) {
 		})
 	}
 }
+
+// TestPortOf: the hub base URL may come from PARACHUTE_HUB_URL, so it can
+// carry a path or no port at all.
+func TestPortOf(t *testing.T) {
+	for base, want := range map[string]int{
+		"http://127.0.0.1:2000":      2000,
+		"http://127.0.0.1:2000/hub":  2000,
+		"http://[::1]:2001/":         2001,
+		"http://hub.local":           1939,
+		"http://hub.local/proxy:443": 1939,
+		"":                           1939,
+	} {
+		if got := portOf(base); got != want {
+			t.Errorf("portOf(%q) = %d, want %d", base, got, want)
+		}
+	}
+}

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"fmt"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -186,13 +185,3 @@ func cloudflareDomainRequired() error {
 		"No domain? Tailscale Funnel gives you a *.ts.net URL: parachute expose public --tailnet",
 	}, "\n"))
 }
-
-// layerLabel is what messages call a layer.
-func layerLabel(layer string) string {
-	if layer == "public" {
-		return "Public (Funnel)"
-	}
-	return "Tailnet"
-}
-
-var _ = fmt.Sprint

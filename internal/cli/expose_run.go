@@ -155,13 +155,13 @@ func (x *exposer) tailscaleOff(layer string) error {
 	var ole *expose.OtherLayerError
 	switch {
 	case errors.Is(err, expose.ErrNothingRecorded):
-		return x.nothing(layer, "No "+layerLabel(layer)+" exposure recorded. Nothing to tear down.")
+		return x.nothing(layer, "No "+expose.LayerLabel(layer)+" exposure recorded. Nothing to tear down.")
 	case errors.As(err, &ole):
-		return x.nothing(layer, "No "+layerLabel(layer)+" exposure recorded.\nCurrent exposure is "+layerLabel(ole.Current)+".\nRun: parachute expose "+ole.Current+" off")
+		return x.nothing(layer, "No "+expose.LayerLabel(layer)+" exposure recorded.\nCurrent exposure is "+expose.LayerLabel(ole.Current)+".\nRun: parachute expose "+ole.Current+" off")
 	case err != nil:
 		return x.tailscaleError(err)
 	}
-	x.logf("✓ %s exposure removed (was https://%s/).\n", layerLabel(layer), rec.CanonicalFQDN)
+	x.logf("✓ %s exposure removed (was https://%s/).\n", expose.LayerLabel(layer), rec.CanonicalFQDN)
 	return x.finish(&exposeResult{Action: "off", Provider: "tailscale", Layer: layer, Origin: "https://" + rec.CanonicalFQDN})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/http"
 	"slices"
@@ -58,7 +59,8 @@ func reachability(root string, port int) []reachable {
 		}
 	}
 	if r := st.Providers[state.Cloudflare]; r != nil {
-		for _, t := range r.Tunnels {
+		for _, name := range slices.Sorted(maps.Keys(r.Tunnels)) { // a map: list them the same way every time
+			t := r.Tunnels[name]
 			out = append(out, reachable{URL: "https://" + t.Hostname + "/", From: "anyone on the internet (Cloudflare Tunnel " + t.Name + ")",
 				Protection: "hub login and tokens; modules marked loopback-only answer 404"})
 		}

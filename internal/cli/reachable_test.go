@@ -67,3 +67,34 @@ func TestReachabilityShowsLANListener(t *testing.T) {
 		t.Errorf("no LAN row: %+v", got)
 	}
 }
+
+// TestReachabilityListsTunnelsInOrder: several Cloudflare tunnels are
+// listed by name, the same on every run (they live in a map).
+func TestReachabilityListsTunnelsInOrder(t *testing.T) {
+	root := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0") // loopback only: no LAN row
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	cf := &state.Record{Version: 1, Layer: state.LayerPublic, Mode: "subdomain", CanonicalFQDN: "a.example.com", Port: port,
+		HubOrigin: "https://a.example.com", Tunnels: map[string]state.Tunnel{}}
+	var want []string
+	for _, n := range []string{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"} {
+		cf.Tunnels["t-"+n] = state.Tunnel{UUID: "u-" + n, Name: "t-" + n, Hostname: n + ".example.com"}
+		want = append(want, "https://"+n+".example.com/")
+	}
+	if err := state.Save(root, &state.State{Providers: map[state.Provider]*state.Record{state.Cloudflare: cf}}); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 20; i++ {
+		var got []string
+		for _, r := range reachability(root, port)[1:] {
+			got = append(got, r.URL)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("run %d: tunnels (-want +got):\n%s", i, diff)
+		}
+	}
+}

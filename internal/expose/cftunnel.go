@@ -4,10 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -206,11 +207,7 @@ func (c *Cloudflare) Down(ctx context.Context, root, name string, mgr servicemgr
 	if rec == nil || len(rec.Tunnels) == 0 {
 		return nil, ErrNothingRecorded
 	}
-	var names []string
-	for n := range rec.Tunnels {
-		names = append(names, n)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(rec.Tunnels))
 	if name != "" {
 		if _, ok := rec.Tunnels[name]; !ok {
 			return nil, &UnknownTunnelError{Name: name, Known: names}
@@ -242,12 +239,7 @@ func (c *Cloudflare) Down(ctx context.Context, root, name string, mgr servicemgr
 		delete(all.Providers, state.Cloudflare)
 	} else {
 		// The first remaining tunnel (by name) now names the record.
-		var left []string
-		for n := range rec.Tunnels {
-			left = append(left, n)
-		}
-		sort.Strings(left)
-		t := rec.Tunnels[left[0]]
+		t := rec.Tunnels[slices.Min(slices.Collect(maps.Keys(rec.Tunnels)))]
 		rec.CanonicalFQDN, rec.HubOrigin = t.Hostname, "https://"+t.Hostname
 	}
 	if err := state.Save(root, all); err != nil {

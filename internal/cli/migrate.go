@@ -53,7 +53,7 @@ verifies the hub and its modules. Idempotent; re-run it after a failure.
 				e.printf("The supervised hub unit is gone. To run the hub now, either:\n  - `parachute serve` (foreground), or\n  - `parachute migrate --to-supervised` to reinstall the unit.\n")
 				return nil
 			case c.Bool("to-supervised"):
-				cut := &migrate.Cutover{Paths: paths, Ctl: ctl, HubPort: portOf(hubclient.New(paths).Base),
+				cut := &migrate.Cutover{Paths: paths, Ctl: ctl, HubPort: hubPort(paths),
 					Logf:    func(f string, a ...any) { e.printf(f+"\n", a...) },
 					Modules: moduleReadiness(paths)}
 				out, err := cut.Run(c.Context)

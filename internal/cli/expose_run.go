@@ -14,7 +14,6 @@ import (
 	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/expose"
 	"github.com/openparachute/parachute/internal/expose/state"
-	"github.com/openparachute/parachute/internal/hubclient"
 	"github.com/openparachute/parachute/internal/servicemgr"
 )
 
@@ -115,12 +114,6 @@ type exposer struct {
 	// batch defers finish while publicOff tears down two providers, so
 	// modules restart once and one summary (or JSON document) is printed.
 	batch bool
-}
-
-// hubPort is the hub's port from hub.port (or PARACHUTE_HUB_URL), else 1939.
-func hubPort(p config.Paths) int {
-	base, _ := hubclient.Locate(p)
-	return portOf(base)
 }
 
 func (x *exposer) tailscaleUp(layer string) error {

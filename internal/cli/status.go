@@ -368,6 +368,12 @@ func moduleSource(row manifest.Service) string {
 	return "local → " + row.InstallDir
 }
 
+// hubPort is the hub's port from hub.port (or PARACHUTE_HUB_URL), else 1939.
+func hubPort(p config.Paths) int {
+	base, _ := hubclient.Locate(p)
+	return portOf(base)
+}
+
 // portOf is the port of a hub base URL (hubclient.Locate's), else 1939.
 func portOf(base string) int {
 	if u, err := url.Parse(base); err == nil {

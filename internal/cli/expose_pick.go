@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"strings"
 
@@ -20,7 +19,7 @@ func (r readiness) tailscale() bool  { return r.tsInstalled && r.tsLoggedIn && r
 func (r readiness) cloudflare() bool { return r.cfInstalled && r.cfLoggedIn }
 
 func (x *exposer) readiness() readiness {
-	ctx := context.Background()
+	ctx := x.ctx
 	var r readiness
 	if _, err := x.ts.Version(ctx); err == nil {
 		r.tsInstalled = true

@@ -69,7 +69,7 @@ func (e *env) runExpose(ctx context.Context, a exposeArgs) error {
 		return rootErr(err)
 	}
 	h := newExposeHost(e)
-	x := &exposer{e: e, a: a, paths: paths, host: h, port: hubPort(paths),
+	x := &exposer{ctx: ctx, e: e, a: a, paths: paths, host: h, port: hubPort(paths),
 		ts: &expose.Tailscale{}, cf: &expose.Cloudflare{Home: h.home}}
 	if a.json {
 		// Progress lines would corrupt the JSON on stdout.
@@ -103,6 +103,8 @@ func (e *env) runExpose(ctx context.Context, a exposeArgs) error {
 
 // exposer carries one `parachute expose` run.
 type exposer struct {
+	// ctx is Main's: one run's lifetime, cancelled with its caller.
+	ctx   context.Context
 	e     *env
 	a     exposeArgs
 	paths config.Paths
@@ -117,7 +119,7 @@ type exposer struct {
 }
 
 func (x *exposer) tailscaleUp(layer string) error {
-	rec, err := x.ts.Up(context.Background(), expose.TailscaleOptions{
+	rec, err := x.ts.Up(x.ctx, expose.TailscaleOptions{
 		Root: x.paths.Root, Layer: layer, HubPort: x.port, HubOrigin: x.a.hubOrigin, Logf: x.logf})
 	if err != nil {
 		return x.tailscaleError(err)
@@ -144,7 +146,7 @@ func (x *exposer) tailscaleError(err error) error {
 }
 
 func (x *exposer) tailscaleOff(layer string) error {
-	rec, err := x.ts.Down(context.Background(), x.paths.Root, layer, x.logf)
+	rec, err := x.ts.Down(x.ctx, x.paths.Root, layer, x.logf)
 	var ole *expose.OtherLayerError
 	switch {
 	case errors.Is(err, expose.ErrNothingRecorded):
@@ -172,7 +174,7 @@ func (x *exposer) cloudflareUp(domain string) error {
 	if err != nil {
 		return fail(ExitFail, "✗ %v", err)
 	}
-	rec, tun, err := x.cf.Up(context.Background(), expose.CloudflareOptions{
+	rec, tun, err := x.cf.Up(x.ctx, expose.CloudflareOptions{
 		Root: x.paths.Root, Hostname: domain, TunnelName: x.a.tunnelName, HubPort: x.port,
 		HubOrigin: x.a.hubOrigin, Mgr: mgr, User: x.host.user, Logf: x.logf})
 	switch {
@@ -210,7 +212,7 @@ func (x *exposer) cloudflareOff() error {
 	if err != nil {
 		return fail(ExitFail, "✗ %v", err)
 	}
-	removed, err := x.cf.Down(context.Background(), x.paths.Root, x.a.tunnelName, mgr, x.logf)
+	removed, err := x.cf.Down(x.ctx, x.paths.Root, x.a.tunnelName, mgr, x.logf)
 	var ute *expose.UnknownTunnelError
 	switch {
 	case errors.Is(err, expose.ErrNothingRecorded):

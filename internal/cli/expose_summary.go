@@ -128,7 +128,7 @@ func (x *exposer) finish(res *exposeResult) error {
 // API, vault first (it mints and checks tokens against the origin). The
 // hub not running is not an error: modules get the origin when it starts.
 func (x *exposer) restartModules() (restarted, warnings []string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(x.ctx, 2*time.Minute)
 	defer cancel()
 	c := hubclient.New(x.paths)
 	mods, err := c.Modules(ctx)

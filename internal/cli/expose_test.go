@@ -305,3 +305,19 @@ func TestExposeCloudflareUpAndOff(t *testing.T) {
 		t.Errorf("off ran %q", got)
 	}
 }
+
+// TestExposeHonoursTheCallersContext: Main's context reaches the provider
+// commands, so a cancelled caller runs none of them.
+func TestExposeHonoursTheCallersContext(t *testing.T) {
+	fake, _, _ := exposeEnv(t, false, "")
+	exposetest.Write(t, fake, "version", "1.82.0")
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	var out, errb bytes.Buffer
+	if code := Main(ctx, []string{"expose", "tailnet"}, &out, &errb); code == 0 {
+		t.Errorf("exit 0 with a cancelled context\n%s\n%s", out.String(), errb.String())
+	}
+	if argv := exposetest.Argv(t, fake); len(argv) != 0 {
+		t.Errorf("ran %q with a cancelled context", argv)
+	}
+}

@@ -23,6 +23,10 @@ const (
 	ExitFail   = 1  // the verb could not do what was asked; the message says why
 	ExitUsage  = 2  // bad arguments
 	ExitConfig = 78 // EX_CONFIG: configuration a restart cannot fix (the unit's RestartPreventExitStatus)
+	// ExitInterrupted is the shell's code for a command ended by SIGINT
+	// (128+2): a verb stopped by Ctrl-C or SIGTERM (ctx cancelled) exits
+	// with it, after its deferred clean-up ran.
+	ExitInterrupted = 130
 )
 
 // exitError carries an exit code and an already-formatted message.
@@ -65,6 +69,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	err := app.RunContext(ctx, append([]string{"parachute"}, permuteFlags(args)...))
 	if err == nil {
 		return ExitOK
+	}
+	if ctx.Err() != nil {
+		// Whatever the verb made of its cancelled context, the cause is
+		// the interrupt; say so rather than "context canceled".
+		fmt.Fprintln(stderr, "parachute: interrupted")
+		return ExitInterrupted
 	}
 	var ee *exitError
 	if errors.As(err, &ee) {

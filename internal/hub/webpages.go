@@ -6,11 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 
 	"github.com/openparachute/parachute/internal/accounts"
-	"github.com/openparachute/parachute/internal/config"
-	"github.com/openparachute/parachute/internal/hubdb"
 	"github.com/openparachute/parachute/internal/ratelimit"
 	"github.com/openparachute/parachute/internal/sessions"
 	"github.com/openparachute/parachute/internal/web"
@@ -23,11 +20,7 @@ type webPages struct {
 	sessions  *sessions.Manager
 	accounts  *accounts.Store
 	bootstrap *accounts.Bootstrap // nil unless a bootstrap token is active
-	db        *sql.DB
 }
-
-// Close releases the pages' database pool.
-func (p *webPages) Close() error { return p.db.Close() }
 
 // SetWeb installs the pages once hub.db is open; until then their routes
 // answer 503. Their session manager also becomes the OAuth server's
@@ -50,23 +43,11 @@ func (s *Server) handleWeb(w http.ResponseWriter, r *http.Request) {
 	p.handler.ServeHTTP(w, r)
 }
 
-// openWeb opens hub.db for the pages, seeds the first admin from
+// buildWeb builds the pages on db, the hub's one hub.db pool (the caller
+// keeps owning it), seeds the first admin from
 // PARACHUTE_INITIAL_ADMIN_USERNAME/_PASSWORD once, or, on a hub with no
 // user and no seed, mints the in-memory bootstrap token and logs its
 // banner (reference server.md §3c).
-func openWeb(ctx context.Context, p config.Paths, origins Origins, log *slog.Logger) (*webPages, error) {
-	db, err := hubdb.Open(ctx, p.HubDB())
-	if err != nil {
-		return nil, fmt.Errorf("opening %s for the sign-in pages: %w", p.HubDB(), err)
-	}
-	pages, err := buildWeb(ctx, db, origins, os.Getenv, log)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return pages, nil
-}
-
 func buildWeb(ctx context.Context, db *sql.DB, origins Origins, getenv func(string) string, log *slog.Logger) (*webPages, error) {
 	store := accounts.NewStore(db)
 	keyer, err := ratelimit.KeyerFromEnv(getenv)
@@ -87,7 +68,7 @@ func buildWeb(ctx context.Context, db *sql.DB, origins Origins, getenv func(stri
 	}
 	mux := http.NewServeMux()
 	h.Register(mux)
-	pages := &webPages{handler: mux, sessions: sm, accounts: store, db: db}
+	pages := &webPages{handler: mux, sessions: sm, accounts: store}
 
 	seeded, u, err := store.SeedInitialAdmin(ctx, getenv)
 	switch {

@@ -188,6 +188,8 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/oauth/clients/{id}/approve", s.method("POST", s.admin(s.handleApproveClient)))
 	m.HandleFunc("/api/grants", s.method("GET", s.admin(s.handleListGrants)))
 	m.HandleFunc("/api/grants/{client_id}", s.method("DELETE", s.admin(s.handleRevokeGrant)))
+	m.HandleFunc("/api/users", s.handleUsers)
+	m.HandleFunc("/api/users/{rest...}", s.dispatchUsers)
 	m.HandleFunc("/api/modules/{rest...}", s.dispatchModule)
 	m.HandleFunc("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return apiErr(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path)

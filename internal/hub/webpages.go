@@ -10,6 +10,7 @@ import (
 	"github.com/openparachute/parachute/internal/accounts"
 	"github.com/openparachute/parachute/internal/ratelimit"
 	"github.com/openparachute/parachute/internal/sessions"
+	"github.com/openparachute/parachute/internal/users"
 	"github.com/openparachute/parachute/internal/web"
 )
 
@@ -20,12 +21,17 @@ type webPages struct {
 	sessions  *sessions.Manager
 	accounts  *accounts.Store
 	bootstrap *accounts.Bootstrap // nil unless a bootstrap token is active
+	// users serves /api/users; SetWeb builds it when nil.
+	users *users.API
 }
 
 // SetWeb installs the pages once hub.db is open; until then their routes
 // answer 503. Their session manager also becomes the OAuth server's
 // "who is signed in", so /oauth/authorize sees a /login session.
 func (s *Server) SetWeb(p *webPages) {
+	if p != nil && p.users == nil && p.accounts != nil {
+		p.users = s.newUsersAPI(p)
+	}
 	s.web.Store(p)
 	if p != nil && p.sessions != nil {
 		s.SetSessions(p.sessions)

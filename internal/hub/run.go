@@ -115,7 +115,7 @@ func Run(ctx context.Context, o RunOptions) error {
 		}
 		return err
 	}
-	pages, err := buildWeb(ctx, db, h.origins, os.Getenv, h.log)
+	pages, err := buildWeb(ctx, db, store, h.origins, os.Getenv, h.log)
 	if err != nil {
 		h.shutdown(false)
 		return err

@@ -50,11 +50,11 @@ func (s *Server) handleWeb(w http.ResponseWriter, r *http.Request) {
 }
 
 // buildWeb builds the pages on db, the hub's one hub.db pool (the caller
-// keeps owning it), seeds the first admin from
-// PARACHUTE_INITIAL_ADMIN_USERNAME/_PASSWORD once, or, on a hub with no
-// user and no seed, mints the in-memory bootstrap token and logs its
-// banner (reference server.md §3c).
-func buildWeb(ctx context.Context, db *sql.DB, origins Origins, getenv func(string) string, log *slog.Logger) (*webPages, error) {
+// keeps owning it), with tokens minting the account page's vault tokens.
+// It seeds the first admin from PARACHUTE_INITIAL_ADMIN_USERNAME/_PASSWORD
+// once, or, on a hub with no user and no seed, mints the in-memory
+// bootstrap token and logs its banner (reference server.md §3c).
+func buildWeb(ctx context.Context, db *sql.DB, tokens web.TokenMinter, origins Origins, getenv func(string) string, log *slog.Logger) (*webPages, error) {
 	store := accounts.NewStore(db)
 	keyer, err := ratelimit.KeyerFromEnv(getenv)
 	if err != nil {
@@ -68,7 +68,8 @@ func buildWeb(ctx context.Context, db *sql.DB, origins Origins, getenv func(stri
 	if _, err := sm.GC(ctx); err != nil {
 		log.Warn("could not delete expired sessions", "err", err)
 	}
-	h, err := web.New(web.Options{Accounts: store, Sessions: sm, Keyer: keyer, Logger: log.With("component", "web")})
+	h, err := web.New(web.Options{Accounts: store, Sessions: sm, Keyer: keyer, Logger: log.With("component", "web"),
+		Tokens: tokens, Issuer: origins.Issuer})
 	if err != nil {
 		return nil, err
 	}

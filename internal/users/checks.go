@@ -13,6 +13,32 @@ import (
 // This file holds the body rules of /api/users, the reference's, in the
 // order it checks them: shape first, then policy.
 
+// parseCreate decodes and checks a POST /api/users body: its shape, then
+// the username and password rules. It touches no database.
+func parseCreate(w http.ResponseWriter, r *http.Request) (api.CreateUserRequest, []string, *api.Error) {
+	var req api.CreateUserRequest
+	if err := api.DecodeJSON(w, r, &req); err != nil {
+		return req, nil, err
+	}
+	if req.Username == "" {
+		return req, nil, invalid(`"username" must be a non-empty string`)
+	}
+	if err := checkPasswordField("password", req.Password); err != nil {
+		return req, nil, err
+	}
+	vaults, aerr := vaultList(req.AssignedVaults, req.AssignedVaultsCamel, false)
+	if aerr != nil {
+		return req, nil, aerr
+	}
+	if err := accounts.ValidateUsername(req.Username); err != nil {
+		return req, nil, api.Errorf(http.StatusBadRequest, api.CodeInvalidUsername, "%s", reason(err, accounts.ErrInvalidUsername))
+	}
+	if err := accounts.ValidatePassword(req.Password); err != nil {
+		return req, nil, api.Errorf(http.StatusBadRequest, api.CodeInvalidPassword, "%s", reason(err, accounts.ErrInvalidPassword))
+	}
+	return req, vaults, nil
+}
+
 func invalid(msg string) *api.Error {
 	return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "%s", msg)
 }

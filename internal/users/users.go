@@ -90,25 +90,9 @@ func (a *API) Vaults(w http.ResponseWriter, r *http.Request) error {
 // Create is POST /api/users: a new account whose password the admin chose
 // (so the user must change it at first sign-in), with its vaults.
 func (a *API) Create(w http.ResponseWriter, r *http.Request) error {
-	var req api.CreateUserRequest
-	if err := api.DecodeJSON(w, r, &req); err != nil {
-		return err
-	}
-	if req.Username == "" {
-		return invalid(`"username" must be a non-empty string`)
-	}
-	if err := checkPasswordField("password", req.Password); err != nil {
-		return err
-	}
-	vaults, aerr := vaultList(req.AssignedVaults, req.AssignedVaultsCamel, false)
+	req, vaults, aerr := parseCreate(w, r)
 	if aerr != nil {
 		return aerr
-	}
-	if err := accounts.ValidateUsername(req.Username); err != nil {
-		return api.Errorf(http.StatusBadRequest, api.CodeInvalidUsername, "%s", reason(err, accounts.ErrInvalidUsername))
-	}
-	if err := accounts.ValidatePassword(req.Password); err != nil {
-		return api.Errorf(http.StatusBadRequest, api.CodeInvalidPassword, "%s", reason(err, accounts.ErrInvalidPassword))
 	}
 	if err := a.checkVaultsKnown(vaults); err != nil {
 		return err

@@ -32,7 +32,8 @@ const maxVaultNameLen = 64
 // vault:<name>:<verb>, audience vault.<name>, pinned to that vault,
 // anchored to the user so a password reset or deleting the user revokes
 // it. The first admin has no user_vaults rows and is refused here, as in
-// the reference: admins mint through `parachute auth mint-token`.
+// the reference: admins mint through `parachute auth mint-token`. Unlike
+// the reference, a user still on an admin-set password is refused too.
 func (h *Handler) vaultTokenSubmit(w http.ResponseWriter, r *http.Request) {
 	u, ok := h.requireUser(w, r)
 	if !ok {
@@ -43,6 +44,13 @@ func (h *Handler) vaultTokenSubmit(w http.ResponseWriter, r *http.Request) {
 		p := accountView(u)
 		p.Error = msg
 		h.render(w, r, status, "account", p)
+	}
+	// Why: whoever handed the user an admin-set password knows it, and a
+	// token minted with it would outlive the user's own password change
+	// (which ends sessions, not tokens). The reference does not check.
+	if !u.PasswordChanged {
+		fail(http.StatusForbidden, "Choose your own password first (Change password), then mint tokens.")
+		return
 	}
 	if !validVaultName(name) {
 		fail(http.StatusBadRequest, "That is not a valid vault name.")

@@ -99,6 +99,15 @@ func TestVaultTokenThroughThePage(t *testing.T) {
 			t.Errorf("%s: %d, want %d containing %q\n%s", c.name, r.Code, c.status, c.bodyContains, r.Body)
 		}
 	}
+	// A friend still on the password an admin set mints nothing.
+	if _, err := e.store.Create(ctx, "carol", testPassword, accounts.CreateOptions{AllowMulti: true, Vaults: []string{"work"}}); err != nil {
+		t.Fatal(err)
+	}
+	carol := e.browser()
+	carol.login("carol", testPassword, "")
+	if r := mint(carol, "work", "read"); r.Code != http.StatusForbidden || !strings.Contains(r.Body, "Choose your own password first") || mintedRE.MatchString(r.Body) {
+		t.Errorf("admin-set password: %d\n%s", r.Code, r.Body)
+	}
 	// A cross-site post (no CSRF field) is refused before anything else.
 	forged := b.postRaw("/account/vault-token/work", url.Values{"verb": {"write"}}, map[string]string{"Origin": "https://evil.example"})
 	if forged.Code != http.StatusForbidden || mintedRE.MatchString(forged.Body) {

@@ -67,12 +67,14 @@ func ParsePort(raw string) (int, error) {
 }
 
 // Run is `parachute serve`, read as its steps: check the options, bind
-// the listener, serve HTTP (so /health answers at once), boot every
-// registered module in the background, open the signing keys and the
-// operator token, tell the service manager it is ready, wait for ctx to
-// end, then shut down: cancel and wait for module operations, stop every
-// module within ShutdownDeadline, drain HTTP. It returns nil on a clean
-// stop, a *ConfigError for options restarting cannot fix.
+// the listener, serve HTTP (so /health answers at once), open hub.db once
+// (one bounded pool for keys, tokens, accounts, sessions, OAuth and
+// settings), boot every registered module in the background, load the
+// signing keys and the operator token, tell the service manager it is
+// ready, wait for ctx to end, then shut down: cancel and wait for module
+// operations, stop every module within ShutdownDeadline, drain HTTP, and
+// only then close hub.db. It returns nil on a clean stop, a *ConfigError
+// for options restarting cannot fix.
 func Run(ctx context.Context, o RunOptions) error {
 	o, err := o.withDefaults()
 	if err != nil {

@@ -193,7 +193,7 @@ func TestDecodeBody(t *testing.T) {
 }
 
 // newModule writes an install dir whose module.json carries schema.
-func newModule(t *testing.T, schema string) (*Store, string) {
+func newModule(t testing.TB, schema string) (*Store, string) {
 	t.Helper()
 	st := New(config.Paths{Root: t.TempDir()})
 	dir := t.TempDir()

@@ -42,21 +42,21 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) *Error {
 		if errors.Is(err, io.EOF) {
 			return nil // chunked and empty
 		}
-		return bodyError(err, "request body: %v")
+		return BodyError(err, "request body: %v")
 	}
 	var extra json.RawMessage
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err == nil {
 			return Errorf(http.StatusBadRequest, CodeInvalidRequest, "request body: trailing data after the JSON value — send exactly one JSON object")
 		}
-		return bodyError(err, "request body: trailing data after the JSON value: %v")
+		return BodyError(err, "request body: trailing data after the JSON value: %v")
 	}
 	return nil
 }
 
-// bodyError maps a decode error to 413 when the size cap was hit, 408
+// BodyError maps a decode error to 413 when the size cap was hit, 408
 // when the body did not arrive before the read deadline, else 400.
-func bodyError(err error, format string) *Error {
+func BodyError(err error, format string) *Error {
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return bodyTooLarge()
 	}

@@ -162,7 +162,7 @@ func configErr(err error) error {
 	if ve, ok := errors.AsType[*modconfig.ValidationError](err); ok {
 		e := apiErr(http.StatusBadRequest, api.CodeInvalidConfig, "%v; nothing was written", ve)
 		for _, f := range ve.Failures {
-			e.Errors = append(e.Errors, api.ConfigFieldError(f))
+			e.Errors = append(e.Errors, api.ConfigFieldError{Path: f.Path, InstancePath: f.InstancePath, SchemaPath: f.SchemaPath, Message: f.Message})
 		}
 		return e
 	}

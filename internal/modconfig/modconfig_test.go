@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/manifest"
@@ -151,7 +152,7 @@ func TestValidateFailures(t *testing.T) {
 				}
 				got[i].Message = ""
 			}
-			if diff := cmp.Diff(c.want, got); diff != "" {
+			if diff := cmp.Diff(c.want, got, cmpopts.IgnoreUnexported(Failure{})); diff != "" {
 				t.Fatalf("failures (-want +got):\n%s", diff)
 			}
 		})
@@ -213,7 +214,8 @@ func newModule(t testing.TB, schema string) (*Store, string) {
 // TestPutMergesMasksAndKeepsForeignMembers walks the life of a config:
 // secrets are stored but never returned, a partial PUT keeps what it does
 // not name, null removes, and members the schema does not declare
-// (auto-wire's auth block) survive untouched.
+// (auto-wire's auth block, which holds a token) survive untouched in the
+// file and are never returned either.
 func TestPutMergesMasksAndKeepsForeignMembers(t *testing.T) {
 	st, dir := newModule(t, scribeSchema)
 	sch, err := st.Schema("scribe", dir)
@@ -232,13 +234,13 @@ func TestPutMergesMasksAndKeepsForeignMembers(t *testing.T) {
 		wantFile string
 	}{
 		{`{"provider":"groq","api_key":"sk-1","cleanup":{"enabled":true,"token":"t"}}`,
-			`{"auth":{"required_token":"tok"},"provider":"groq","cleanup":{"enabled":true}}`,
+			`{"provider":"groq","cleanup":{"enabled":true}}`,
 			`{"api_key":"sk-1","auth":{"required_token":"tok"},"cleanup":{"enabled":true,"token":"t"},"provider":"groq"}`},
 		{`{"max_minutes":90}`,
-			`{"auth":{"required_token":"tok"},"provider":"groq","cleanup":{"enabled":true},"max_minutes":90}`,
+			`{"provider":"groq","cleanup":{"enabled":true},"max_minutes":90}`,
 			`{"api_key":"sk-1","auth":{"required_token":"tok"},"cleanup":{"enabled":true,"token":"t"},"max_minutes":90,"provider":"groq"}`},
 		{`{"cleanup":null,"api_key":"sk-2"}`,
-			`{"auth":{"required_token":"tok"},"provider":"groq","max_minutes":90}`,
+			`{"provider":"groq","max_minutes":90}`,
 			`{"api_key":"sk-2","auth":{"required_token":"tok"},"max_minutes":90,"provider":"groq"}`},
 	}
 	for i, s := range steps {
@@ -369,5 +371,29 @@ func TestSchemaCache(t *testing.T) {
 	noSchema, dir2 := newModule(t, "")
 	if _, err := noSchema.Schema("scribe", dir2); !errors.Is(err, ErrNoSchema) {
 		t.Fatalf("Schema of a module without one = %v, want ErrNoSchema", err)
+	}
+}
+
+// TestSecretNotEchoed: a refused secret is reported at its path, but the
+// library's message (which quotes the value) is replaced.
+func TestSecretNotEchoed(t *testing.T) {
+	s := mustCompile(t, `{"type":"object","properties":{
+		"api_key":{"type":"string","writeOnly":true,"pattern":"^sk-[a-z]+$"},
+		"nested":{"type":"object","properties":{"pw":{"type":"string","format":"password","minLength":40}}},
+		"name":{"type":"string","pattern":"^[a-z]+$"}}}`)
+	patch, err := DecodeBody([]byte(`{"api_key":"SECRET-1","nested":{"pw":"SECRET-2"},"name":"Visible-3"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ve, ok := errors.AsType[*ValidationError](s.Validate(patch, patch))
+	if !ok || len(ve.Failures) != 3 {
+		t.Fatalf("Validate = %v, want three failures", ve)
+	}
+	body, _ := json.Marshal(ve.Failures)
+	if strings.Contains(string(body), "SECRET") || strings.Contains(ve.Error(), "SECRET") {
+		t.Fatalf("a secret value is echoed in %s / %v", body, ve)
+	}
+	if !strings.Contains(string(body), "Visible-3") {
+		t.Fatalf("a non-secret value's message lost its detail: %s", body)
 	}
 }

@@ -161,6 +161,39 @@ func isSecret(ps map[string]any) bool {
 	return strings.EqualFold(f, "password")
 }
 
+// view is what the API returns of a config: the members the schema
+// declares (all of them when it declares none), without the secrets. As in
+// the reference, members the schema does not declare are not shown: they
+// were written by someone else (auto-wire puts scribe's auth token there)
+// and may be secrets the schema cannot mark.
+func (s *Schema) view(v map[string]any) map[string]any {
+	if s.declared != nil {
+		d := make(map[string]any, len(s.declared))
+		for k, x := range v {
+			if s.declared[k] {
+				d[k] = x
+			}
+		}
+		v = d
+	}
+	return s.secrets.mask(v)
+}
+
+// covers reports whether the member at path is a secret or inside one.
+func (t secretTree) covers(path []string) bool {
+	for _, p := range path {
+		sub, marked := t[p]
+		if !marked {
+			return false
+		}
+		if sub == nil {
+			return true
+		}
+		t = sub
+	}
+	return false
+}
+
 // mask returns a copy of v without the secret members; v itself is not
 // changed.
 func (t secretTree) mask(v map[string]any) map[string]any {

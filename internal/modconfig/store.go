@@ -101,22 +101,22 @@ func checkShort(short string) error {
 	return nil
 }
 
-// Get returns the module's current config with the schema's secrets
-// removed; a module with no config file yet has an empty one.
+// Get returns the module's current config as the admin page sees it
+// (Schema.view); a module with no config file yet has an empty one.
 func (s *Store) Get(short string, sch *Schema) (map[string]any, error) {
 	cur, err := s.read(short)
 	if err != nil {
 		return nil, err
 	}
-	return sch.secrets.mask(cur), nil
+	return sch.view(cur), nil
 }
 
 // Put applies body (a JSON object, a partial update at the top level;
 // null removes a member) to the module's config, validates the result
 // against sch and writes it, 0600 and atomically. A body that is not a
 // JSON object is an *InputError; a result the schema refuses is a
-// *ValidationError and nothing is written. It returns the new config with
-// the secrets removed.
+// *ValidationError and nothing is written. It returns the new config as
+// Get does.
 func (s *Store) Put(short string, sch *Schema, body []byte) (map[string]any, error) {
 	if err := checkShort(short); err != nil {
 		return nil, err
@@ -138,7 +138,7 @@ func (s *Store) Put(short string, sch *Schema, body []byte) (map[string]any, err
 	if err := s.write(short, next); err != nil {
 		return nil, err
 	}
-	return sch.secrets.mask(next), nil
+	return sch.view(next), nil
 }
 
 // read decodes config.json, never through a symlink; missing is empty.

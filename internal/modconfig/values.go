@@ -36,6 +36,8 @@ type Failure struct {
 	// SchemaPath is the failing keyword, as a JSON Pointer into the schema.
 	SchemaPath string `json:"schema_path,omitempty"`
 	Message    string `json:"message"`
+
+	path []string // the instance location, for redaction
 }
 
 // ValidationError is a config the schema refused, with every failure.
@@ -166,11 +168,22 @@ func (s *Schema) Validate(doc, patch map[string]any) (err error) {
 	}
 	var fs []Failure
 	collect(ve, &fs)
+	for i := range fs {
+		// Why: the library's messages quote the value ("'sk-…' does not
+		// match pattern …"); an error body, a log line or a screenshot
+		// must not carry a secret.
+		if s.secrets.covers(fs[i].path) {
+			fs[i].Message = "is not valid (the value is secret and not shown; check it against " + fs[i].SchemaPath + ")"
+		}
+		fs[i].path = nil
+	}
 	if len(fs) == 0 { // a refusal with no leaf: report the top-level error
 		fs = []Failure{{Message: ve.ErrorKind.LocalizedString(printer)}}
 	}
 	slices.SortStableFunc(fs, func(a, b Failure) int { return strings.Compare(a.InstancePath, b.InstancePath) })
-	fs = slices.CompactFunc(fs, func(a, b Failure) bool { return a == b })
+	fs = slices.CompactFunc(fs, func(a, b Failure) bool {
+		return a.Path == b.Path && a.InstancePath == b.InstancePath && a.SchemaPath == b.SchemaPath && a.Message == b.Message
+	})
 	if len(fs) > maxFailures {
 		fs = fs[:maxFailures]
 	}
@@ -204,12 +217,12 @@ func collect(ve *jsonschema.ValidationError, out *[]Failure) {
 		for _, m := range req.Missing {
 			p := append(slices.Clone(loc), m)
 			*out = append(*out, Failure{Path: strings.Join(p, "."), InstancePath: pointer(p), SchemaPath: schemaPath,
-				Message: "is required"})
+				Message: "is required", path: p})
 		}
 		return
 	}
 	*out = append(*out, Failure{Path: strings.Join(loc, "."), InstancePath: pointer(loc), SchemaPath: schemaPath,
-		Message: ve.ErrorKind.LocalizedString(printer)})
+		Message: ve.ErrorKind.LocalizedString(printer), path: slices.Clone(loc)})
 }
 
 // pointer renders path as a JSON Pointer.

@@ -46,6 +46,11 @@ type InstallBody struct {
 	Port           int    `json:"port,omitempty"`
 	NoStart        bool   `json:"no_start,omitempty"`
 	AllowDowngrade bool   `json:"allow_downgrade,omitempty"`
+	// ScribeProvider and ScribeKey (scribe only) pick its transcription
+	// provider and that provider's API key. The key is a secret: the hub
+	// writes it to scribe/.env and never logs it.
+	ScribeProvider string `json:"scribe_provider,omitempty"`
+	ScribeKey      string `json:"scribe_key,omitempty"`
 }
 
 // UpgradeBody is the optional JSON body of POST /api/modules/<short>/upgrade.

@@ -57,6 +57,7 @@ func (in *Installer) apply(ctx context.Context, src Source, req Request, expect 
 		return nil, err
 	}
 	in.recordRegistered(res, pl, short, version, row, old)
+	in.configure(ctx, short, req)
 	return in.startPlaced(ctx, pl, res, old, req.NoStart)
 }
 

@@ -139,6 +139,9 @@ type Request struct {
 	AllowDowngrade bool
 	// DryRun reports what would happen and changes nothing.
 	DryRun bool
+	// ScribeProvider and ScribeKey, for scribe, pick its transcription
+	// provider and that provider's API key (a secret: never logged).
+	ScribeProvider, ScribeKey string
 
 	// upgrade makes an unchanged version a no-op instead of a reinstall.
 	upgrade bool

@@ -49,6 +49,8 @@ With the hub down, the module is registered and starts with the hub.`,
 			&cli.IntFlag{Name: "port", Usage: "port for a new module (default: assigned)"},
 			&cli.BoolFlag{Name: "no-start", Usage: "register only; do not start the module"},
 			&cli.BoolFlag{Name: "allow-downgrade", Usage: "allow replacing an installed module with an older version"},
+			&cli.StringFlag{Name: "scribe-provider", Usage: "scribe only: transcription provider (" + strings.Join(scribeProviderNames(), ", ") + "); on a terminal without it, a picker asks"},
+			&cli.StringFlag{Name: "scribe-key", Usage: "scribe only: the API key groq or openai needs (saved to <config root>/scribe/.env)"},
 		},
 		Action: func(c *cli.Context) error { return runInstall(e, c) },
 	}
@@ -105,9 +107,16 @@ func runInstall(e *env, c *cli.Context) error {
 		return fail(ExitFail, "✗ %v", err)
 	}
 	short := opShort(src)
+	var scribe scribeChoice
+	if short == "scribe" {
+		scribe = scribeProviderChoice(e, paths, c.String("scribe-provider"), c.String("scribe-key"))
+	} else if c.IsSet("scribe-provider") || c.IsSet("scribe-key") {
+		e.eprintf("--scribe-provider and --scribe-key apply to `install scribe` only; ignored.\n")
+	}
 	req := install.Request{Source: arg, Channel: c.String("channel"), Tag: c.String("tag"), Port: c.Int("port"),
-		NoStart: c.Bool("no-start"), AllowDowngrade: c.Bool("allow-downgrade")}
-	body := api.InstallBody{Source: arg, Channel: req.Channel, Tag: req.Tag, Port: req.Port, NoStart: req.NoStart, AllowDowngrade: req.AllowDowngrade}
+		NoStart: c.Bool("no-start"), AllowDowngrade: c.Bool("allow-downgrade"), ScribeProvider: scribe.provider, ScribeKey: scribe.key}
+	body := api.InstallBody{Source: arg, Channel: req.Channel, Tag: req.Tag, Port: req.Port, NoStart: req.NoStart, AllowDowngrade: req.AllowDowngrade,
+		ScribeProvider: req.ScribeProvider, ScribeKey: req.ScribeKey}
 	return viaHubOrLocal(e, c, paths, "install", short, body, func(in *install.Installer) (string, error) {
 		req.NoStart = true // no hub, nothing runs modules
 		res, err := in.Install(c.Context, req)

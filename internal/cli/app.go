@@ -119,6 +119,7 @@ func newApp(e *env) *cli.App {
 			exposeCommand(e),
 			unitCommand(e),
 			versionCommand(e),
+			vaultCommand(e),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(e.stderr, "parachute: unknown command %q. Run `parachute --help` for the list of commands.\n", name)
@@ -191,6 +192,7 @@ var valueFlags = map[string]bool{
 	"--scope": true, "--aud": true, "--expires-in": true, "--sub": true, "--permissions": true, // auth mint-token
 	"--username": true, "--password": true,
 	"--domain": true, "--tunnel-name": true,
+	"--scribe-provider": true, "--scribe-key": true, // install scribe
 }
 
 // permuteFlags moves flags that follow a verb's positional arguments in
@@ -198,7 +200,7 @@ var valueFlags = map[string]bool{
 // (urfave/cli stops parsing flags at the first positional). Everything after
 // a literal "--" is left alone.
 func permuteFlags(args []string) []string {
-	if len(args) < 2 {
+	if len(args) < 2 || args[0] == "vault" { // vault's arguments belong to parachute-vault, verbatim
 		return args
 	}
 	// Find the verb path: leading non-flag words that name commands. We only

@@ -2,7 +2,11 @@ package cli
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -41,5 +45,47 @@ func TestPickScribeProvider(t *testing.T) {
 				t.Errorf("the key was echoed:\n%s", out.String())
 			}
 		})
+	}
+}
+
+// TestInstallScribeAsksOnATerminal runs `parachute install <scribe dir>`
+// on a pseudo-terminal with the hub down: the picker asks, and the
+// choice and the hidden key reach scribe's configuration.
+func TestInstallScribeAsksOnATerminal(t *testing.T) {
+	root := accountsRoot(t) // PARACHUTE_HOME, no hub, stdin restored after
+	t.Setenv("BUN_INSTALL", filepath.Join(t.TempDir(), "no-bun"))
+	dir := filepath.Join(t.TempDir(), "scribe")
+	writeFile(t, filepath.Join(dir, "package.json"), `{"name":"@openparachute/scribe","version":"1.0.0"}`)
+	writeFile(t, filepath.Join(dir, ".parachute", "module.json"),
+		`{"name":"scribe","port":1943,"paths":["/scribe"],"health":"/scribe/health"}`)
+	master, slave := openPTY(t)
+	stdin = slave
+	// Typed ahead; the terminal hands each read one line.
+	if _, err := master.WriteString("groq\ngsk_typed_key\n"); err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	if code := Main(context.Background(), []string{"install", dir}, slave, &errOut); code != ExitOK {
+		t.Fatalf("install on a terminal = %d: %s", code, errOut.String())
+	}
+	cfg, err := os.ReadFile(filepath.Join(root, "scribe", "config.json"))
+	if err != nil || !strings.Contains(string(cfg), `"provider": "groq"`) {
+		t.Errorf("scribe/config.json = %q, %v", cfg, err)
+	}
+	env, err := os.ReadFile(filepath.Join(root, "scribe", ".env"))
+	if err != nil || string(env) != "GROQ_API_KEY=\"gsk_typed_key\"\n" {
+		t.Errorf("scribe/.env = %q, %v", env, err)
+	}
+
+	// A second install finds groq configured and does not ask again: had
+	// it asked, the "1" typed now would have picked parakeet-mlx.
+	if _, err := master.WriteString("1\n"); err != nil {
+		t.Fatal(err)
+	}
+	if code := Main(context.Background(), []string{"install", dir}, slave, &errOut); code != ExitOK {
+		t.Fatalf("second install = %d: %s", code, errOut.String())
+	}
+	if cfg, _ := os.ReadFile(filepath.Join(root, "scribe", "config.json")); !strings.Contains(string(cfg), `"provider": "groq"`) {
+		t.Errorf("the second install asked again: scribe/config.json = %q", cfg)
 	}
 }

@@ -81,6 +81,12 @@ func (in *Installer) setScribeProvider(provider, key string) {
 		if key != "" {
 			in.rep.Warn("--scribe-key was given without --scribe-provider; ignored it")
 		}
+		if ConfiguredScribeProvider(in.paths) == "" {
+			// The reference's scribe footer: where the choice lives and how to make it.
+			in.rep.Info(fmt.Sprintf("scribe transcribes with %s unless %s sets transcribe.provider (%s; cloud API keys go in %s); "+
+				"`parachute install scribe --scribe-provider <name> [--scribe-key <key>]` sets both",
+				DefaultScribeProvider, scribeConfigPath(in.paths), strings.Join(scribeProviderNames(), ", "), in.paths.ModuleEnv("scribe")))
+		}
 		return
 	}
 	p, ok := LookupScribeProvider(provider)

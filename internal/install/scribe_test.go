@@ -36,7 +36,7 @@ func TestScribeProvider(t *testing.T) {
 			cfgBefore: `{"transcribe":{"provider":"onnx-asr"}}`,
 			wantCfg:   `{"transcribe":{"provider":"onnx-asr"}}`,
 			wantLine:  `unknown --scribe-provider "banana"`, wantConfigured: "onnx-asr"},
-		{name: "no flags: untouched"},
+		{name: "no flags: untouched, with a hint", wantLine: "sets transcribe.provider (parakeet-mlx, onnx-asr, whisper, groq, openai"},
 		{name: "malformed config refused", provider: "groq", key: key,
 			cfgBefore: `{"transcribe":`, wantCfg: `{"transcribe":`, wantLine: "is not a JSON object"},
 	}

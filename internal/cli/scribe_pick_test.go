@@ -11,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/openparachute/parachute/internal/testenv"
 )
 
 func TestPickScribeProvider(t *testing.T) {
@@ -58,7 +60,7 @@ func TestInstallScribeAsksOnATerminal(t *testing.T) {
 	writeFile(t, filepath.Join(dir, "package.json"), `{"name":"@openparachute/scribe","version":"1.0.0"}`)
 	writeFile(t, filepath.Join(dir, ".parachute", "module.json"),
 		`{"name":"scribe","port":1943,"paths":["/scribe"],"health":"/scribe/health"}`)
-	master, slave := openPTY(t)
+	master, slave := testenv.OpenPTY(t)
 	stdin = slave
 	// Typed ahead; the terminal hands each read one line.
 	if _, err := master.WriteString("groq\ngsk_typed_key\n"); err != nil {

@@ -116,6 +116,7 @@ func newApp(e *env) *cli.App {
 			logsCommand(e),
 			authCommand(e),
 			migrateCommand(e),
+			doctorCommand(e),
 			exposeCommand(e),
 			unitCommand(e),
 			versionCommand(e),

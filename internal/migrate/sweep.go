@@ -306,3 +306,18 @@ func Busy(paths config.Paths) []string {
 	}
 	return out
 }
+
+// Notice is the one line a verb like `parachute install` prints when the
+// config root holds legacy files the sweep would archive (reference §5.6),
+// or "" when there are none (unknown entries do not count). It only reads.
+func Notice(paths config.Paths) string {
+	p, err := Scan(paths, time.Now())
+	if err != nil || len(p.Archive) == 0 {
+		return ""
+	}
+	noun := "entries"
+	if len(p.Archive) == 1 {
+		noun = "entry"
+	}
+	return fmt.Sprintf("parachute migrate: %d archivable %s at %s — run `parachute migrate` to archive them.", len(p.Archive), noun, paths.Root)
+}

@@ -248,3 +248,15 @@ func TestBusy(t *testing.T) {
 		t.Errorf("the stale pidfile was removed: %v", err)
 	}
 }
+
+func TestNotice(t *testing.T) {
+	p := config.Paths{Root: t.TempDir()}
+	must(t, os.WriteFile(filepath.Join(p.Root, "mystery"), nil, 0o600))
+	if n := Notice(p); n != "" {
+		t.Errorf("Notice with only an unknown entry = %q, want none", n)
+	}
+	must(t, os.WriteFile(filepath.Join(p.Root, "server.yaml"), nil, 0o600))
+	if n, want := Notice(p), "parachute migrate: 1 archivable entry at "+p.Root+" — run `parachute migrate` to archive them."; n != want {
+		t.Errorf("Notice = %q, want %q", n, want)
+	}
+}

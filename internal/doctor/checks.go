@@ -32,6 +32,7 @@ func checkHubUnit(ctx context.Context, d *Doctor, r *run) {
 		return
 	}
 	installed := st.Installed || (st.LoadState == "loaded" && st.UnitFileState != "")
+	r.unitInstalled = installed
 	switch {
 	case !installed:
 		r.add(Finding{Check: "hub-unit", Severity: Warn,

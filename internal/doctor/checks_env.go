@@ -27,8 +27,10 @@ var tools = []struct {
 func checkModuleEnv(ctx context.Context, d *Doctor, r *run) {
 	p := d.Probes
 	shellPATH := d.getenv("PATH")
-	if p.Kind == servicemgr.KindNone || p.HubEnv == nil || r.unitErr != nil {
-		return // no manager: modules get whatever environment runs `parachute serve`
+	if p.Kind == servicemgr.KindNone || p.HubEnv == nil || r.unitErr != nil || !r.unitInstalled {
+		// No manager or no unit: modules get the environment of whatever
+		// runs `parachute serve`, which doctor cannot see.
+		return
 	}
 	env, source, err := p.HubEnv(ctx, r.unit)
 	if err != nil {

@@ -125,8 +125,10 @@ type run struct {
 	findings []Finding
 	unit     servicemgr.State
 	unitErr  error
-	hubUp    bool
-	hubEnv   []string // nil: not known
+	// unitInstalled: the hub unit exists, so modules run under the manager.
+	unitInstalled bool
+	hubUp         bool
+	hubEnv        []string // nil: not known
 }
 
 func (r *run) add(f Finding) { r.findings = append(r.findings, f) }

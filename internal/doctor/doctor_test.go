@@ -435,3 +435,18 @@ func FuzzParseSystemdEnvironment(f *testing.F) {
 		}
 	})
 }
+
+// TestNoUnitNoModulePath: without a hub unit, modules do not run under the
+// service manager, so its PATH is not compared (it would only mislead).
+func TestNoUnitNoModulePath(t *testing.T) {
+	h := newHealthy(t)
+	h.p.UnitState = func(context.Context) (servicemgr.State, error) {
+		return servicemgr.State{LoadState: "not-found", ActiveState: "inactive"}, nil
+	}
+	h.p.HubEnv = func(context.Context, servicemgr.State) ([]string, string, error) {
+		return []string{"PATH=/nowhere"}, "the hub unit", nil
+	}
+	if f := find(h.run(t), "module-path"); len(f) != 0 {
+		t.Errorf("module-path without a unit: %+v", f)
+	}
+}

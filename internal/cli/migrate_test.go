@@ -20,6 +20,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/hub"
+	"github.com/openparachute/parachute/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -263,7 +264,7 @@ func TestMigrateSweepPrompts(t *testing.T) {
 // pseudo-terminal, so the TTY detection itself is exercised.
 func TestMigrateSweepOnATerminal(t *testing.T) {
 	sweepRoot(t)
-	master, slave := openPTY(t)
+	master, slave := testenv.OpenPTY(t)
 	old := stdin
 	stdin = slave
 	t.Cleanup(func() { stdin = old })

@@ -18,6 +18,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/expose/connector"
 	"github.com/openparachute/parachute/internal/expose/state"
 	"github.com/openparachute/parachute/internal/hubdb"
 	"github.com/openparachute/parachute/internal/ports"
@@ -109,6 +110,11 @@ func Run(ctx context.Context, o RunOptions) error {
 		h.log.Warn("could not read the hub_origin setting; modules get the configured origin", "err", err)
 	}
 	h.boot(ctx)
+	// Cloudflare connectors `parachute expose` handed to the hub because
+	// this machine has no service manager (a container): they live as
+	// long as the hub does. Stopped after the modules, on every return.
+	defer connector.Start(ctx, connector.Options{Root: o.Paths.Root, Output: o.Output,
+		Logger: h.log.With("component", "cloudflared")})()
 	store, err := openAuth(ctx, db, o.Paths, h.origins, h.log)
 	if err != nil {
 		h.shutdown(false)

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/user"
@@ -255,38 +254,12 @@ func (x *exposer) cloudflareOff() error {
 	}
 	for _, t := range removed {
 		x.logf("%s is no longer reachable through this machine.\n", t.Hostname)
-		x.removeDNSRoute(t)
+		x.cf.Unroute(x.ctx, t, x.logf)
 	}
 	if err != nil {
 		return fail(ExitFail, "✗ %v", err)
 	}
 	return x.finish(&exposeResult{Action: "off", Provider: "cloudflare", Layer: "public"})
-}
-
-// removeDNSRoute deletes the CNAME we made for t through the Cloudflare
-// API (cloudflared cannot, cloudflare/cloudflared#781). Any failure (no
-// usable cert.pem, a token without DNS edit rights, no network) leaves the
-// record and tells the operator how to remove it by hand; it never changes
-// the exit code: the exposure itself is already gone.
-func (x *exposer) removeDNSRoute(t state.Tunnel) {
-	target := t.UUID + ".cfargotunnel.com"
-	manual := fmt.Sprintf("  Remove the CNAME %s → %s at https://dash.cloudflare.com (DNS → Records),\n  or keep it to re-expose later with the same tunnel.\n", t.Hostname, target)
-	if !t.DNSRouted {
-		x.logf("  The DNS record was not made by parachute; left it alone.\n")
-		return
-	}
-	res, err := x.cf.RemoveDNSRoute(x.ctx, t.Hostname, t.UUID)
-	switch {
-	case err != nil:
-		x.logf("⚠ The DNS record stays: could not remove it through the Cloudflare API (%v).\n"+
-			"  (It needs cert.pem from `cloudflared tunnel login`, or CLOUDFLARE_API_TOKEN with DNS edit rights.)\n%s", err, manual)
-	case res.Outcome == expose.DNSDeleted:
-		x.logf("✓ Removed the DNS record %s → %s.\n", t.Hostname, target)
-	case res.Outcome == expose.DNSElsewhere:
-		x.logf("  The DNS record for %s now points to %s, not to this tunnel; left it alone.\n", t.Hostname, res.Content)
-	default:
-		x.logf("  No DNS record for %s to remove.\n", t.Hostname)
-	}
 }
 
 // readAnswer reads one trimmed line of input; "" at EOF.

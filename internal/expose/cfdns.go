@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openparachute/parachute/internal/expose/state"
 	"github.com/openparachute/parachute/internal/secfile"
 )
 
@@ -196,6 +197,33 @@ func (c *Cloudflare) RemoveDNSRoute(ctx context.Context, hostname, uuid string) 
 		return DNSRemoval{Outcome: DNSDeleted}, nil
 	}
 	return res, nil
+}
+
+// Unroute removes the DNS route `expose` made for t (RemoveDNSRoute) and
+// tells the operator what happened. Any failure (no usable cert.pem, a
+// token without DNS edit rights, no network) leaves the record and says
+// how to remove it by hand; it is not an error: the exposure itself is
+// already gone, and a stale CNAME only answers 530 until it is removed.
+func (c *Cloudflare) Unroute(ctx context.Context, t state.Tunnel, logf Logf) {
+	target := t.UUID + ".cfargotunnel.com"
+	manual := fmt.Sprintf("  Remove the CNAME %s → %s at https://dash.cloudflare.com (DNS → Records),\n"+
+		"  or keep it to re-expose later with the same tunnel.\n", t.Hostname, target)
+	if !t.DNSRouted {
+		logf("  parachute has no record of routing DNS for %s, so it left the DNS alone.\n%s", t.Hostname, manual)
+		return
+	}
+	res, err := c.RemoveDNSRoute(ctx, t.Hostname, t.UUID)
+	switch {
+	case err != nil:
+		logf("⚠ The DNS record stays: could not remove it through the Cloudflare API (%v).\n"+
+			"  (It needs cert.pem from `cloudflared tunnel login`, or CLOUDFLARE_API_TOKEN with DNS edit rights.)\n%s", err, manual)
+	case res.Outcome == DNSDeleted:
+		logf("✓ Removed the DNS record %s → %s.\n", t.Hostname, target)
+	case res.Outcome == DNSElsewhere:
+		logf("  The DNS record for %s points to %s, not to this tunnel, so it was left alone.\n", t.Hostname, res.Content)
+	default:
+		logf("  No DNS record for %s to remove.\n", t.Hostname)
+	}
 }
 
 // cfAPI is one run's Cloudflare API client.

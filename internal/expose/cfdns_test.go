@@ -10,11 +10,14 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/openparachute/parachute/internal/expose/state"
 )
 
 // certPEM is an origin certificate as `cloudflared tunnel login` writes it.
@@ -115,7 +118,8 @@ func TestRemoveDNSRoute(t *testing.T) {
 		want      DNSRemoval
 		wantErr   string
 		wantReqs  []string
-		wantLeft  int // records left in the zone the host is in
+		wantLeft  int    // records left in the zone the host is in
+		wantMsg   string // what Unroute tells the operator
 	}{
 		{
 			name:    "record ours: deleted",
@@ -126,6 +130,7 @@ func TestRemoveDNSRoute(t *testing.T) {
 				"GET /client/v4/zones/" + zoneA + "/dns_records?name=hub.example.com&type=CNAME Bearer cert-token",
 				"DELETE /client/v4/zones/" + zoneA + "/dns_records/" + recID + " Bearer cert-token",
 			},
+			wantMsg: "✓ Removed the DNS record hub.example.com → " + ours + ".\n",
 		},
 		{
 			name:    "record points elsewhere: untouched",
@@ -136,6 +141,7 @@ func TestRemoveDNSRoute(t *testing.T) {
 				"GET /client/v4/zones/" + zoneA + "/dns_records?name=hub.example.com&type=CNAME Bearer cert-token",
 			},
 			wantLeft: 1,
+			wantMsg:  "  The DNS record for hub.example.com points to other.cfargotunnel.com, not to this tunnel, so it was left alone.\n",
 		},
 		{
 			name: "no record: nothing to do",
@@ -145,6 +151,7 @@ func TestRemoveDNSRoute(t *testing.T) {
 				"GET /client/v4/zones/" + zoneA + "/dns_records?name=hub.example.com&type=CNAME Bearer cert-token",
 				"GET /client/v4/zones?name=example.com Bearer cert-token",
 			},
+			wantMsg: "  No DNS record for hub.example.com to remove.\n",
 		},
 		{
 			name:     "host in another zone, token from the environment",
@@ -158,6 +165,7 @@ func TestRemoveDNSRoute(t *testing.T) {
 				"GET /client/v4/zones/" + zoneB + "/dns_records?name=hub.example.org&type=CNAME Bearer env-token",
 				"DELETE /client/v4/zones/" + zoneB + "/dns_records/" + recID + " Bearer env-token",
 			},
+			wantMsg: "✓ Removed the DNS record hub.example.org → " + ours + ".\n",
 		},
 		{
 			name:      "403: an error the caller turns into instructions",
@@ -169,16 +177,25 @@ func TestRemoveDNSRoute(t *testing.T) {
 				"GET /client/v4/zones/" + zoneA + "/dns_records?name=hub.example.com&type=CNAME Bearer cert-token",
 			},
 			wantLeft: 1,
+			wantMsg: "⚠ The DNS record stays: could not remove it through the Cloudflare API (cloudflare API GET /zones/" + zoneA + "/dns_records: HTTP 403: Authentication error).\n" +
+				"  (It needs cert.pem from `cloudflared tunnel login`, or CLOUDFLARE_API_TOKEN with DNS edit rights.)\n" +
+				"  Remove the CNAME hub.example.com → " + ours + " at https://dash.cloudflare.com (DNS → Records),\n" +
+				"  or keep it to re-expose later with the same tunnel.\n",
 		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			home := t.TempDir()
 			writeCert(t, home, certPEM(zoneA, "acct", "cert-token"))
-			f := &cfAPIFake{zones: map[string]string{"example.com": zoneA, "example.org": zoneB}, records: c.records, forbidden: c.forbidden}
-			if f.records == nil {
-				f.records = map[string][]cfRecord{}
+			newFake := func() *cfAPIFake {
+				f := &cfAPIFake{zones: map[string]string{"example.com": zoneA, "example.org": zoneB},
+					records: map[string][]cfRecord{}, forbidden: c.forbidden}
+				for z, recs := range c.records {
+					f.records[z] = slices.Clone(recs)
+				}
+				return f
 			}
+			f := newFake()
 			useCloudflareAPI(t, f)
 			env := map[string]string{"CLOUDFLARE_API_TOKEN": c.envToken}
 			cf := &Cloudflare{Home: home, Getenv: func(k string) string { return env[k] }}
@@ -203,6 +220,15 @@ func TestRemoveDNSRoute(t *testing.T) {
 			}
 			if left != c.wantLeft {
 				t.Errorf("%d records left, want %d", left, c.wantLeft)
+			}
+
+			// The same through Unroute, which reports to the operator.
+			useCloudflareAPI(t, newFake())
+			var msg strings.Builder
+			cf.Unroute(context.Background(), state.Tunnel{UUID: fakeTunnelID, Hostname: c.host, DNSRouted: true},
+				func(f string, a ...any) { fmt.Fprintf(&msg, f, a...) })
+			if diff := cmp.Diff(c.wantMsg, msg.String()); diff != "" {
+				t.Errorf("message (-want +got):\n%s", diff)
 			}
 		})
 	}
@@ -281,4 +307,24 @@ func FuzzParseOriginCert(f *testing.F) {
 			t.Fatalf("accepted %+v", oc)
 		}
 	})
+}
+
+// TestUnrouteLeavesARouteWeDidNotRecord: a tunnel record without
+// dnsRouted (a reference-era file) gets instructions and no API call.
+func TestUnrouteLeavesARouteWeDidNotRecord(t *testing.T) {
+	f := &cfAPIFake{}
+	useCloudflareAPI(t, f)
+	home := t.TempDir()
+	writeCert(t, home, certPEM(zoneA, "a", "t"))
+	cf := &Cloudflare{Home: home, Getenv: func(string) string { return "" }}
+	var msg strings.Builder
+	cf.Unroute(context.Background(), state.Tunnel{UUID: fakeTunnelID, Hostname: "hub.example.com"},
+		func(f string, a ...any) { fmt.Fprintf(&msg, f, a...) })
+	if !strings.Contains(msg.String(), "parachute has no record of routing DNS for hub.example.com") ||
+		!strings.Contains(msg.String(), "Remove the CNAME hub.example.com → "+fakeTunnelID+".cfargotunnel.com") {
+		t.Errorf("message:\n%s", msg.String())
+	}
+	if r := f.requests(); len(r) != 0 {
+		t.Errorf("requests %q", r)
+	}
 }

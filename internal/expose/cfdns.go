@@ -133,7 +133,7 @@ func (e *CloudflareAPIError) Error() string {
 // that `cloudflared tunnel route dns` made, which cloudflared itself cannot
 // delete (cloudflare/cloudflared#781). It uses the API token of the origin
 // certificate (CLOUDFLARE_API_TOKEN overrides it) and looks in the
-// certificate's zone first, then in the zone named after the host's apex.
+// certificate's zone first, then in the account's zone that holds the host.
 // A record is deleted only when its content is exactly our tunnel's
 // target: a record pointing anywhere else is not ours and is kept.
 func (c *Cloudflare) RemoveDNSRoute(ctx context.Context, hostname, uuid string) (DNSRemoval, error) {
@@ -170,7 +170,7 @@ func (c *Cloudflare) RemoveDNSRoute(ctx context.Context, hostname, uuid string) 
 	if len(recs) == 0 {
 		// The host may be in another zone of the account than the one
 		// picked at login.
-		other, err := api.zoneByName(ctx, apex(host))
+		other, err := api.zoneOf(ctx, host)
 		if err != nil {
 			return DNSRemoval{}, err
 		}
@@ -242,6 +242,21 @@ func (a *cfAPI) cnames(ctx context.Context, zone, host string) ([]cfRecord, erro
 	q := url.Values{"type": {"CNAME"}, "name": {host}}
 	err := a.do(ctx, http.MethodGet, "/zones/"+zone+"/dns_records", q, &recs)
 	return recs, err
+}
+
+// zoneOf is the id of the account's zone that holds host: the longest
+// suffix of host (of at least two labels) that is a zone, so
+// hub.example.co.uk finds example.co.uk and a delegated sub-zone wins
+// over its parent. "" if none.
+func (a *cfAPI) zoneOf(ctx context.Context, host string) (string, error) {
+	labels := strings.Split(host, ".")
+	for i := 0; i+2 <= len(labels); i++ {
+		id, err := a.zoneByName(ctx, strings.Join(labels[i:], "."))
+		if err != nil || id != "" {
+			return id, err
+		}
+	}
+	return "", nil
 }
 
 // zoneByName is the id of the account's zone called name, "" if none.

@@ -149,6 +149,7 @@ func TestRemoveDNSRoute(t *testing.T) {
 			want: DNSRemoval{Outcome: DNSNotFound},
 			wantReqs: []string{
 				"GET /client/v4/zones/" + zoneA + "/dns_records?name=hub.example.com&type=CNAME Bearer cert-token",
+				"GET /client/v4/zones?name=hub.example.com Bearer cert-token",
 				"GET /client/v4/zones?name=example.com Bearer cert-token",
 			},
 			wantMsg: "  No DNS record for hub.example.com to remove.\n",
@@ -161,11 +162,26 @@ func TestRemoveDNSRoute(t *testing.T) {
 			want:     DNSRemoval{Outcome: DNSDeleted},
 			wantReqs: []string{
 				"GET /client/v4/zones/" + zoneA + "/dns_records?name=hub.example.org&type=CNAME Bearer env-token",
+				"GET /client/v4/zones?name=hub.example.org Bearer env-token",
 				"GET /client/v4/zones?name=example.org Bearer env-token",
 				"GET /client/v4/zones/" + zoneB + "/dns_records?name=hub.example.org&type=CNAME Bearer env-token",
 				"DELETE /client/v4/zones/" + zoneB + "/dns_records/" + recID + " Bearer env-token",
 			},
 			wantMsg: "✓ Removed the DNS record hub.example.org → " + ours + ".\n",
+		},
+		{
+			name:    "zone under a two-label suffix",
+			host:    "hub.example.co.uk",
+			records: map[string][]cfRecord{zoneB: {{ID: recID, Type: "CNAME", Name: "hub.example.co.uk", Content: ours}}},
+			want:    DNSRemoval{Outcome: DNSDeleted},
+			wantReqs: []string{
+				"GET /client/v4/zones/" + zoneA + "/dns_records?name=hub.example.co.uk&type=CNAME Bearer cert-token",
+				"GET /client/v4/zones?name=hub.example.co.uk Bearer cert-token",
+				"GET /client/v4/zones?name=example.co.uk Bearer cert-token",
+				"GET /client/v4/zones/" + zoneB + "/dns_records?name=hub.example.co.uk&type=CNAME Bearer cert-token",
+				"DELETE /client/v4/zones/" + zoneB + "/dns_records/" + recID + " Bearer cert-token",
+			},
+			wantMsg: "✓ Removed the DNS record hub.example.co.uk → " + ours + ".\n",
 		},
 		{
 			name:      "403: an error the caller turns into instructions",
@@ -188,7 +204,7 @@ func TestRemoveDNSRoute(t *testing.T) {
 			home := t.TempDir()
 			writeCert(t, home, certPEM(zoneA, "acct", "cert-token"))
 			newFake := func() *cfAPIFake {
-				f := &cfAPIFake{zones: map[string]string{"example.com": zoneA, "example.org": zoneB},
+				f := &cfAPIFake{zones: map[string]string{"example.com": zoneA, "example.org": zoneB, "example.co.uk": zoneB},
 					records: map[string][]cfRecord{}, forbidden: c.forbidden}
 				for z, recs := range c.records {
 					f.records[z] = slices.Clone(recs)

@@ -35,6 +35,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/expose/state"
 	"github.com/openparachute/parachute/internal/supervisor"
 )
@@ -164,13 +165,27 @@ func (r *reconciler) pass(ctx context.Context, first bool) {
 		return
 	}
 	r.fi = fi
-	st, err := state.Load(r.o.Root)
-	if err != nil {
-		// Keep what runs: a half-edited file must not take the site down.
-		r.o.Logger.Warn("cannot read the exposure state; Cloudflare connectors left as they are", "err", err)
-		r.reconciled()
-		return
+	// Why: the record names the program the hub runs. As for services.json
+	// (modops.BuildSpec), a root hub must not take it from a file another
+	// user can change; CheckTrust refuses that and warns otherwise.
+	warnings, err := config.Paths{Root: r.o.Root}.CheckTrust(path)
+	for _, w := range warnings {
+		r.o.Logger.Warn(w)
 	}
+	if err == nil {
+		var st *state.State
+		if st, err = state.Load(r.o.Root); err == nil {
+			r.apply(ctx, st)
+			return
+		}
+	}
+	// Keep what runs: a half-edited file must not take the site down.
+	r.o.Logger.Warn("cannot use the exposure state; Cloudflare connectors left as they are", "err", err)
+	r.reconciled()
+}
+
+// apply makes the running connectors the ones st records.
+func (r *reconciler) apply(ctx context.Context, st *state.State) {
 	want := Specs(st, r.policy, r.o.Logger)
 	for _, short := range sortedKeys(r.applied) {
 		if _, ok := want[short]; ok {

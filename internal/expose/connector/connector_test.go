@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -288,4 +290,30 @@ func contains(s []int, v int) bool {
 		}
 	}
 	return false
+}
+
+// TestWorldWritableStateIsReported: the record names what the hub runs,
+// so a state file anyone may change is reported, and refused by a root
+// hub (config.CheckTrust decides): nothing runs from it then.
+func TestWorldWritableStateIsReported(t *testing.T) {
+	h := newHarness(t)
+	h.expose("t1")
+	path := filepath.Join(h.root, state.StateFile)
+	if err := os.Chmod(path, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	var logs testenv.SyncBuffer
+	stop := Start(context.Background(), Options{Root: h.root, Output: h.out, Poll: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Reconciled: func(r []string) { h.passes <- r }})
+	defer stop()
+	want := []string{"cloudflared-t1"}
+	if os.Geteuid() == 0 {
+		want = nil // a root hub refuses it
+	}
+	if got := <-h.passes; !slices.Equal(got, want) {
+		t.Errorf("running %q, want %q; log:\n%s", got, want, logs.String())
+	}
+	if !strings.Contains(logs.String(), "chmod o-w "+path) {
+		t.Errorf("no warning about %s:\n%s", path, logs.String())
+	}
 }

@@ -228,16 +228,6 @@ func (h *realHub) moduleOrigin(t *testing.T, short string) (origin string, pid i
 	return o, pid
 }
 
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
 // connectorPIDs lists the live processes running a Cloudflare connector
 // from a config file under root: what `pgrep -f` would find.
 func connectorPIDs(t *testing.T, root string) []int {

@@ -60,14 +60,26 @@ Exit codes: 0 nothing is wrong (warnings allowed), 1 at least one error.`,
 	}
 }
 
-// doctorMarks are the severities' one-character marks.
-var doctorMarks = map[doctor.Severity]string{doctor.OK: "✓", doctor.Info: "·", doctor.Warn: "⚠", doctor.Error: "✗"}
+// doctorMark is a severity's one-character mark.
+func doctorMark(s doctor.Severity) string {
+	switch s {
+	case doctor.OK:
+		return "✓"
+	case doctor.Info:
+		return "·"
+	case doctor.Warn:
+		return "⚠"
+	case doctor.Error:
+		return "✗"
+	}
+	return "?"
+}
 
 func printDoctor(e *env, paths config.Paths, rep doctor.Report) {
 	e.printf("parachute doctor — %s\n\n", paths.Root)
 	var errs, warns int
 	for _, f := range rep.Findings {
-		e.printf("%s %-12s %s\n", doctorMarks[f.Severity], f.Check, termSafe(f.Seen))
+		e.printf("%s %-12s %s\n", doctorMark(f.Severity), f.Check, termSafe(f.Seen))
 		for _, d := range f.Detail {
 			// Journal lines and PATHs come from elsewhere: escape them.
 			e.printf("      %s\n", termSafe(d))

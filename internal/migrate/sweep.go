@@ -15,7 +15,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -84,14 +83,16 @@ func (p Plan) Empty() bool { return len(p.Archive) == 0 && len(p.Unknown) == 0 }
 
 // safelist names the entries the hub itself owns at the root, besides the
 // known modules' directories and the installed modules' directories.
-var safelist = map[string]bool{
-	"hub": true, "services.json": true, "hub.db": true, "hub.db-wal": true, "hub.db-shm": true,
-	"well-known": true, "cloudflared": true, "cloudflared-state.json": true,
-	state.StateFile: true, state.LastProviderFile: true,
-	"operator.token": true, "hub-upgrade-status.json": true,
+// A slice, not a map: package-level maps are built at init, on every
+// exec of the binary (cmd/parachute TestInitCost).
+var safelist = []string{
+	"hub", "services.json", "hub.db", "hub.db-wal", "hub.db-shm",
+	"well-known", "cloudflared", "cloudflared-state.json",
+	state.StateFile, state.LastProviderFile,
+	"operator.token", "hub-upgrade-status.json",
 	// The container image keeps bun's installs and its temp dir on the
 	// volume, under the root (BUN_INSTALL, TMPDIR).
-	"modules": true, "tmp": true,
+	"modules", "tmp",
 }
 
 // archivable is the allowlist of legacy names (§5.1) with their labels.
@@ -109,7 +110,11 @@ var archivable = []struct {
 	{func(n string, dir bool) bool { return n == "lens" && dir }, "legacy directory"},
 }
 
-var liveDB = regexp.MustCompile(`\.db(-wal|-shm)?$`)
+// isLiveDB reports a SQLite database or its WAL/SHM sidecar by name
+// (`\.db(-wal|-shm)?$`), which must move together or not at all.
+func isLiveDB(name string) bool {
+	return strings.HasSuffix(name, ".db") || strings.HasSuffix(name, ".db-wal") || strings.HasSuffix(name, ".db-shm")
+}
 
 // ArchiveDirName is the archive directory for the UTC date of now.
 func ArchiveDirName(now time.Time) string {
@@ -155,7 +160,7 @@ func Scan(paths config.Paths, now time.Time) (Plan, error) {
 			return p, err
 		}
 		risk := RiskSafe
-		if liveDB.MatchString(name) {
+		if isLiveDB(name) {
 			risk = RiskLiveDB
 		}
 		p.Archive = append(p.Archive, Item{Name: name, Dir: dir, Size: size, Risk: risk, Label: label})
@@ -169,7 +174,7 @@ func Scan(paths config.Paths, now time.Time) (Plan, error) {
 // module registered in services.json (third-party ones included).
 func ownedNames(paths config.Paths) map[string]bool {
 	owned := make(map[string]bool, len(safelist)+8)
-	for n := range safelist {
+	for _, n := range safelist {
 		owned[n] = true
 	}
 	for _, k := range manifest.KnownModules() {

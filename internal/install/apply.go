@@ -57,6 +57,9 @@ func (in *Installer) apply(ctx context.Context, src Source, req Request, expect 
 		return nil, err
 	}
 	in.recordRegistered(res, pl, short, version, row, old)
+	if err := in.initPlaced(ctx, pl, row, old, &req); err != nil {
+		return nil, err
+	}
 	return in.startPlaced(ctx, pl, res, old, req.NoStart)
 }
 

@@ -60,6 +60,10 @@ type Options struct {
 	// PackageManager restricts installs to "bun" or "npm"; "" prefers bun
 	// when it is installed, else npm.
 	PackageManager string
+	// ModuleEnv is the environment a module's process gets from the hub
+	// (its services.json row, .env and the hub's origin), for the init
+	// step (initstep.go); nil means the installer's Environ.
+	ModuleEnv func(short string) ([]string, error)
 }
 
 // Installer installs, upgrades and uninstalls modules under one config root.
@@ -73,6 +77,7 @@ type Installer struct {
 	rt      Runtime
 	rep     Reporter
 	onlyPM  string
+	modEnv  func(short string) ([]string, error)
 
 	pmOnce sync.Once // guards pms: package managers are found once
 	pms    []pkgManager
@@ -80,7 +85,7 @@ type Installer struct {
 
 // New returns an Installer.
 func New(o Options) *Installer {
-	in := &Installer{paths: o.Paths, runner: o.Runner, environ: o.Environ, ports: o.Ports, rt: o.Runtime, rep: o.Reporter, onlyPM: o.PackageManager}
+	in := &Installer{paths: o.Paths, runner: o.Runner, environ: o.Environ, ports: o.Ports, rt: o.Runtime, rep: o.Reporter, onlyPM: o.PackageManager, modEnv: o.ModuleEnv}
 	if in.runner == nil {
 		in.runner = ExecRunner
 	}
@@ -139,6 +144,13 @@ type Request struct {
 	AllowDowngrade bool
 	// DryRun reports what would happen and changes nothing.
 	DryRun bool
+	// NoCreate skips a new module's init command (vault's creates its
+	// first vault), and leaves the module stopped: there is nothing to
+	// serve yet.
+	NoCreate bool
+	// VaultName names the first vault a new vault install creates
+	// ("default" when empty).
+	VaultName string
 
 	// upgrade makes an unchanged version a no-op instead of a reinstall.
 	upgrade bool

@@ -8,6 +8,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/install"
+	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/modops"
 )
 
@@ -18,6 +19,9 @@ func (s *Server) handleInstall(w http.ResponseWriter, r *http.Request) error {
 	}
 	if apiE := checkOpSource(b.Channel, b.Source); apiE != nil {
 		return apiE
+	}
+	if why := manifest.CheckVaultName(b.VaultName); b.VaultName != "" && why != "" {
+		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "vault_name: %s", why)
 	}
 	return s.accepted(w)(s.ops.Install(r.PathValue("short"), b))
 }

@@ -211,6 +211,15 @@ func healthUnder(health string, paths []string) string {
 	return strings.TrimRight(paths[0], "/") + "/health"
 }
 
+// vaultMounts is a copy of m with the installed vault's mounts and a
+// health path under them.
+func vaultMounts(m *manifest.Module, paths []string, health string) *manifest.Module {
+	c := *m
+	c.Paths = paths
+	c.Health = healthUnder(firstNonEmpty(m.Health, health), paths)
+	return &c
+}
+
 // usableMounts reports whether paths, as a module wrote them, name real
 // mounts: vault writes ["/"] while it has no vault yet.
 func usableMounts(paths []string) bool {

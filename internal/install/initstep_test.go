@@ -140,12 +140,38 @@ func TestVaultInitAfterInstall(t *testing.T) {
 		}
 	}
 
+	// A second instance: vault's create, the hub's port and health kept,
+	// vault restarted so it serves it; asking again changes nothing.
+	vc, err := in.CreateVault(context.Background(), "Notes_2")
+	if err != nil {
+		t.Fatalf("CreateVault: %v\nlog:\n%s", err, strings.Join(rep.All(), "\n"))
+	}
+	wantVC := &VaultCreated{Name: "Notes_2", Path: "/vault/Notes_2", Version: "0.3.6-fixture.1", Created: true,
+		TokenGuidance: "the fixture mints no token", Paths: &VaultPaths{VaultDir: filepath.Join(paths.Root, "vault", "Notes_2"),
+			VaultDB: filepath.Join(paths.Root, "vault", "Notes_2", "vault.db"), VaultConfig: filepath.Join(paths.Root, "vault", "Notes_2", "vault.yaml")}}
+	if d := cmp.Diff(wantVC, vc); d != "" {
+		t.Errorf("CreateVault (-want +got):\n%s", d)
+	}
+	row, _ = vaultRow(t, paths)
+	if !cmp.Equal(row.Paths, []string{"/vault/work", "/vault/Notes_2"}) || row.Port != 1944 || row.Health != "/vault/work/health" {
+		t.Errorf("row after create: paths %q port %d health %q", row.Paths, row.Port, row.Health)
+	}
+	if ev := rt.Events(); len(ev) != 2 || ev[1] != "start vault 0.3.6-fixture.1" {
+		t.Errorf("runtime events after create: %q, want a restart of vault", ev)
+	}
+	if vc, err := in.CreateVault(context.Background(), "Notes_2"); err != nil || vc.Created || len(fixtureCalls(t, paths.Root)) != 2 {
+		t.Errorf("second CreateVault = %+v, %v, %d calls; want the existing instance, nothing run", vc, err, len(fixtureCalls(t, paths.Root)))
+	}
+
 	// A reinstall replaces the package but never runs init again.
 	if _, err := in.Install(context.Background(), Request{Source: tgz}); err != nil {
 		t.Fatalf("reinstall: %v\nlog:\n%s", err, strings.Join(rep.All(), "\n"))
 	}
-	if n := len(fixtureCalls(t, paths.Root)); n != 1 {
-		t.Errorf("init ran %d times after a reinstall, want once", n)
+	if n := len(fixtureCalls(t, paths.Root)); n != 2 {
+		t.Errorf("init/create ran %d times after a reinstall, want twice (init, create)", n)
+	}
+	if row, _ = vaultRow(t, paths); !cmp.Equal(row.Paths, []string{"/vault/work", "/vault/Notes_2"}) || row.Health != "/vault/work/health" {
+		t.Errorf("a reinstall rewrote the vault mounts: paths %q health %q", row.Paths, row.Health)
 	}
 }
 

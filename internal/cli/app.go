@@ -181,6 +181,7 @@ var valueFlags = map[string]bool{
 	"--scope": true, "--aud": true, "--expires-in": true, "--sub": true, "--permissions": true, // auth mint-token
 	"--username": true, "--password": true,
 	"--domain": true, "--tunnel-name": true,
+	"--vault-name": true, // install
 }
 
 // permuteFlags moves flags that follow a verb's positional arguments in

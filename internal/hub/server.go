@@ -189,7 +189,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/grants", s.method("GET", s.admin(s.handleListGrants)))
 	m.HandleFunc("/api/grants/{client_id}", s.method("DELETE", s.admin(s.handleRevokeGrant)))
 	m.HandleFunc("/api/modules/{rest...}", s.dispatchModule)
-	m.HandleFunc("/vaults", s.method("POST", s.admin(s.vaultsAPI().Create)))
+	m.HandleFunc("/vaults", s.method("POST", s.admin(s.handleCreateVault)))
 	m.HandleFunc("/admin/vault-admin-token/{name}", s.method("GET", s.adminSessionOrBearer(s.vaultsAPI().AdminToken)))
 	m.HandleFunc("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return apiErr(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path)

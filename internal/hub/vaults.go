@@ -54,3 +54,11 @@ func (s *Server) adminSessionOrBearer(h func(w http.ResponseWriter, r *http.Requ
 		return h(w, r, name, c.Subject)
 	})
 }
+
+// handleCreateVault is POST /vaults (vaults.Handler.Create). It answers
+// once vault has restarted with the new instance, so it gets the long
+// write deadline of the routes that wait for a module.
+func (s *Server) handleCreateVault(w http.ResponseWriter, r *http.Request) error {
+	extendWriteDeadline(w, s.limits.LongWriteTimeout)
+	return s.vaultsAPI().Create(w, r)
+}

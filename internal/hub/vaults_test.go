@@ -178,6 +178,7 @@ func TestCreateVaultRequests(t *testing.T) {
 		{name: "name not a string", q: postJSON("/vaults", operator, `{"name":7}`), status: 400, code: "invalid_request"},
 		{name: "path in name", q: postJSON("/vaults", operator, `{"name":"../x"}`), status: 400, code: "invalid_request"},
 		{name: "reserved", q: postJSON("/vaults", operator, `{"name":"new"}`), status: 400, code: "invalid_request"},
+		{name: "install with a bad vault_name", q: postJSON("/api/modules/vault/install", operator, `{"vault_name":"a/b"}`), status: 400, code: "invalid_request"},
 		{name: "exists", q: postJSON("/vaults", operator, `{"name":"work"}`), status: 200,
 			body: `{"name":"work","url":"` + issuer + `/vault/work","version":"0.3.6"}`},
 	} {

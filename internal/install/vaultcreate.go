@@ -11,8 +11,9 @@ import (
 	"github.com/openparachute/parachute/internal/manifest"
 )
 
-// CreateVaultTimeout bounds `parachute-vault create`.
-const CreateVaultTimeout = 2 * time.Minute
+// CreateVaultTimeout bounds `parachute-vault create` (it creates a
+// directory, a database and a config file).
+const CreateVaultTimeout = time.Minute
 
 // VaultPaths is where vault keeps a vault instance, as
 // `parachute-vault create --json` reports it.

@@ -8,9 +8,10 @@ import (
 // and restarts vault through the supervisor so it serves it; progress
 // lines go to logf. Like the background operations it is detached from
 // the request that asked for it, so a client hanging up does not kill
-// `parachute-vault create` half-way, and Shutdown waits for it.
+// `parachute-vault create` half-way, and Shutdown waits for it. It is
+// bounded by OpTimeout, as a restart is: its caller answers when it ends.
 func (m *Manager) CreateVault(name string, logf func(string)) (*install.VaultCreated, error) {
-	ctx, done, err := m.track(InstallOpTimeout)
+	ctx, done, err := m.track(OpTimeout)
 	if err != nil {
 		return nil, err
 	}

@@ -29,6 +29,12 @@ func (s *Server) adminSessionOrBearer(h func(w http.ResponseWriter, r *http.Requ
 	return s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		name := r.PathValue("name")
 		if uid, ok := (hubSessions{s}).Current(r); ok {
+			// Why: the session cookie rides along on any request the
+			// browser makes; a token minted for another site's request is
+			// never wanted (it could not read it, but need not cause one).
+			if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
+				return apiErr(http.StatusForbidden, api.CodeCrossOrigin, "cross-site requests cannot mint vault admin tokens")
+			}
 			p := s.web.Load()
 			if p == nil {
 				return apiErr(http.StatusServiceUnavailable, api.CodeStarting, "the hub is starting; retry in a moment")

@@ -100,6 +100,7 @@ func TestVaultAdminToken(t *testing.T) {
 		{"unknown vault", "/admin/vault-admin-token/nope", noToken, cookies["alice"], "GET", 404, "not_found"},
 		{"bad name", "/admin/vault-admin-token/a.b", noToken, cookies["alice"], "GET", 400, "invalid_request"},
 		{"POST", "/admin/vault-admin-token/work", noToken, cookies["alice"], "POST", 405, "method_not_allowed"},
+		{"name starting with a dash", "/admin/vault-admin-token/-x", noToken, cookies["alice"], "GET", 400, "invalid_request"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			w := get(tc.path, tc.tok, tc.cookie, tc.method)
@@ -110,6 +111,18 @@ func TestVaultAdminToken(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("admin session, cross-site", func(t *testing.T) {
+		r := httptest.NewRequest("GET", "/admin/vault-admin-token/work", nil)
+		r.Host = routerHost
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		r.AddCookie(cookies["alice"])
+		w := httptest.NewRecorder()
+		h.s.ServeHTTP(w, r)
+		if w.Code != 403 || !strings.Contains(w.Body.String(), "cross_origin") {
+			t.Errorf("= %d %s, want 403 cross_origin", w.Code, w.Body)
+		}
+	})
 
 	alice, _ := h.s.web.Load().accounts.ByName(context.Background(), "alice")
 	for _, tc := range []struct {

@@ -58,7 +58,10 @@ func VaultInstanceName(rowName, path string) string {
 	return "default"
 }
 
-var vaultNameRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+// vaultNameRE: vault's `create` rule, except a leading '-'. Why: the name
+// is passed to parachute-vault as an argument (`create <name>`,
+// `--vault-name <name>`), where "-x" or "--json" would read as a flag.
+var vaultNameRE = regexp.MustCompile(`^[a-zA-Z0-9_][a-zA-Z0-9_-]{0,63}$`)
 
 // reservedVaultNames are refused as instance names: "list" by vault
 // itself (`parachute-vault create`), "new" and "assets" by the hub because
@@ -67,14 +70,14 @@ var reservedVaultNames = map[string]bool{"list": true, "new": true, "assets": tr
 
 // CheckVaultName says why name cannot name a vault instance, or "" when
 // it can: letters, digits, '-' and '_' (vault's `create` rule, which also
-// keeps the name safe in a URL path and a file name), at most 64
-// characters, and not a reserved name.
+// keeps the name safe in a URL path and a file name), not starting with
+// '-', at most 64 characters, and not a reserved name.
 func CheckVaultName(name string) string {
 	switch {
 	case name == "":
 		return "vault name must not be empty"
 	case !vaultNameRE.MatchString(name):
-		return "vault name must be 1–64 letters, digits, hyphens or underscores"
+		return "vault name must be 1–64 letters, digits, hyphens or underscores, not starting with a hyphen"
 	case reservedVaultNames[name]:
 		return `"` + name + `" is a reserved vault name`
 	}

@@ -27,6 +27,7 @@ func TestCheckVaultName(t *testing.T) {
 	for name, ok := range map[string]bool{
 		"default": true, "Work_2": true, "a-b": true, "x": true,
 		"": false, "a.b": false, "../x": false, "a/b": false, "list": false, "new": false, "assets": false,
+		"-x": false, "--json": false, "x-": true,
 		"a b": false, "é": false, string(make([]byte, 65)): false,
 	} {
 		if got := CheckVaultName(name) == ""; got != ok {

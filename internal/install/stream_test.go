@@ -51,12 +51,28 @@ func TestRunStreamedTimeoutKillsGroup(t *testing.T) {
 		t.Fatal(rerr)
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	// Gone, or a zombie waiting for init to reap it (it holds nothing).
-	if stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat"); err == nil {
-		if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) > 0 && f[0] != "Z" {
-			t.Errorf("the init's child %d still runs (state %s)", pid, f[0])
+	// SIGKILL to the group is delivered asynchronously: poll until the
+	// child is gone, or a zombie waiting for init to reap it (it holds
+	// nothing), for as long as a loaded machine may take.
+	deadline := time.Now().Add(10 * time.Second)
+	for state := procState(pid); state != "" && state != "Z"; state = procState(pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the init's child %d still runs (state %s)", pid, state)
 		}
+		time.Sleep(10 * time.Millisecond) // poll interval, not synchronisation
 	}
+}
+
+// procState is the state letter of pid from /proc, "" when it is gone.
+func procState(pid int) string {
+	stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	if f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+1:])); len(f) > 0 {
+		return f[0]
+	}
+	return ""
 }
 
 // TestRunStreamedExitCode: a non-zero exit is "<cmd> exited <n>" with the

@@ -34,6 +34,9 @@ const maxDBConns = hubdb.MaxConns
 type Store struct {
 	db   *sql.DB
 	path string
+	// owned is set when Open made db: Close then closes it. A Store from
+	// NewStore leaves its pool to the caller that opened it.
+	owned bool
 
 	// now is the clock for minting, retention windows and timestamps.
 	// Tests replace it; it is never changed after Open otherwise.
@@ -56,13 +59,24 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := NewStore(db, path)
+	s.owned = true
+	return s, nil
+}
+
+// NewStore returns a Store on db, a pool from hubdb.Open on path that the
+// caller keeps owning: the Store's Close leaves it open. `parachute serve`
+// opens hub.db once and shares that pool between this store, the accounts,
+// sessions, OAuth and settings tables, so the process holds at most one
+// bounded pool of descriptors on the file.
+func NewStore(db *sql.DB, path string) *Store {
 	return &Store{
 		db:    db,
 		path:  path,
 		now:   time.Now,
 		pubs:  map[string]*rsa.PublicKey{},
 		privs: map[string]*rsa.PrivateKey{},
-	}, nil
+	}
 }
 
 // DB returns the store's hub.db handle, for the packages that own other
@@ -73,8 +87,12 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Path returns the database file the store was opened on.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the database.
+// Close closes the database when Open opened it; a Store from NewStore
+// leaves the pool to its owner.
 func (s *Store) Close() error {
+	if !s.owned {
+		return nil
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("closing hub db: %w", err)
 	}

@@ -54,6 +54,8 @@ A new vault install runs ` + "`parachute-vault init`" + ` (creating the first va
 			&cli.BoolFlag{Name: "allow-downgrade", Usage: "allow replacing an installed module with an older version"},
 			&cli.BoolFlag{Name: "no-create", Usage: "vault: install without running `parachute-vault init` (no vault is created; the module is not started)"},
 			&cli.StringFlag{Name: "vault-name", Usage: "vault: name of the first vault `parachute-vault init` creates (default: default)"},
+			&cli.StringFlag{Name: "scribe-provider", Usage: "scribe only: transcription provider (" + strings.Join(scribeProviderNames(), ", ") + "); on a terminal without it, a picker asks"},
+			&cli.StringFlag{Name: "scribe-key", Usage: "scribe only: the API key groq or openai needs (saved to <config root>/scribe/.env)"},
 		},
 		Action: func(c *cli.Context) error { return runInstall(e, c) },
 	}
@@ -115,10 +117,17 @@ func runInstall(e *env, c *cli.Context) error {
 		return fail(ExitFail, "✗ %v", err)
 	}
 	short := opShort(src)
+	var scribe scribeChoice
+	if short == "scribe" {
+		scribe = scribeProviderChoice(e, paths, c.String("scribe-provider"), c.String("scribe-key"))
+	} else if c.IsSet("scribe-provider") || c.IsSet("scribe-key") {
+		e.eprintf("--scribe-provider and --scribe-key apply to `install scribe` only; ignored.\n")
+	}
 	req := install.Request{Source: arg, Channel: c.String("channel"), Tag: c.String("tag"), Port: c.Int("port"),
-		NoStart: c.Bool("no-start"), AllowDowngrade: c.Bool("allow-downgrade"), NoCreate: c.Bool("no-create"), VaultName: c.String("vault-name")}
+		NoStart: c.Bool("no-start"), AllowDowngrade: c.Bool("allow-downgrade"), NoCreate: c.Bool("no-create"), VaultName: c.String("vault-name"),
+		ScribeProvider: scribe.provider, ScribeKey: scribe.key}
 	body := api.InstallBody{Source: arg, Channel: req.Channel, Tag: req.Tag, Port: req.Port, NoStart: req.NoStart, AllowDowngrade: req.AllowDowngrade,
-		NoCreate: req.NoCreate, VaultName: req.VaultName}
+		NoCreate: req.NoCreate, VaultName: req.VaultName, ScribeProvider: req.ScribeProvider, ScribeKey: req.ScribeKey}
 	return viaHubOrLocal(e, c, paths, "install", short, body, func(in *install.Installer) (string, error) {
 		req.NoStart = true // no hub, nothing runs modules
 		res, err := in.Install(c.Context, req)

@@ -60,6 +60,7 @@ func (in *Installer) apply(ctx context.Context, src Source, req Request, expect 
 	if err := in.initPlaced(ctx, pl, row, old, &req); err != nil {
 		return nil, err
 	}
+	in.configure(ctx, short, req)
 	return in.startPlaced(ctx, pl, res, old, req.NoStart)
 }
 

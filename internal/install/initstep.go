@@ -2,6 +2,7 @@ package install
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -120,9 +121,9 @@ func (in *Installer) runInit(ctx context.Context, pl placement, short string, ar
 	if err != nil {
 		return err
 	}
-	bin, err := lookPathIn(env, argv[0])
+	bin, err := initBinary(pl.dir, env, argv[0])
 	if err != nil {
-		return fmt.Errorf("running %s: %w (is the package's bin directory on the hub's PATH?)", strings.Join(argv, " "), err)
+		return fmt.Errorf("running %s: %w (the package declares no such bin, and it is not on the hub's PATH)", strings.Join(argv, " "), err)
 	}
 	in.rep.Info(fmt.Sprintf("Running %s…", strings.Join(argv, " ")))
 	_, err = runStreamed(ctx, streamCmd{Cmd: Cmd{Dir: pl.dir, Env: env, Name: bin, Args: argv[1:]}, Shown: strings.Join(argv, " "),
@@ -296,3 +297,60 @@ func lookPathIn(env []string, name string) (string, error) {
 }
 
 var errInitTimeout = errors.New("did not finish in time")
+
+// packageBin is the file the package in dir declares for the executable
+// name in its package.json "bin" (a map, or a string for the package's
+// own name), or "" when it declares none, the file is not executable, or
+// it lies outside dir.
+//
+// Why the package's own file before PATH: the init must be the version
+// just installed, not another parachute-vault earlier on the hub's PATH
+// (an older global install, a developer's checkout). Why inside dir,
+// after symlinks: package.json is the package's data; "bin": "../../x"
+// must not make the hub run a file of someone else's.
+func packageBin(dir, name string) string {
+	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil {
+		return ""
+	}
+	var pkg struct {
+		Name string          `json:"name"`
+		Bin  json.RawMessage `json:"bin"`
+	}
+	if json.Unmarshal(b, &pkg) != nil {
+		return ""
+	}
+	var rel string
+	var bins map[string]string
+	if json.Unmarshal(pkg.Bin, &rel) == nil {
+		if pkg.Name[strings.LastIndex(pkg.Name, "/")+1:] != name {
+			rel = ""
+		}
+	} else if json.Unmarshal(pkg.Bin, &bins) == nil {
+		rel = bins[name]
+	}
+	if rel == "" {
+		return ""
+	}
+	realDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		return ""
+	}
+	p, err := filepath.EvalSymlinks(filepath.Join(realDir, rel))
+	if err != nil || !within(realDir, p) {
+		return ""
+	}
+	if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return ""
+	}
+	return p
+}
+
+// initBinary is where to run argv0 of a module command from: the
+// package's own bin, else argv0 on env's PATH.
+func initBinary(dir string, env []string, argv0 string) (string, error) {
+	if p := packageBin(dir, argv0); p != "" {
+		return p, nil
+	}
+	return lookPathIn(env, argv0)
+}

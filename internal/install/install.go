@@ -151,6 +151,9 @@ type Request struct {
 	// VaultName names the first vault a new vault install creates
 	// ("default" when empty).
 	VaultName string
+	// ScribeProvider and ScribeKey, for scribe, pick its transcription
+	// provider and that provider's API key (a secret: never logged).
+	ScribeProvider, ScribeKey string
 
 	// upgrade makes an unchanged version a no-op instead of a reinstall.
 	upgrade bool

@@ -87,7 +87,7 @@ func (in *Installer) CreateVault(ctx context.Context, name string) (*VaultCreate
 		return nil, err
 	}
 	argv := []string{"parachute-vault", "create", name, "--json"}
-	bin, err := lookPathIn(env, argv[0])
+	bin, err := initBinary(row.InstallDir, env, argv[0])
 	if err != nil {
 		return nil, fmt.Errorf("running %s: %w", strings.Join(argv, " "), err)
 	}

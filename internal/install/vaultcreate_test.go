@@ -1,6 +1,8 @@
 package install
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -51,5 +53,57 @@ func TestHealthUnder(t *testing.T) {
 		if got := healthUnder(tc.health, tc.paths); got != tc.want {
 			t.Errorf("healthUnder(%q, %q) = %q, want %q", tc.health, tc.paths, got, tc.want)
 		}
+	}
+}
+
+// TestPackageBin: the init runs the package's own bin, never a file
+// outside the package (through "..", an absolute path or a symlink), and
+// not one that is not executable.
+func TestPackageBin(t *testing.T) {
+	outside := filepath.Join(t.TempDir(), "evil")
+	if err := os.WriteFile(outside, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		bin  any
+		want string // relative to the package, "" for none
+	}{
+		{"map", map[string]string{"parachute-vault": "cli.js"}, "cli.js"},
+		{"map without the name", map[string]string{"other": "cli.js"}, ""},
+		{"string for the package's name", "cli.js", "cli.js"},
+		{"dot-dot", map[string]string{"parachute-vault": "../evil"}, ""},
+		{"absolute", map[string]string{"parachute-vault": outside}, ""},
+		{"symlink out", map[string]string{"parachute-vault": "link"}, ""},
+		{"not executable", map[string]string{"parachute-vault": "plain.js"}, ""},
+		{"garbage", 7, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			base := t.TempDir()
+			dir := filepath.Join(base, "pkg")
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(base, "evil"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			writeJSONFile(t, filepath.Join(dir, "package.json"), map[string]any{"name": "@x/parachute-vault", "bin": tc.bin})
+			if err := os.WriteFile(filepath.Join(dir, "cli.js"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "plain.js"), []byte(""), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Symlink(outside, filepath.Join(dir, "link")); err != nil {
+				t.Fatal(err)
+			}
+			want := ""
+			if tc.want != "" {
+				want, _ = filepath.EvalSymlinks(filepath.Join(dir, tc.want))
+			}
+			if got := packageBin(dir, "parachute-vault"); got != want {
+				t.Errorf("packageBin = %q, want %q", got, want)
+			}
+		})
 	}
 }

@@ -19,7 +19,8 @@ func (m *Manager) Install(short string, b api.InstallBody) (string, error) {
 	}
 	return m.startOp("install", short, func(ctx context.Context, in *install.Installer, logf func(string)) error {
 		res, err := in.Install(ctx, install.Request{Source: src, Channel: b.Channel, Tag: b.Tag, Port: b.Port,
-			NoStart: b.NoStart, AllowDowngrade: b.AllowDowngrade, NoCreate: b.NoCreate, VaultName: b.VaultName})
+			NoStart: b.NoStart, AllowDowngrade: b.AllowDowngrade, NoCreate: b.NoCreate, VaultName: b.VaultName,
+			ScribeProvider: b.ScribeProvider, ScribeKey: b.ScribeKey})
 		if res != nil && err == nil {
 			logf(res.Summary())
 		}

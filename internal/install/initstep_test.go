@@ -202,6 +202,19 @@ func TestVaultNoCreate(t *testing.T) {
 	}
 }
 
+// TestVaultNameCheckedFirst: a bad --vault-name is refused before
+// anything is installed.
+func TestVaultNameCheckedFirst(t *testing.T) {
+	paths := config.Paths{Root: t.TempDir()}
+	in := New(Options{Paths: paths, Runner: func(context.Context, Cmd) ([]byte, int, error) {
+		t.Fatal("a program ran")
+		return nil, 0, nil
+	}})
+	if _, err := in.Install(context.Background(), Request{Source: "vault", VaultName: "-x"}); err == nil || !strings.Contains(err.Error(), "--vault-name") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 // TestVaultInitFailureUndoesInstall: an init that exits non-zero fails
 // the install with "<cmd> exited <n>", and leaves no row, no package and
 // no vault directory behind.

@@ -29,6 +29,7 @@ import (
 	"sync"
 
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/manifest"
 )
 
 // Runtime runs modules; in practice the hub's supervisor. A nil Runtime
@@ -252,6 +253,9 @@ func (e *StartError) Unwrap() error { return e.Err }
 // downgrade is refused unless req.AllowDowngrade. Without a Runtime, or
 // with NoStart, the module is only registered.
 func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) {
+	if why := manifest.CheckVaultName(req.VaultName); req.VaultName != "" && why != "" {
+		return nil, fmt.Errorf("--vault-name %q: %s", req.VaultName, why)
+	}
 	src, err := ParseSource(req.Source, SourceOptions{Channel: req.Channel, Tag: req.Tag, DefaultChannel: in.defaultChannel()})
 	if err != nil {
 		return nil, err

@@ -193,6 +193,7 @@ var valueFlags = map[string]bool{
 	"--scope": true, "--aud": true, "--expires-in": true, "--sub": true, "--permissions": true, // auth mint-token
 	"--username": true, "--password": true,
 	"--domain": true, "--tunnel-name": true,
+	"--vault-name":      true,                       // install
 	"--scribe-provider": true, "--scribe-key": true, // install scribe
 }
 

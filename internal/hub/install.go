@@ -9,6 +9,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/install"
+	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/modops"
 	"github.com/openparachute/parachute/internal/settings"
 )
@@ -20,6 +21,9 @@ func (s *Server) handleInstall(w http.ResponseWriter, r *http.Request) error {
 	}
 	if apiE := checkOpSource(b.Channel, b.Source); apiE != nil {
 		return apiE
+	}
+	if why := manifest.CheckVaultName(b.VaultName); b.VaultName != "" && why != "" {
+		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "vault_name: %s", why)
 	}
 	if b.Channel == "" && b.Tag == "" {
 		// The admin's stored channel (PUT /api/modules/channel) applies

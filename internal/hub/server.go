@@ -198,6 +198,8 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/modules/{short}/config", s.handleModuleConfig)
 	m.HandleFunc("/api/modules/{short}/config/schema", s.handleModuleConfigSchema)
 	m.HandleFunc("/api/modules/{rest...}", s.dispatchModule)
+	m.HandleFunc("/vaults", s.method("POST", s.admin(s.handleCreateVault)))
+	m.HandleFunc("/admin/vault-admin-token/{name}", s.method("GET", s.adminSessionOrBearer(s.vaultsAPI().AdminToken)))
 	m.HandleFunc("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return apiErr(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path)
 	}))

@@ -64,6 +64,16 @@ func (r *wireRuntime) take() []string {
 func installFirstParty(t *testing.T, in *Installer, short string, req Request) *Result {
 	t.Helper()
 	dir := writeModule(t, filepath.Join(t.TempDir(), short), fixture{pkg: "@openparachute/" + short, version: "1.0.0", name: short, port: 0})
+	if short == "vault" {
+		// A new vault install runs `parachute-vault init` (initstep.go);
+		// this one succeeds without creating anything.
+		mustWrite(t, filepath.Join(dir, "bin", "init.sh"), "#!/bin/sh\nexit 0\n")
+		if err := os.Chmod(filepath.Join(dir, "bin", "init.sh"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeJSONFile(t, filepath.Join(dir, "package.json"), map[string]any{"name": "@openparachute/vault", "version": "1.0.0",
+			"bin": map[string]string{"parachute-vault": "bin/init.sh"}})
+	}
 	req.Source = dir
 	res, err := in.Install(context.Background(), req)
 	if err != nil {

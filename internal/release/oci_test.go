@@ -84,7 +84,7 @@ func TestImageConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := v1.Config{
-		User:         "65532:65532",
+		User: "65532:65532",
 		Env: []string{"PATH=/parachute/modules/bin:/usr/local/bin:/usr/bin:/bin", "PARACHUTE_HOME=/parachute",
 			"BUN_INSTALL=/parachute/modules", "TMPDIR=/parachute/tmp",
 			"PARACHUTE_BIND_HOST=0.0.0.0", "PORT=1939", "SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt"},

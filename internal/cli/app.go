@@ -121,6 +121,7 @@ func newApp(e *env) *cli.App {
 			unitCommand(e),
 			versionCommand(e),
 			vaultCommand(e),
+			healthCommand(e),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(e.stderr, "parachute: unknown command %q. Run `parachute --help` for the list of commands.\n", name)

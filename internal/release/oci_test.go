@@ -184,25 +184,6 @@ func dirNames(p string) []string {
 	return out
 }
 
-// TestFlyConfig keeps fly.toml in step with the image: the volume is the
-// image's data directory, the service port its PORT, the check /health.
-func TestFlyConfig(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "fly.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{
-		`destination = "` + ImageHome + `"`,
-		"internal_port = " + strconv.Itoa(1939),
-		`path = "/health"`,
-		`image = "` + ImageRepository + `:latest"`,
-	} {
-		if !strings.Contains(string(data), want) {
-			t.Errorf("fly.toml lacks %s", want)
-		}
-	}
-}
-
 // TestImageRuns unpacks the image with umoci and runs it with runc (crun
 // refuses this machine's hybrid cgroups): /health answers and the hub is
 // uid 65532. The volume is a host directory owned by 65532, as Fly mounts

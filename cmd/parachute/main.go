@@ -11,10 +11,23 @@ import (
 	"syscall"
 
 	"github.com/openparachute/parachute/internal/cli"
+	"github.com/openparachute/parachute/internal/envshim"
 	"github.com/openparachute/parachute/internal/reaper"
 )
 
 func main() {
+	// In the container image /usr/bin/env is this binary, for modules'
+	// "#!/usr/bin/env bun" scripts (internal/envshim says why).
+	if envshim.Invoked(os.Args[0]) {
+		code, env, err := envshim.Exec(os.Args[1:])
+		for _, kv := range env {
+			fmt.Println(kv)
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "env: %v\n", err)
+		}
+		os.Exit(code)
+	}
 	// As a container's PID 1, `serve` becomes a reaper that runs the real
 	// hub as its child (internal/reaper says why). Before any signal
 	// handler of our own: the reaper forwards signals rather than acting

@@ -133,6 +133,9 @@ func bunEntries(client *http.Client, cacheDir, arch string) ([]tarEntry, error) 
 	entries = append(entries, tarEntry{Name: rt.loader, Mode: 0o777, Link: rt.loaderLink})
 	entries = append(entries, dirEntries(ImageBunDir[1:])...)
 	entries = append(entries, tarEntry{Name: ImageBunDir[1:] + "/bun", Mode: 0o755, Data: bun})
+	// bun run as "node" behaves as node (what `bun --bun` relies on), so
+	// "#!/usr/bin/env node" scripts run too.
+	entries = append(entries, tarEntry{Name: ImageBunDir[1:] + "/node", Mode: 0o777, Link: "bun"})
 	return entries, nil
 }
 

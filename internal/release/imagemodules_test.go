@@ -20,12 +20,14 @@ import (
 	"github.com/openparachute/parachute/internal/testenv"
 )
 
-// bunModuleJS is the test module: a Bun HTTP server on $PORT answering
+// bunModuleJS is the test module, run as first-party modules are: a
+// package bin with a "#!/usr/bin/env bun" line, which bun links into
+// $BUN_INSTALL/bin (on the hub's PATH). It is a Bun HTTP server on $PORT answering
 // <anything>/health and <anything>/hello. At start it leaves an orphan
 // behind, as a double-forking module would: a middle bun process spawns a
 // detached grandchild and exits at once, and the grandchild records its
 // pid in $TMPDIR/orphan.pid and exits. Nobody but PID 1 waits for it.
-const bunModuleJS = `
+const bunModuleJS = `#!/usr/bin/env bun
 const { spawn } = require("node:child_process");
 const orphan = "require('node:fs').writeFileSync(process.env.TMPDIR + '/orphan.pid', String(process.pid))";
 const middle = "require('node:child_process').spawn(process.execPath, ['-e', " + JSON.stringify(orphan) + "], {detached: true, stdio: 'ignore'}).unref()";
@@ -46,14 +48,15 @@ Bun.serve({
 // bun module named short, registered on port.
 func bunModuleTgz(t *testing.T, short string, port int) []byte {
 	t.Helper()
-	pkg, _ := json.Marshal(map[string]any{"name": "parachute-" + short, "version": "1.0.0"})
+	bin := "parachute-" + short
+	pkg, _ := json.Marshal(map[string]any{"name": bin, "version": "1.0.0", "bin": map[string]string{bin: "server.js"}})
 	mod, _ := json.Marshal(map[string]any{"name": short, "port": port, "paths": []string{"/" + short},
-		"health": "/" + short + "/health", "startCmd": []string{"bun", "server.js"}})
+		"health": "/" + short + "/health", "startCmd": []string{bin, "serve"}})
 	var buf bytes.Buffer
 	zw := gzip.NewWriter(&buf)
 	if err := writeTar(zw, []tarEntry{
 		{Name: "package/package.json", Mode: 0o644, Data: pkg},
-		{Name: "package/server.js", Mode: 0o644, Data: []byte(bunModuleJS)},
+		{Name: "package/server.js", Mode: 0o755, Data: []byte(bunModuleJS)},
 		{Name: "package/.parachute/module.json", Mode: 0o644, Data: mod},
 	}, testStamp.Time); err != nil {
 		t.Fatal(err)

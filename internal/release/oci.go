@@ -172,6 +172,9 @@ func imageFor(t Target, binary string, base, bun v1.Layer, s Stamp) (v1.Image, e
 		{Name: "usr", Dir: true, Mode: 0o755},
 		{Name: "usr/bin", Dir: true, Mode: 0o755},
 		{Name: "usr/bin/parachute", Mode: 0o755, Data: data},
+		// Modules' commands are "#!/usr/bin/env bun" scripts and the image
+		// has no coreutils: the binary acts as env (internal/envshim).
+		{Name: "usr/bin/env", Mode: 0o777, Link: "parachute"},
 	}, s)
 	if err != nil {
 		return nil, err

@@ -162,8 +162,8 @@ func TestImageConfig(t *testing.T) {
 		wantFiles = append(wantFiles, d+"/ 755 0:0")
 	}
 	wantFiles = append(wantFiles, rt.loader+" 777 0:0 -> "+rt.loaderLink,
-		"usr/ 755 0:0", "usr/local/ 755 0:0", "usr/local/bin/ 755 0:0", "usr/local/bin/bun 755 0:0",
-		"usr/ 755 0:0", "usr/bin/ 755 0:0", "usr/bin/parachute 755 0:0")
+		"usr/ 755 0:0", "usr/local/ 755 0:0", "usr/local/bin/ 755 0:0", "usr/local/bin/bun 755 0:0", "usr/local/bin/node 777 0:0 -> bun",
+		"usr/ 755 0:0", "usr/bin/ 755 0:0", "usr/bin/parachute 755 0:0", "usr/bin/env 777 0:0 -> parachute")
 	if diff := cmp.Diff(wantFiles, got); diff != "" {
 		t.Errorf("image files (-want +got):\n%s", diff)
 	}

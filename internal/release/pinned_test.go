@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"crypto/sha512"
+	"debug/elf"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -169,5 +171,54 @@ func TestCacheNameIsTheChecksum(t *testing.T) {
 	p := pinnedFile{URL: "https://example.org/libc6_1_amd64.deb", Integrity: "sha256-" + hex.EncodeToString(sum[:])}
 	if want := "sha256-" + hex.EncodeToString(sum[:]) + "-libc6_1_amd64.deb"; p.cacheName() != want {
 		t.Errorf("cacheName = %q, want %q", p.cacheName(), want)
+	}
+}
+
+// TestBunLayerHasBunsLibraries reads the pinned bun's ELF header for the
+// host's architecture: its program interpreter and every library it needs
+// must be in the layer, so a bump of either pin that needs one more
+// library (libgcc_s, libstdc++) fails here rather than in a container.
+func TestBunLayerHasBunsLibraries(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: not downloading bun")
+	}
+	entries, err := bunEntries(nil, DefaultCacheDir(), hostTarget.Arch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	have := map[string]tarEntry{}
+	for _, e := range entries {
+		have["/"+e.Name] = e
+	}
+	rt := bunRuntimes[hostTarget.Arch]
+	bun, ok := have[ImageBunDir+"/bun"]
+	if !ok {
+		t.Fatal("no bun in the layer")
+	}
+	f, err := elf.NewFile(bytes.NewReader(bun.Data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var interp string
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b := make([]byte, p.Filesz)
+			if _, err := p.ReadAt(b, 0); err != nil {
+				t.Fatal(err)
+			}
+			interp = strings.TrimRight(string(b), "\x00")
+		}
+	}
+	if e, ok := have[interp]; !ok || e.Link != rt.loaderLink {
+		t.Errorf("bun's interpreter %s is not the layer's loader link %s -> %s", interp, rt.loader, rt.loaderLink)
+	}
+	libs, err := f.ImportedLibraries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range libs {
+		if _, ok := have["/"+rt.libDir+"/"+l]; !ok {
+			t.Errorf("bun needs %s, which the layer lacks in /%s", l, rt.libDir)
+		}
 	}
 }

@@ -271,6 +271,13 @@ func TestImageRunsBunModules(t *testing.T) {
 	c.moduleRunning(t, tok, short)
 	noZombie(t, c, filepath.Join(vol, "tmp", "orphan.pid"))
 
+	// The image's HEALTHCHECK command, run the way a runtime runs it:
+	// inside the container, with the image's environment.
+	hc := exec.Command(runc, "exec", c.id, ImageBinary, "health", "--timeout", "4s")
+	if out, err := hc.CombinedOutput(); err != nil || !strings.HasSuffix(strings.TrimSpace(string(out)), ": ok") {
+		t.Errorf("HEALTHCHECK `parachute health` in the container: %v\n%s", err, out)
+	}
+
 	if code := c.stop(t); code != 0 {
 		t.Fatalf("the hub exited %d on SIGTERM, want 0\n%s", code, c.logText())
 	}

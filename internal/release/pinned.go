@@ -114,7 +114,7 @@ func fetchPinned(client *http.Client, cacheDir string, p pinnedFile) ([]byte, er
 		return nil, err
 	}
 	if err := p.verify(data); err != nil {
-		return nil, fmt.Errorf("downloading: %w; the pin in internal/release/pins.go or the server is wrong", err)
+		return nil, fmt.Errorf("downloading: %w; the pin in internal/release/bunlayer.go or the server is wrong", err)
 	}
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating the download cache: %w", err)
@@ -136,6 +136,11 @@ func download(client *http.Client, p pinnedFile) ([]byte, error) {
 		return nil, fmt.Errorf("downloading %s: %w", p.URL, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		// Debian drops a superseded point release's .deb from the pool.
+		return nil, fmt.Errorf("downloading %s: %s: the pinned file is gone from the server; "+
+			"bump its version and checksum in internal/release/bunlayer.go", p.URL, resp.Status)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("downloading %s: %s", p.URL, resp.Status)
 	}

@@ -75,6 +75,15 @@ func TestFetchPinned(t *testing.T) {
 		t.Error("a tampered cache was papered over by a download")
 	}
 
+	gone := pin
+	gone.Integrity = "sha256-" + strings.Repeat("ab", 32)
+	srvGone := httptest.NewServer(http.NotFoundHandler())
+	defer srvGone.Close()
+	gone.URL = srvGone.URL + "/libc6.deb"
+	if _, err := fetchPinned(srvGone.Client(), t.TempDir(), gone); err == nil || !strings.Contains(err.Error(), "bump its version") {
+		t.Errorf("a 404 says %v, want a hint to bump the pin", err)
+	}
+
 	big := pin
 	big.MaxSize = 4
 	big.URL += "?big"

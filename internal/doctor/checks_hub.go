@@ -12,8 +12,10 @@ import (
 	"strings"
 
 	"github.com/openparachute/parachute/internal/expose"
+	"github.com/openparachute/parachute/internal/expose/connector"
 	"github.com/openparachute/parachute/internal/expose/state"
 	"github.com/openparachute/parachute/internal/origin"
+	"github.com/openparachute/parachute/internal/servicemgr"
 )
 
 // checkToken: the operator token exists, is a private regular file we own,
@@ -131,7 +133,7 @@ func checkExposure(ctx context.Context, d *Doctor, r *run) {
 		r.add(tailscaleFinding(ctx, p, rec))
 	}
 	if rec := st.Providers[state.Cloudflare]; rec != nil {
-		for _, f := range cloudflareFindings(ctx, p, rec) {
+		for _, f := range cloudflareFindings(ctx, d, r, rec) {
 			r.add(f)
 		}
 	}
@@ -175,18 +177,24 @@ func tailscaleFinding(ctx context.Context, p Probes, rec *state.Record) Finding 
 	return Finding{Check: "exposure", Severity: OK, Seen: fmt.Sprintf("tailscale serves the hub at %s (%s)", rec.Origin(), rec.Layer)}
 }
 
-func cloudflareFindings(ctx context.Context, p Probes, rec *state.Record) []Finding {
+func cloudflareFindings(ctx context.Context, d *Doctor, r *run, rec *state.Record) []Finding {
+	p := d.Probes
 	var out []Finding
-	if p.LookPath != nil {
-		if _, err := p.LookPath("cloudflared"); err != nil {
-			return []Finding{{Check: "exposure", Severity: Info,
-				Seen: "expose-state records a Cloudflare exposure at " + rec.Origin() + ", but cloudflared is not installed here to check it"}}
-		}
-	}
 	for _, name := range sortedKeys(rec.Tunnels) {
 		tun := rec.Tunnels[name]
+		if tun.Connector == state.ConnectorHub {
+			out = append(out, hubConnectorFinding(d, r, name, tun))
+			continue
+		}
 		if tun.Unit == "" || p.ConnectorState == nil {
 			continue
+		}
+		if p.LookPath != nil {
+			if _, err := p.LookPath("cloudflared"); err != nil {
+				out = append(out, Finding{Check: "exposure", Severity: Info,
+					Seen: "expose-state records a Cloudflare exposure at " + rec.Origin() + ", but cloudflared is not installed here to check it"})
+				continue
+			}
 		}
 		cs, err := p.ConnectorState(ctx, tun.Unit, tun.System)
 		sudo, scope := "", " --user"
@@ -209,6 +217,57 @@ func cloudflareFindings(ctx context.Context, p Probes, rec *state.Record) []Find
 		}
 	}
 	return out
+}
+
+// hubConnectorFinding judges a tunnel whose connector the hub runs (no
+// service manager when it was exposed): it is up when the running hub has
+// a `cloudflared … --config <its config> run` child, as package
+// expose/connector starts it. There is no unit to restart: the hub
+// restarts the connector itself and retries a failed start when
+// expose-state.json changes, so the fixes read its log and re-expose (or
+// start the hub).
+func hubConnectorFinding(d *Doctor, r *run, name string, tun state.Tunnel) Finding {
+	p := d.Probes
+	log := connector.LogFile(d.Paths.Root, name)
+	tail := "tail -n 30 " + log
+	if !r.hubUp {
+		start := "parachute start"
+		if p.Kind == servicemgr.KindNone {
+			start = "parachute serve   # or restart the container that runs it"
+		}
+		return Finding{Check: "exposure", Severity: Error,
+			Seen: fmt.Sprintf("the hub runs the Cloudflare connector for %s and is not answering: https://%s does not reach this hub", tun.Hostname, tun.Hostname),
+			Fix:  start}
+	}
+	hubPID := 0
+	if p.HolderOf != nil {
+		if h, ok := p.HolderOf(p.HubPort); ok {
+			hubPID = h.PID
+		}
+	}
+	if hubPID == 0 || p.ChildArgvs == nil {
+		return Finding{Check: "exposure", Severity: Info,
+			Seen: fmt.Sprintf("the hub runs the Cloudflare connector for %s; whether it is running cannot be told here", tun.Hostname),
+			Fix:  tail}
+	}
+	kids, err := p.ChildArgvs(hubPID)
+	if err != nil {
+		return Finding{Check: "exposure", Severity: Warn,
+			Seen: fmt.Sprintf("could not list the hub's (pid %d) processes to find the Cloudflare connector for %s: %v", hubPID, tun.Hostname, err),
+			Fix:  tail}
+	}
+	for _, pid := range slices.Sorted(maps.Keys(kids)) {
+		if connector.IsArgv(kids[pid], tun.ConfigPath) {
+			return Finding{Check: "exposure", Severity: OK,
+				Seen: fmt.Sprintf("the hub (pid %d) runs the Cloudflare connector for %s (pid %d)", hubPID, tun.Hostname, pid)}
+		}
+	}
+	return Finding{Check: "exposure", Severity: Error,
+		Seen: fmt.Sprintf("the hub (pid %d) is not running the Cloudflare connector for %s: https://%s does not reach this hub", hubPID, tun.Hostname, tun.Hostname),
+		Detail: []string{"the hub starts the connector when it starts and when expose-state.json changes, and restarts it when it exits",
+			"its output is in " + log},
+		Fix: tail + "   # why it is not running (cloudflared missing from the hub's PATH, a bad config)\n" +
+			"parachute expose public --cloudflare --domain " + tun.Hostname + "   # rewrites expose-state.json, so the hub starts it again"}
 }
 
 func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -96,6 +96,9 @@ type Probes struct {
 	HolderOf  func(port int) (ports.Holder, bool)
 	Listening func(port int) bool
 	ParentOf  func(pid int) int
+	// ChildArgvs is the command line of each child of a process, by pid
+	// (nil: cannot tell here); it finds the connectors the hub runs.
+	ChildArgvs func(pid int) (map[int][]string, error)
 
 	// DiskFree reports the free and total bytes of the file system at path.
 	DiskFree func(path string) (free, total uint64, err error)

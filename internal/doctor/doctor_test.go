@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/expose/connector"
 	"github.com/openparachute/parachute/internal/expose/state"
 	"github.com/openparachute/parachute/internal/ports"
 	"github.com/openparachute/parachute/internal/servicemgr"
@@ -280,6 +281,38 @@ func TestPlantedProblems(t *testing.T) {
 			},
 			seen: "the Cloudflare connector for hub.example.com (parachute-cloudflared-hub.service) is failed",
 			fix:  "systemctl --user restart parachute-cloudflared-hub.service"},
+		{name: "hub-run connector running", check: "exposure", sev: OK,
+			plant: func(t *testing.T, h *healthy) {
+				saveHubTunnel(t, h)
+				h.p.ChildArgvs = func(pid int) (map[int][]string, error) {
+					if pid != 100 {
+						return nil, nil
+					}
+					return map[int][]string{150: {"bun", "run", "weather"},
+						160: connector.Argv("cloudflared", "/cfg/hub/config.yml")}, nil
+				}
+			},
+			seen: "the hub (pid 100) runs the Cloudflare connector for hub.example.com (pid 160)"},
+		{name: "hub-run connector not running", check: "exposure", sev: Error,
+			plant: func(t *testing.T, h *healthy) {
+				saveHubTunnel(t, h)
+				h.p.ChildArgvs = func(pid int) (map[int][]string, error) {
+					// A connector for another config is not this tunnel's.
+					return map[int][]string{150: {"bun", "run", "weather"},
+						170: connector.Argv("cloudflared", "/cfg/other/config.yml")}, nil
+				}
+			},
+			seen:   "the hub (pid 100) is not running the Cloudflare connector for hub.example.com",
+			detail: "cloudflared-hub.log",
+			fix:    "parachute expose public --cloudflare --domain hub.example.com"},
+		{name: "hub-run connector, hub down", check: "exposure", sev: Error,
+			plant: func(t *testing.T, h *healthy) {
+				saveHubTunnel(t, h)
+				h.p.Kind, h.p.UnitState = servicemgr.KindNone, nil
+				h.p.Health = func(context.Context) error { return errors.New("connection refused") }
+			},
+			seen: "the hub runs the Cloudflare connector for hub.example.com and is not answering",
+			fix:  "parachute serve"},
 		{name: "malformed expose-state", check: "exposure", sev: Error,
 			plant: func(t *testing.T, h *healthy) {
 				mustWrite(t, filepath.Join(h.paths.Root, state.StateFile), "{not json", 0o600)
@@ -346,6 +379,19 @@ func saveExposure(t *testing.T, h *healthy, ts *state.Record) {
 	if err := state.Save(h.paths.Root, st); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// saveHubTunnel writes an expose-state with a cloudflare tunnel whose
+// connector the hub runs (no unit), as expose records it in a container.
+func saveHubTunnel(t *testing.T, h *healthy) {
+	t.Helper()
+	st := &state.State{Providers: map[state.Provider]*state.Record{state.Cloudflare: {Version: 1, Layer: "public", Mode: "path",
+		CanonicalFQDN: "hub.example.com", Port: 443, HubPort: 1939, Tunnels: map[string]state.Tunnel{"hub": {UUID: "u-1", Name: "hub",
+			Hostname: "hub.example.com", ConfigPath: "/cfg/hub/config.yml", Connector: state.ConnectorHub}}}}}
+	if err := state.Save(h.paths.Root, st); err != nil {
+		t.Fatal(err)
+	}
+	h.p.Issuer = func(context.Context) (string, error) { return "https://hub.example.com", nil }
 }
 
 // fakeTailscale makes tailscale present, answering `serve status --json`

@@ -47,14 +47,15 @@ func HostProbes(paths config.Paths, ctl *hubsvc.Controller) Probes {
 			var me map[string]any
 			return client.JSON(ctx, http.MethodGet, "/api/me", nil, &me)
 		},
-		Issuer:    func(ctx context.Context) (string, error) { return issuer(ctx, base) },
-		HolderOf:  ports.HolderOf,
-		Listening: func(port int) bool { return ports.Listening(port, 300*time.Millisecond) },
-		ParentOf:  parentOf,
-		DiskFree:  diskFree,
-		LookPath:  exec.LookPath,
-		Run:       servicemgr.ExecRunner,
-		Linger:    linger,
+		Issuer:     func(ctx context.Context) (string, error) { return issuer(ctx, base) },
+		HolderOf:   ports.HolderOf,
+		Listening:  func(port int) bool { return ports.Listening(port, 300*time.Millisecond) },
+		ParentOf:   parentOf,
+		ChildArgvs: childArgvs,
+		DiskFree:   diskFree,
+		LookPath:   exec.LookPath,
+		Run:        servicemgr.ExecRunner,
+		Linger:     linger,
 	}
 	if ctl == nil || ctl.Mgr == nil || ctl.Mgr.Kind() == servicemgr.KindNone {
 		return p

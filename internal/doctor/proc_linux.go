@@ -1,6 +1,8 @@
 package doctor
 
 import (
+	"bytes"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -26,4 +28,26 @@ func parentOf(pid int) int {
 	}
 	n, _ := strconv.Atoi(f[1])
 	return n
+}
+
+// childArgvs is the command line of each child of pid, by child pid, read
+// from /proc. Processes that exit while it looks are skipped.
+var childArgvs = func(pid int) (map[int][]string, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("listing processes: %w", err)
+	}
+	out := map[int][]string{}
+	for _, e := range ents {
+		n, err := strconv.Atoi(e.Name())
+		if err != nil || n <= 1 || parentOf(n) != pid {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil || len(b) == 0 {
+			continue // gone, or a zombie
+		}
+		out[n] = strings.Split(string(bytes.TrimSuffix(b, []byte{0})), "\x00")
+	}
+	return out, nil
 }

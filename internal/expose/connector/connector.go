@@ -271,6 +271,15 @@ func Argv(bin, configPath string) []string {
 	return []string{bin, "tunnel", "--config", configPath, "run"}
 }
 
+// IsArgv reports whether argv is the command line of the connector Argv
+// builds for configPath, whatever cloudflared binary (or interpreter in
+// front of it) runs it: doctor tells the hub's connector among its
+// children by it.
+func IsArgv(argv []string, configPath string) bool {
+	want := Argv("", configPath)[1:]
+	return len(argv) > len(want) && slices.Equal(argv[len(argv)-len(want):], want)
+}
+
 // validName is expose.ValidTunnelName, repeated so the hub does not link
 // the expose package (and the service manager behind it).
 func validName(n string) bool {

@@ -318,3 +318,24 @@ func TestWorldWritableStateIsReported(t *testing.T) {
 		t.Errorf("no warning about %s:\n%s", path, logs.String())
 	}
 }
+
+func TestIsArgv(t *testing.T) {
+	const cfg = "/root/.parachute/cloudflared/hub/config.yml"
+	for _, c := range []struct {
+		name string
+		argv []string
+		want bool
+	}{
+		{"as Argv builds it", Argv("/usr/local/bin/cloudflared", cfg), true},
+		{"from the hub's PATH", Argv("cloudflared", cfg), true},
+		{"a script behind an interpreter", append([]string{"/bin/sh"}, Argv("/opt/cf", cfg)...), true},
+		{"another tunnel's config", Argv("cloudflared", "/other/config.yml"), false},
+		{"no binary", []string{"tunnel", "--config", cfg, "run"}, false},
+		{"another subcommand", []string{"cloudflared", "tunnel", "--config", cfg, "list"}, false},
+		{"empty", nil, false},
+	} {
+		if got := IsArgv(c.argv, cfg); got != c.want {
+			t.Errorf("%s: IsArgv(%q) = %v, want %v", c.name, c.argv, got, c.want)
+		}
+	}
+}

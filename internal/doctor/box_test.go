@@ -64,6 +64,35 @@ func TestDoctorInBox(t *testing.T) {
 			t.Errorf("fix = %q", f.Fix)
 		}
 	})
+	t.Run("failed on its configuration says EX_CONFIG", func(t *testing.T) {
+		writeHubUnit(t, "ExecStart=/bin/sh -c 'exit 78'", "Restart=on-failure", "RestartPreventExitStatus=78")
+		systemctl(t, "start", "parachute-hub.service")
+		waitState(t, "failed")
+		f := findOne(t, inBoxReport(t), "hub-unit", Error)
+		if !strings.Contains(f.Seen, "has failed (result exit-code, exited 78 (EX_CONFIG: ") || !strings.Contains(f.Fix, "the setting to fix") {
+			t.Errorf("exit 78: %+v", f)
+		}
+	})
+	t.Run("killed by a signal says which", func(t *testing.T) {
+		// systemd turns $$ into $, so the shell sees its own pid in $$.
+		writeHubUnit(t, "ExecStart=/bin/sh -c 'kill -KILL $$$$'")
+		systemctl(t, "start", "parachute-hub.service")
+		waitState(t, "failed")
+		f := findOne(t, inBoxReport(t), "hub-unit", Error)
+		if !strings.Contains(f.Seen, "has failed (result signal, killed by signal 9 (killed))") {
+			t.Errorf("SIGKILL: %+v", f)
+		}
+	})
+	t.Run("crash-looping shows the last exit", func(t *testing.T) {
+		// A long RestartSec holds the unit in auto-restart while doctor looks.
+		writeHubUnit(t, "ExecStart=/bin/sh -c 'exit 3'", "Restart=always", "RestartSec=1h")
+		systemctl(t, "start", "parachute-hub.service")
+		waitState(t, "activating")
+		f := findOne(t, inBoxReport(t), "hub-unit", Error)
+		if !strings.Contains(f.Seen, "is crash-looping") || !strings.Contains(f.Seen, "result exit-code, exited 3") {
+			t.Errorf("crash loop: %+v", f)
+		}
+	})
 	t.Run("systemd PATH lacks bun the shell has", func(t *testing.T) {
 		bunDir := t.TempDir()
 		if err := os.WriteFile(filepath.Join(bunDir, "bun"), []byte("#!/bin/sh\n"), 0o755); err != nil {

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"syscall"
 
 	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/servicemgr"
+	"github.com/openparachute/parachute/internal/unit"
 )
 
 // journalLines is how much of the hub unit's log a failure finding shows.
@@ -39,10 +41,13 @@ func checkHubUnit(ctx context.Context, d *Doctor, r *run) {
 			Seen: "no hub unit is installed: the hub does not start at boot or restart after a crash",
 			Fix:  "parachute init"})
 	case st.ActiveState == "failed":
+		fix := "parachute logs hub   # read why, fix it, then:\nparachute start"
+		if st.LastExitCode != nil && *st.LastExitCode == unit.ExitConfig {
+			fix = "parachute logs hub   # it names the setting to fix (PORT, the bind address); starting it again before that fails the same way\nparachute start"
+		}
 		r.add(Finding{Check: "hub-unit", Severity: Error,
 			Seen:   fmt.Sprintf("the hub unit %s has failed (%s)", p.UnitName, failure(st)),
-			Detail: journal(ctx, p),
-			Fix:    "parachute logs hub   # read why, fix it, then:\nparachute start"})
+			Detail: journal(ctx, p), Fix: fix})
 	case st.SubState == "auto-restart" || (st.ActiveState == "activating" && st.NRestarts > 0):
 		r.add(Finding{Check: "hub-unit", Severity: Error,
 			Seen:   fmt.Sprintf("the hub unit %s is crash-looping (%d restarts, %s)", p.UnitName, st.NRestarts, failure(st)),
@@ -69,13 +74,33 @@ func failure(st servicemgr.State) string {
 	if st.Result != "" && st.Result != "success" {
 		parts = append(parts, "result "+st.Result)
 	}
-	if st.LastExitCode != nil {
-		parts = append(parts, "last exit "+strconv.Itoa(*st.LastExitCode))
+	switch {
+	case st.LastExitCode != nil:
+		parts = append(parts, exitMeaning(*st.LastExitCode))
+	case st.LastExitSignal != 0:
+		parts = append(parts, fmt.Sprintf("killed by signal %d (%v)", st.LastExitSignal, syscall.Signal(st.LastExitSignal)))
 	}
 	if st.Detail != "" {
 		parts = append(parts, st.Detail)
 	}
 	return orWord(strings.Join(parts, ", "), "no exit status recorded")
+}
+
+// exitMeaning says what the hub's last exit status means: its own codes
+// (package unit), and systemd's for a hub it could not even start
+// (systemd.exec(5), "Process Exit Codes").
+func exitMeaning(code int) string {
+	what := map[int]string{
+		unit.ExitFailure: "a runtime failure, such as its port in use, that its log names",
+		unit.ExitConfig:  "EX_CONFIG: the hub's configuration is invalid, and restarting cannot fix it, so systemd does not",
+		200:              "systemd could not enter its WorkingDirectory",
+		203:              "systemd could not execute the hub binary: moved, deleted or not executable",
+		217:              "systemd could not switch to its User=",
+	}[code]
+	if what == "" {
+		return "exited " + strconv.Itoa(code)
+	}
+	return fmt.Sprintf("exited %d (%s)", code, what)
 }
 
 // journal is the unit's log tail, or a line saying it could not be read.

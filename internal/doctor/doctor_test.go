@@ -125,7 +125,7 @@ func TestHealthyBoxHasNoProblems(t *testing.T) {
 // TestPlantedProblems: each problem planted on a healthy box yields its
 // finding, with its severity, what was seen, and the fix.
 func TestPlantedProblems(t *testing.T) {
-	exit1 := 1
+	exit1, exit78 := 1, 78
 	cases := []struct {
 		name      string
 		plant     func(t *testing.T, h *healthy)
@@ -142,7 +142,24 @@ func TestPlantedProblems(t *testing.T) {
 				}
 				h.p.Journal = func(context.Context, int) ([]string, error) { return []string{"boom: bad config"}, nil }
 			},
-			seen: "has failed (result exit-code, last exit 1)", fix: "parachute logs hub", detail: "boom: bad config"},
+			seen: "has failed (result exit-code, exited 1 (a runtime failure", fix: "parachute logs hub", detail: "boom: bad config"},
+		{name: "unit failed on its configuration", check: "hub-unit", sev: Error,
+			plant: func(t *testing.T, h *healthy) {
+				h.p.UnitState = func(context.Context) (servicemgr.State, error) {
+					return servicemgr.State{Installed: true, LoadState: "loaded", ActiveState: "failed", SubState: "failed",
+						Result: "exit-code", LastExitCode: &exit78}, nil
+				}
+			},
+			seen: "has failed (result exit-code, exited 78 (EX_CONFIG: the hub's configuration is invalid, and restarting cannot fix it",
+			fix:  "it names the setting to fix"},
+		{name: "unit killed by a signal", check: "hub-unit", sev: Error,
+			plant: func(t *testing.T, h *healthy) {
+				h.p.UnitState = func(context.Context) (servicemgr.State, error) {
+					return servicemgr.State{Installed: true, LoadState: "loaded", ActiveState: "failed", SubState: "failed",
+						Result: "signal", LastExitSignal: 9}, nil
+				}
+			},
+			seen: "has failed (result signal, killed by signal 9 (killed))", fix: "parachute logs hub"},
 		{name: "unit crash-looping", check: "hub-unit", sev: Error,
 			plant: func(t *testing.T, h *healthy) {
 				h.p.UnitState = func(context.Context) (servicemgr.State, error) {

@@ -19,6 +19,7 @@ import (
 	"github.com/openparachute/parachute/internal/hubclient"
 	"github.com/openparachute/parachute/internal/install"
 	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/migrate"
 )
 
 // opDeadline bounds waiting for a hub operation (it has its own timeout).
@@ -128,7 +129,7 @@ func runInstall(e *env, c *cli.Context) error {
 		ScribeProvider: scribe.provider, ScribeKey: scribe.key}
 	body := api.InstallBody{Source: arg, Channel: req.Channel, Tag: req.Tag, Port: req.Port, NoStart: req.NoStart, AllowDowngrade: req.AllowDowngrade,
 		NoCreate: req.NoCreate, VaultName: req.VaultName, ScribeProvider: req.ScribeProvider, ScribeKey: req.ScribeKey}
-	return viaHubOrLocal(e, c, paths, "install", short, body, func(in *install.Installer) (string, error) {
+	err = viaHubOrLocal(e, c, paths, "install", short, body, func(in *install.Installer) (string, error) {
 		req.NoStart = true // no hub, nothing runs modules
 		res, err := in.Install(c.Context, req)
 		if err != nil {
@@ -139,6 +140,15 @@ func runInstall(e *env, c *cli.Context) error {
 		}
 		return fmt.Sprintf("%s\n  The hub is not running; %s will start with it (`parachute start`).", res.Summary(), res.Short), nil
 	})
+	if err != nil {
+		return err
+	}
+	// Legacy files of the TypeScript hub left in the config root: one line
+	// pointing at `parachute migrate` (reference lifecycle §3.4 step 11, §5.6).
+	if n := migrate.Notice(paths); n != "" {
+		e.printf("%s\n", n)
+	}
+	return nil
 }
 
 // opShort is the module name the hub route is addressed to.

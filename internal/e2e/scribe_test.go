@@ -15,30 +15,6 @@ import (
 	"github.com/openparachute/parachute/internal/testenv"
 )
 
-// scribeFixtureBun returns the directory holding a bun executable: bun on
-// PATH, else the one install's bun tests cache under $TMPDIR (installed
-// from npm once; it is ~100 MB).
-func scribeFixtureBun(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("bun"); err == nil {
-		return filepath.Dir(p)
-	}
-	if _, err := exec.LookPath("npm"); err != nil {
-		testenv.Unavailable(t, "needs bun, or npm to install it: %v", err)
-	}
-	prefix := filepath.Join(os.TempDir(), "parachute-test-bun")
-	bin := filepath.Join(prefix, "bin")
-	if out, err := exec.Command(filepath.Join(bin, "bun"), "--version").CombinedOutput(); err == nil && len(out) > 0 {
-		return bin
-	}
-	cmd := exec.Command("npm", "install", "-g", "--no-fund", "--no-audit", "bun")
-	cmd.Env = append(os.Environ(), "NPM_CONFIG_PREFIX="+prefix)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		testenv.Unavailable(t, "could not install bun from npm: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // TestScribeInstallWiresVault installs the scribe-like fixture
 // (testdata/modules/scribe, packed by npm, installed by bun from the
 // tarball) next to a running vault stand-in, with a provider and key on
@@ -50,7 +26,7 @@ func TestScribeInstallWiresVault(t *testing.T) {
 	if _, err := exec.LookPath("npm"); err != nil {
 		testenv.Unavailable(t, "needs npm (npm pack): %v", err)
 	}
-	bunBin := scribeFixtureBun(t)
+	bunBin := testenv.Bun(t)
 	bunHome := t.TempDir()
 	// The vault stand-in: the first-party vault runs `parachute-vault
 	// serve`, and testmod serves any …/health.

@@ -131,7 +131,7 @@ func checkDisk(_ context.Context, d *Doctor, r *run) {
 			f.Severity = Error
 		}
 		f.Seen = "only " + f.Seen
-		f.Fix = "du -sh " + d.Paths.Root + "/* | sort -h   # find what is big\nparachute migrate --list   # legacy files that can be archived"
+		f.Fix = "du -sh " + shellArg(d.Paths.Root) + "/* | sort -h   # find what is big\nparachute migrate --list   # legacy files that can be archived"
 	}
 	r.add(f)
 }
@@ -139,7 +139,7 @@ func checkDisk(_ context.Context, d *Doctor, r *run) {
 // checkLogs: the hub's and the modules' log files, and any that grew big.
 func checkLogs(_ context.Context, d *Doctor, r *run) {
 	var total int64
-	var big []string
+	var big, bigArgs []string
 	dirs, _ := filepath.Glob(filepath.Join(d.Paths.Root, "*", "logs"))
 	for _, dir := range dirs {
 		_ = filepath.WalkDir(dir, func(path string, de fs.DirEntry, err error) error {
@@ -153,6 +153,7 @@ func checkLogs(_ context.Context, d *Doctor, r *run) {
 			total += fi.Size()
 			if fi.Size() > bigLog {
 				big = append(big, path+" ("+human(uint64(fi.Size()))+")")
+				bigArgs = append(bigArgs, shellArg(path))
 			}
 			return nil
 		})
@@ -164,15 +165,7 @@ func checkLogs(_ context.Context, d *Doctor, r *run) {
 	r.add(Finding{Check: "logs", Severity: Warn,
 		Seen:   fmt.Sprintf("%d log file(s) are larger than %s (all logs: %s)", len(big), human(bigLog), human(uint64(total))),
 		Detail: big,
-		Fix:    "truncate -s 0 " + strings.Join(firstWords(big), " ") + "   # after reading what you need"})
-}
-
-func firstWords(s []string) []string {
-	out := make([]string, len(s))
-	for i, v := range s {
-		out[i], _, _ = strings.Cut(v, " (")
-	}
-	return out
+		Fix:    "truncate -s 0 " + strings.Join(bigArgs, " ") + "   # after reading what you need"})
 }
 
 // human formats bytes with a binary unit and one decimal.

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,30 +35,30 @@ func checkToken(ctx context.Context, d *Doctor, r *run) {
 			Seen: "there is no operator token at " + path + ": CLI verbs cannot authenticate to the hub", Fix: rotate})
 		return
 	case err != nil:
-		r.add(Finding{Check: "token", Severity: Error, Seen: fmt.Sprintf("cannot read %s: %v", path, err), Fix: "ls -l " + path})
+		r.add(Finding{Check: "token", Severity: Error, Seen: fmt.Sprintf("cannot read %s: %v", path, err), Fix: "ls -l " + shellArg(path)})
 		return
 	case !fi.Mode().IsRegular():
 		// Why: the CLI refuses to follow a symlinked token (it would send
 		// whatever it points at to the hub as a bearer token).
 		r.add(Finding{Check: "token", Severity: Error,
 			Seen: path + " is not a regular file (" + fi.Mode().Type().String() + "); the CLI refuses to use it",
-			Fix:  "rm " + path + " && " + rotate})
+			Fix:  "rm " + shellArg(path) + " && " + rotate})
 		return
 	}
 	if uid, ok := fileOwner(fi); ok && uid != d.Probes.EUID {
 		r.add(Finding{Check: "token", Severity: Error,
 			Seen: fmt.Sprintf("%s is owned by uid %d, not by you (uid %d)", path, uid, d.Probes.EUID),
-			Fix:  "sudo chown " + strconv.Itoa(d.Probes.EUID) + " " + path})
+			Fix:  "sudo chown " + strconv.Itoa(d.Probes.EUID) + " " + shellArg(path)})
 		return
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
 		r.add(Finding{Check: "token", Severity: Error,
 			Seen: fmt.Sprintf("%s is readable by others (mode %04o): anyone who reads it administers the hub", path, perm),
-			Fix:  "chmod 600 " + path + " && " + rotate})
+			Fix:  "chmod 600 " + shellArg(path) + " && " + rotate})
 		return
 	}
 	if _, err := os.ReadFile(path); err != nil {
-		r.add(Finding{Check: "token", Severity: Error, Seen: fmt.Sprintf("cannot read %s: %v", path, err), Fix: "ls -l " + path})
+		r.add(Finding{Check: "token", Severity: Error, Seen: fmt.Sprintf("cannot read %s: %v", path, err), Fix: "ls -l " + shellArg(path)})
 		return
 	}
 	if !r.hubUp || d.Probes.TokenCheck == nil {
@@ -122,7 +123,7 @@ func checkExposure(ctx context.Context, d *Doctor, r *run) {
 	st, err := state.Load(d.Paths.Root)
 	if err != nil {
 		r.add(Finding{Check: "exposure", Severity: Error, Seen: err.Error(),
-			Fix: "mv " + d.Paths.Root + "/" + state.StateFile + " " + d.Paths.Root + "/" + state.StateFile + ".bad   # then re-run parachute expose"})
+			Fix: "mv " + shellArg(filepath.Join(d.Paths.Root, state.StateFile)) + " " + shellArg(filepath.Join(d.Paths.Root, state.StateFile+".bad")) + "   # then re-run parachute expose"})
 		return
 	}
 	if len(st.Providers) == 0 {
@@ -229,7 +230,7 @@ func cloudflareFindings(ctx context.Context, d *Doctor, r *run, rec *state.Recor
 func hubConnectorFinding(d *Doctor, r *run, name string, tun state.Tunnel) Finding {
 	p := d.Probes
 	log := connector.LogFile(d.Paths.Root, name)
-	tail := "tail -n 30 " + log
+	tail := "tail -n 30 " + shellArg(log)
 	if !r.hubUp {
 		start := "parachute start"
 		if p.Kind == servicemgr.KindNone {

@@ -15,6 +15,7 @@ package doctor
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/openparachute/parachute/internal/config"
@@ -185,4 +186,15 @@ func scopeFlag(k servicemgr.Kind) string {
 		return " --user"
 	}
 	return ""
+}
+
+// shellArg quotes s for a POSIX shell when it holds anything but
+// characters that never need it, so a fix naming a path under a config
+// root with a space in it runs on that path and no other (a bare
+// `rm /a b/operator.token` would remove /a and b/operator.token).
+func shellArg(s string) string {
+	if s != "" && strings.Trim(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@%+=:,./-") == "" {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

@@ -513,3 +513,50 @@ func TestNoUnitNoModulePath(t *testing.T) {
 		t.Errorf("module-path without a unit: %+v", f)
 	}
 }
+
+func TestShellArg(t *testing.T) {
+	for in, want := range map[string]string{
+		"/home/alice/.parachute/operator.token": "/home/alice/.parachute/operator.token",
+		"/Users/a b/.parachute":                 "'/Users/a b/.parachute'",
+		"/tmp/it's":                             `'/tmp/it'\''s'`,
+		"/tmp/$(reboot)":                        "'/tmp/$(reboot)'",
+		"":                                      "''",
+	} {
+		if got := shellArg(in); got != want {
+			t.Errorf("shellArg(%q) = %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestFixesQuoteTheRoot: a config root with a space in its path gets
+// fixes that name its files as one shell word each, so the command the
+// operator pastes touches that file and no other.
+func TestFixesQuoteTheRoot(t *testing.T) {
+	h := newHealthy(t)
+	spaced := filepath.Join(t.TempDir(), "my parachute")
+	if err := os.Rename(h.paths.Root, spaced); err != nil {
+		t.Fatal(err)
+	}
+	h.paths.Root = spaced
+	tok := h.paths.OperatorToken()
+	os.Remove(tok)
+	if err := os.Symlink("/etc/passwd", tok); err != nil {
+		t.Fatal(err)
+	}
+	log := filepath.Join(spaced, "weather", "logs", "weather (old).log")
+	mustWrite(t, log, "", 0o600)
+	if err := os.Truncate(log, bigLog+1); err != nil { // sparse
+		t.Fatal(err)
+	}
+	mustWrite(t, filepath.Join(spaced, state.StateFile), "{not json", 0o600)
+	rep := h.run(t)
+	for check, want := range map[string]string{
+		"token":    "rm '" + tok + "' && parachute auth rotate-operator",
+		"logs":     "truncate -s 0 '" + log + "'   # after reading what you need",
+		"exposure": "mv '" + filepath.Join(spaced, state.StateFile) + "' '" + filepath.Join(spaced, state.StateFile) + ".bad'   # then re-run parachute expose",
+	} {
+		if f := find(rep, check); len(f) != 1 || f[0].Fix != want {
+			t.Errorf("%s fix = %+v, want %q", check, f, want)
+		}
+	}
+}

@@ -240,7 +240,10 @@ func hubConnectorFinding(d *Doctor, r *run, name string, tun state.Tunnel) Findi
 			Seen: fmt.Sprintf("the hub runs the Cloudflare connector for %s and is not answering: https://%s does not reach this hub", tun.Hostname, tun.Hostname),
 			Fix:  start}
 	}
-	hubPID := 0
+	// The process holding the hub's port, else the hub unit's main
+	// process: a root hub's sockets are hidden from an operator's doctor,
+	// its unit's MainPID is not.
+	hubPID := r.unit.MainPID
 	if p.HolderOf != nil {
 		if h, ok := p.HolderOf(p.HubPort); ok {
 			hubPID = h.PID

@@ -310,6 +310,18 @@ func TestPlantedProblems(t *testing.T) {
 				}
 			},
 			seen: "the hub (pid 100) runs the Cloudflare connector for hub.example.com (pid 160)"},
+		{name: "hub-run connector of a hub whose port holder is hidden", check: "exposure", sev: OK,
+			plant: func(t *testing.T, h *healthy) {
+				saveHubTunnel(t, h)
+				h.p.HolderOf = func(int) (ports.Holder, bool) { return ports.Holder{}, false }
+				h.p.ChildArgvs = func(pid int) (map[int][]string, error) {
+					if pid != 100 { // the unit's MainPID
+						return nil, nil
+					}
+					return map[int][]string{160: connector.Argv("/usr/bin/cloudflared", "/cfg/hub/config.yml")}, nil
+				}
+			},
+			seen: "the hub (pid 100) runs the Cloudflare connector for hub.example.com (pid 160)"},
 		{name: "hub-run connector not running", check: "exposure", sev: Error,
 			plant: func(t *testing.T, h *healthy) {
 				saveHubTunnel(t, h)

@@ -12,10 +12,14 @@ import (
 	"github.com/openparachute/parachute/internal/testenv"
 )
 
+// bunForTests is testenv.Bun, under the name this package's tests (and
+// branches in flight) call.
+func bunForTests(t *testing.T) string { return testenv.Bun(t) }
+
 // TestTarballLifecycleWithBun is TestTarballLifecycle's happy path with
 // `bun add -g`: install, upgrade, uninstall, all under $BUN_INSTALL.
 func TestTarballLifecycleWithBun(t *testing.T) {
-	bunBin := testenv.Bun(t)
+	bunBin := bunForTests(t)
 	ctx := context.Background()
 	bunHome := t.TempDir()
 	paths := config.Paths{Root: t.TempDir()}

@@ -11,9 +11,14 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/openparachute/parachute/internal/testenv"
 )
+
+// scribeFixtureBun is testenv.Bun, under the name this package's tests
+// (and branches in flight) call.
+func scribeFixtureBun(t *testing.T) string { return testenv.Bun(t) }
 
 // TestScribeInstallWiresVault installs the scribe-like fixture
 // (testdata/modules/scribe, packed by npm, installed by bun from the
@@ -26,7 +31,7 @@ func TestScribeInstallWiresVault(t *testing.T) {
 	if _, err := exec.LookPath("npm"); err != nil {
 		testenv.Unavailable(t, "needs npm (npm pack): %v", err)
 	}
-	bunBin := testenv.Bun(t)
+	bunBin := scribeFixtureBun(t)
 	bunHome := t.TempDir()
 	// The vault stand-in: the first-party vault runs `parachute-vault
 	// serve`, and testmod serves any …/health.
@@ -42,10 +47,13 @@ func TestScribeInstallWiresVault(t *testing.T) {
 		"name": "parachute-vault", "port": vaultPort, "paths": []string{"/vault/default"},
 		"health": "/vault/default/health", "version": "1.0.0"}}})
 	h.start()
-	before := h.modules()["parachute-vault"]
-	if before.State != "active" || before.PID == nil {
-		t.Fatalf("vault stand-in did not start: %+v", before)
-	}
+	// The hub answers /health while its modules still start: wait for
+	// vault's probe to pass (reading it at once failed as "pending").
+	var before modVersion
+	waitFor(t, "the vault stand-in to be active", 15*time.Second, func() bool {
+		before = h.modules()["parachute-vault"]
+		return before.State == "active" && before.PID != nil
+	})
 
 	tgz := npmPack(t, filepath.Join("testdata", "modules", "scribe"), t.TempDir())
 	const key = "gsk_e2e-SECRET-7f3a"

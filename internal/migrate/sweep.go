@@ -87,6 +87,9 @@ func (p Plan) Empty() bool { return len(p.Archive) == 0 && len(p.Unknown) == 0 }
 // exec of the binary (cmd/parachute TestInitCost).
 var safelist = []string{
 	"hub", "services.json", "hub.db", "hub.db-wal", "hub.db-shm",
+	// The lock every services.json writer takes (manifest.Update); it
+	// stays once created, so it is ours, not an unknown entry.
+	"services.json.lock",
 	"well-known", "cloudflared", "cloudflared-state.json",
 	state.StateFile, state.LastProviderFile,
 	"operator.token", "hub-upgrade-status.json",

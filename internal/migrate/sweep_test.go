@@ -56,7 +56,7 @@ func legacyTree(t *testing.T) (config.Paths, string) {
 	// The hub's own, the known modules' and an installed module's.
 	for _, n := range []string{"hub/logs/hub.log", "hub.db", "hub.db-wal", "hub.db-shm", "operator.token",
 		"expose-state.json", "expose-last-provider.json", "hub-upgrade-status.json", "cloudflared-state.json",
-		"well-known/parachute.json", "vault/.env", "scribe/config.json", "weather/data", "modules/bin/bun", "tmp/x"} {
+		"well-known/parachute.json", "vault/.env", "scribe/config.json", "weather/data", "modules/bin/bun", "tmp/x", "services.json.lock"} {
 		file(n, 1)
 	}
 	p := config.Paths{Root: root}
@@ -108,7 +108,7 @@ func TestScan(t *testing.T) {
 		},
 		Kept: []string{"cloudflared-state.json", "expose-last-provider.json", "expose-state.json",
 			"hub", "hub-upgrade-status.json", "hub.db", "hub.db-shm", "hub.db-wal", "modules",
-			"operator.token", "scribe", "services.json", "tmp", "vault", "weather", "well-known"},
+			"operator.token", "scribe", "services.json", "services.json.lock", "tmp", "vault", "weather", "well-known"},
 	}
 	if d := cmp.Diff(want, plan); d != "" {
 		t.Errorf("Scan (-want +got):\n%s", d)

@@ -79,6 +79,40 @@ func checkModuleEnv(ctx context.Context, d *Doctor, r *run) {
 	}
 }
 
+// checkTools says where bun, node and npm are when checkModuleEnv has no
+// service-manager PATH to compare (no manager, as in a container, or no
+// hub unit). Modules then get the environment of whatever runs `parachute
+// serve`: in a container that is the image's, which doctor shares; in a
+// terminal it is the shell's. Without this an operator on Fly or Render
+// would learn nothing about the tools every module install needs.
+func checkTools(_ context.Context, d *Doctor, r *run) {
+	p := d.Probes
+	if p.Kind != servicemgr.KindNone && p.HubEnv != nil && r.unitErr == nil && r.unitInstalled {
+		return // checkModuleEnv compared the unit's PATH with the shell's
+	}
+	path := d.getenv("PATH")
+	var where, missing []string
+	for _, t := range tools {
+		if w := findIn(path, t.name); w != "" {
+			where = append(where, t.name+": "+w)
+		} else {
+			missing = append(missing, t.name)
+		}
+	}
+	if findIn(path, "bun") == "" {
+		r.add(Finding{Check: "tools", Severity: Warn,
+			Seen:   "bun is not on this PATH, which a hub started here (parachute serve) gives its modules: bun modules cannot run, and installs fall back to npm",
+			Detail: []string{"PATH: " + path},
+			Fix:    "curl -fsSL https://bun.sh/install | bash   # then start the hub from a new shell"})
+		return
+	}
+	seen := "modules of a hub started here (parachute serve) find " + strings.Join(where, "; ")
+	if len(missing) > 0 {
+		seen += " (not found: " + strings.Join(missing, ", ") + ")"
+	}
+	r.add(Finding{Check: "tools", Severity: OK, Seen: seen})
+}
+
 // lookup finds key in an environment list; the last assignment wins.
 func lookup(env []string, key string) (string, bool) {
 	val, found := "", false

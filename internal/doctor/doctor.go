@@ -143,6 +143,7 @@ var checks = []check{
 	checkHubUnit,
 	checkHub,
 	checkModuleEnv,
+	checkTools,
 	checkLinger,
 	checkPorts,
 	checkDisk,

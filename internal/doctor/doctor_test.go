@@ -572,3 +572,39 @@ func TestFixesQuoteTheRoot(t *testing.T) {
 		}
 	}
 }
+
+// TestToolsWithoutAUnit: with no service manager (a container) or no hub
+// unit, there is no unit PATH to compare, but doctor still says where bun,
+// node and npm are on the PATH a hub started here gives its modules, and
+// warns, with the fix, when bun is missing. With a unit, module-path has
+// already said it.
+func TestToolsWithoutAUnit(t *testing.T) {
+	h := newHealthy(t)
+	if f := find(h.run(t), "tools"); len(f) != 0 {
+		t.Errorf("tools with a hub unit: %+v", f)
+	}
+	h.p.Kind, h.p.UnitState, h.p.HubEnv = servicemgr.KindNone, nil, nil
+	f := find(h.run(t), "tools")
+	if len(f) != 1 || f[0].Severity != OK || !strings.Contains(f[0].Seen, "bun: "+filepath.Join(h.bin, "bun")) ||
+		!strings.Contains(f[0].Seen, "npm: "+filepath.Join(h.bin, "npm")) {
+		t.Errorf("tools without a manager: %+v", f)
+	}
+
+	node := t.TempDir()
+	mustWrite(t, filepath.Join(node, "node"), "#!/bin/sh\n", 0o755)
+	h.p.Getenv = func(k string) string {
+		if k == "PATH" {
+			return node + ":/nonexistent"
+		}
+		return ""
+	}
+	rep := h.run(t)
+	f = find(rep, "tools")
+	if len(f) != 1 || f[0].Severity != Warn || !strings.Contains(f[0].Seen, "bun is not on this PATH") ||
+		!strings.Contains(f[0].Fix, "bun.sh/install") {
+		t.Errorf("tools without bun:\n%s", dump(rep))
+	}
+	if !rep.OK {
+		t.Error("missing bun without a unit is a warning, not an error")
+	}
+}

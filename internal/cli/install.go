@@ -81,7 +81,7 @@ when bun or npm installed it (a directory installed in place is left alone).
 				return rootErr(err)
 			}
 			purge := c.Bool("purge")
-			return viaHubOrLocal(e, c, paths, "uninstall", short, api.UninstallBody{Purge: purge},
+			return viaHubOrLocal(e, c.Context, paths, "uninstall", short, api.UninstallBody{Purge: purge},
 				func(in *install.Installer) (string, error) {
 					res, err := in.Uninstall(c.Context, install.UninstallRequest{Short: short, Purge: purge})
 					if err != nil {
@@ -98,10 +98,31 @@ func runInstall(e *env, c *cli.Context) error {
 		return fail(ExitUsage, "usage: parachute install <service>|<path>|<npm-spec> [--channel rc|latest] [--tag T] [--port N] [--no-start]\nservices: %s",
 			strings.Join(knownShortList(), ", "))
 	}
-	if err := install.CheckChannel(c.String("channel")); err != nil {
+	return e.install(c.Context, installArgs{arg: c.Args().First(), channel: c.String("channel"), tag: c.String("tag"), port: c.Int("port"),
+		noStart: c.Bool("no-start"), allowDowngrade: c.Bool("allow-downgrade"), noCreate: c.Bool("no-create"), vaultName: c.String("vault-name"),
+		scribeProvider: c.String("scribe-provider"), scribeKey: c.String("scribe-key"),
+		scribeFlags: c.IsSet("scribe-provider") || c.IsSet("scribe-key")})
+}
+
+// installArgs are `parachute install`'s argument and flags; `parachute
+// setup` fills them for each module it installs.
+type installArgs struct {
+	arg, channel, tag         string
+	port                      int
+	noStart, allowDowngrade   bool
+	noCreate                  bool
+	vaultName                 string
+	scribeProvider, scribeKey string
+	scribeFlags               bool          // --scribe-provider or --scribe-key was given
+	scribeAsked               *scribeChoice // setup already asked: never ask again
+}
+
+// install installs one module, through the running hub when it answers.
+func (e *env) install(ctx context.Context, a installArgs) error {
+	if err := install.CheckChannel(a.channel); err != nil {
 		return fail(ExitUsage, "parachute install: %v", err)
 	}
-	if n := c.String("vault-name"); n != "" {
+	if n := a.vaultName; n != "" {
 		if why := manifest.CheckVaultName(n); why != "" {
 			return fail(ExitUsage, "parachute install: --vault-name: %s", why)
 		}
@@ -110,32 +131,35 @@ func runInstall(e *env, c *cli.Context) error {
 	if err != nil {
 		return rootErr(err)
 	}
-	arg := absIfPath(c.Args().First())
+	arg := absIfPath(a.arg)
 	// Read the source here first: a bad module.json is reported before
 	// anything is downloaded, and the hub's route needs the module name.
-	src, err := install.ParseSource(arg, install.SourceOptions{Channel: c.String("channel"), Tag: c.String("tag")})
+	src, err := install.ParseSource(arg, install.SourceOptions{Channel: a.channel, Tag: a.tag})
 	if err != nil {
 		return fail(ExitFail, "✗ %v", err)
 	}
 	short := opShort(src)
 	var scribe scribeChoice
-	if short == "scribe" {
-		scribe = scribeProviderChoice(e, paths, c.String("scribe-provider"), c.String("scribe-key"))
-	} else if c.IsSet("scribe-provider") || c.IsSet("scribe-key") {
+	switch {
+	case short == "scribe" && a.scribeAsked != nil:
+		scribe = *a.scribeAsked
+	case short == "scribe":
+		scribe = scribeProviderChoice(e, paths, a.scribeProvider, a.scribeKey)
+	case a.scribeFlags:
 		e.eprintf("--scribe-provider and --scribe-key apply to `install scribe` only; ignored.\n")
 	}
-	req := install.Request{Source: arg, Channel: c.String("channel"), Tag: c.String("tag"), Port: c.Int("port"),
-		NoStart: c.Bool("no-start"), AllowDowngrade: c.Bool("allow-downgrade"), NoCreate: c.Bool("no-create"), VaultName: c.String("vault-name"),
+	req := install.Request{Source: arg, Channel: a.channel, Tag: a.tag, Port: a.port,
+		NoStart: a.noStart, AllowDowngrade: a.allowDowngrade, NoCreate: a.noCreate, VaultName: a.vaultName,
 		ScribeProvider: scribe.provider, ScribeKey: scribe.key}
 	body := api.InstallBody{Source: arg, Channel: req.Channel, Tag: req.Tag, Port: req.Port, NoStart: req.NoStart, AllowDowngrade: req.AllowDowngrade,
 		NoCreate: req.NoCreate, VaultName: req.VaultName, ScribeProvider: req.ScribeProvider, ScribeKey: req.ScribeKey}
-	err = viaHubOrLocal(e, c, paths, "install", short, body, func(in *install.Installer) (string, error) {
+	err = viaHubOrLocal(e, ctx, paths, "install", short, body, func(in *install.Installer) (string, error) {
 		req.NoStart = true // no hub, nothing runs modules
-		res, err := in.Install(c.Context, req)
+		res, err := in.Install(ctx, req)
 		if err != nil {
 			return "", err
 		}
-		if c.Bool("no-start") {
+		if a.noStart {
 			return fmt.Sprintf("%s\n  Start it with `parachute start %s`.", res.Summary(), res.Short), nil
 		}
 		return fmt.Sprintf("%s\n  The hub is not running; %s will start with it (`parachute start`).", res.Summary(), res.Short), nil
@@ -169,12 +193,12 @@ func opShort(src install.Source) string {
 // viaHubOrLocal runs a module operation through the running hub (so its
 // supervisor stops, starts and health-checks the module), or, when no hub
 // answers, on the disk directly with local.
-func viaHubOrLocal(e *env, c *cli.Context, paths config.Paths, op, short string, body any,
+func viaHubOrLocal(e *env, ctx context.Context, paths config.Paths, op, short string, body any,
 	local func(in *install.Installer) (string, error)) error {
 	client := hubclient.New(paths)
-	_, herr := client.Health(c.Context)
+	_, herr := client.Health(ctx)
 	if herr == nil {
-		return runHubOp(e, c.Context, client, op, short, body)
+		return runHubOp(e, ctx, client, op, short, body)
 	}
 	if !errors.Is(herr, hubclient.ErrHubNotRunning) {
 		return fail(ExitFail, "✗ %s %s: the hub at %s did not answer /health: %v", op, short, client.Base, herr)

@@ -130,7 +130,7 @@ func upgradeModule(e *env, c *cli.Context, paths config.Paths, short string) err
 	req := install.UpgradeRequest{Short: short, From: absIfPath(c.String("from")), Channel: c.String("channel"),
 		Tag: c.String("tag"), AllowDowngrade: c.Bool("allow-downgrade"), DryRun: c.Bool("dry-run")}
 	body := api.UpgradeBody{From: req.From, Channel: req.Channel, Tag: req.Tag, AllowDowngrade: req.AllowDowngrade, DryRun: req.DryRun}
-	return viaHubOrLocal(e, c, paths, "upgrade", short, body, func(in *install.Installer) (string, error) {
+	return viaHubOrLocal(e, c.Context, paths, "upgrade", short, body, func(in *install.Installer) (string, error) {
 		res, err := in.Upgrade(c.Context, req)
 		if err != nil {
 			return "", err

@@ -108,6 +108,7 @@ func newApp(e *env) *cli.App {
 			initCommand(e),
 			statusCommand(e),
 			installCommand(e),
+			setupCommand(e),
 			uninstallCommand(e),
 			upgradeCommand(e),
 			startCommand(e),

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -124,7 +125,8 @@ func hubSecret(key string) bool {
 
 // childEnv is the hub's environment (without hubSecret names), then PORT, then PARACHUTE_HUB_ORIGIN
 // (the hub's issuer), then the module's .env. PORT in .env is ignored
-// (reported through ignored): services.json owns the port. A
+// (reported through ignored unless it equals the assigned port):
+// services.json owns the port. A
 // PARACHUTE_HUB_ORIGIN in .env that differs from the issuer is honoured —
 // an operator may front one module differently — but reported through
 // overridden, because tokens the hub mints carry the hub's issuer. The
@@ -153,6 +155,14 @@ func childEnv(base []string, port int, issuer string, vars []manifest.EnvVar, ig
 		set("PARACHUTE_HUB_ORIGIN", issuer)
 	}
 	for _, v := range vars {
+		if v.Key == "PORT" && port > 0 && strings.TrimSpace(v.Value) == strconv.Itoa(port) {
+			// Why quiet: vault's own init writes PORT=<its port> into
+			// vault/.env on its first run (vault 0.3.6 cmdInit), so every
+			// hub-installed vault has this line; it says what services.json
+			// says, and a warning on each start would tell the operator to
+			// edit a file the module itself wrote.
+			continue
+		}
 		if v.Key == "PORT" || managerEnv[v.Key] {
 			if ignored != nil {
 				ignored(v.Key)

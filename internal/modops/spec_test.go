@@ -37,6 +37,26 @@ func TestChildEnv(t *testing.T) {
 	}
 }
 
+// A .env PORT equal to the assigned port (vault's init writes one) is
+// dropped without a warning; another value is still reported.
+func TestChildEnvQuietForTheAssignedPort(t *testing.T) {
+	for _, c := range []struct {
+		dotenv string
+		warned bool
+	}{{"1940", false}, {" 1940 ", false}, {"1941", true}} {
+		var ignored []string
+		got := childEnv([]string{"PATH=/bin"}, 1940, "",
+			[]manifest.EnvVar{{Key: "PORT", Value: c.dotenv}},
+			func(k string) { ignored = append(ignored, k) }, nil)
+		if d := cmp.Diff([]string{"PATH=/bin", "PORT=1940"}, got); d != "" {
+			t.Errorf("PORT=%q: childEnv (-want +got):\n%s", c.dotenv, d)
+		}
+		if (len(ignored) == 1) != c.warned {
+			t.Errorf("PORT=%q: ignored = %q, want warned=%v", c.dotenv, ignored, c.warned)
+		}
+	}
+}
+
 // A module's .env PARACHUTE_HUB_ORIGIN is honoured with a warning (it was
 // dropped silently before issue 11); one equal to the issuer (up to a
 // trailing slash) is honoured without one.

@@ -198,4 +198,92 @@ func TestVaultInstances(t *testing.T) {
 	if claims.Aud != "vault.notes" || claims.Scope != "vault:notes:admin" || claims.Exp-claims.Iat != 300 || claims.Iss != "https://hub.example.test" {
 		t.Errorf("vault admin token claims = %+v", claims)
 	}
+
+	// Module config: the fixture's configSchema is served; a PUT that
+	// breaks it is refused with each path and writes nothing; a good one
+	// lands in vault/config.json (0600) and restarts vault, which still
+	// serves both vaults.
+	code, b = h.api("GET", "/api/modules/vault/config/schema", nil)
+	if code != 200 || !strings.Contains(string(b), `"transcription_sweep_ms"`) {
+		t.Fatalf("config schema = %d %s", code, b)
+	}
+	cfgFile := filepath.Join(h.root, "vault", "config.json")
+	code, b = h.putJSON("/api/modules/vault/config", `{"default_vault":"no spaces","transcription_sweep_ms":5}`)
+	var refused struct {
+		Error  string `json:"error"`
+		Errors []struct {
+			InstancePath string `json:"instance_path"`
+		} `json:"errors"`
+	}
+	_ = json.Unmarshal(b, &refused)
+	var bad []string
+	for _, e := range refused.Errors {
+		bad = append(bad, e.InstancePath)
+	}
+	if code != 400 || refused.Error != "invalid_config" || !cmp.Equal(bad, []string{"/default_vault", "/transcription_sweep_ms"}) {
+		t.Errorf("bad config PUT = %d %s", code, b)
+	}
+	if _, err := os.Stat(cfgFile); err == nil {
+		t.Error("a refused config PUT wrote config.json")
+	}
+	pidBefore := h.modulePID("vault")
+	code, b = h.putJSON("/api/modules/vault/config", `{"default_vault":"work","transcription_sweep_ms":5000}`)
+	var put struct {
+		Restarted bool `json:"restarted"`
+		PID       int  `json:"pid"`
+	}
+	if err := json.Unmarshal(b, &put); code != 200 || err != nil || !put.Restarted || put.PID == pidBefore {
+		t.Fatalf("good config PUT = %d %s (pid before %d)", code, b, pidBefore)
+	}
+	if fi, err := os.Stat(cfgFile); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("vault/config.json after PUT: %v, %v", fi, err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal([]byte(readFileString(t, cfgFile)), &cfg); err != nil || cfg["default_vault"] != "work" || cfg["transcription_sweep_ms"] != 5000.0 {
+		t.Errorf("vault/config.json = %v, %v", cfg, err)
+	}
+	for _, v := range []string{"work", "notes"} {
+		if code, err := httpGet(h.url("/vault/" + v + "/health")); err != nil || code != 200 {
+			t.Errorf("GET /vault/%s/health after the config restart = %d, %v", v, code, err)
+		}
+	}
+}
+
+// putJSON sends a JSON PUT with the operator token.
+func (h *hubEnv) putJSON(path, body string) (int, []byte) {
+	h.t.Helper()
+	req, err := http.NewRequest("PUT", h.url(path), strings.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+h.token())
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// modulePID is a module's pid from GET /api/modules (0 when not running).
+func (h *hubEnv) modulePID(short string) int {
+	h.t.Helper()
+	code, b := h.api("GET", "/api/modules", nil)
+	var doc struct {
+		Modules []struct {
+			Short string `json:"short"`
+			PID   *int   `json:"pid"`
+		} `json:"modules"`
+	}
+	if err := json.Unmarshal(b, &doc); code != 200 || err != nil {
+		h.t.Fatalf("GET /api/modules = %d %s", code, b)
+	}
+	for _, m := range doc.Modules {
+		if m.Short == short && m.PID != nil {
+			return *m.PID
+		}
+	}
+	return 0
 }

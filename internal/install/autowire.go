@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/openparachute/parachute/internal/atomicfile"
 	"github.com/openparachute/parachute/internal/lazyre"
@@ -44,8 +45,9 @@ func (in *Installer) configure(ctx context.Context, short string, req Request) {
 
 // autoWire wires vault's transcription worker to scribe when short is one
 // of the two and both are installed (reference lifecycle.md §3.4 step 9):
-// vault/.env gets SCRIBE_AUTH_TOKEN (a new 64-hex token unless one is set:
-// an existing token is never rotated) and SCRIBE_URL (unless set: at
+// vault/.env gets SCRIBE_AUTH_TOKEN (unless one is set: scribe's
+// auth.required_token when it has one, else a new 64-hex token; an
+// existing token is never rotated) and SCRIBE_URL (unless set: at
 // scribe's registered port), and scribe/config.json gets the same token as
 // auth.required_token, merged into whatever else the file holds. A
 // module other than short whose file changed is restarted when it runs,
@@ -72,10 +74,18 @@ func (in *Installer) autoWire(ctx context.Context, short string) {
 	token, url := lastValue(vars, scribeTokenEnv), lastValue(vars, scribeURLEnv)
 	newEnv := env
 	if token == "" {
+		// scribe's side may outlive vault's (`uninstall vault --purge`,
+		// then a new vault): keep the token scribe already requires, so
+		// nothing that holds it breaks and scribe needs no restart.
+		token = scribeRequiredToken(cfgPath)
+	}
+	if token == "" {
 		if token, err = newScribeToken(); err != nil {
 			in.rep.Warn(err.Error() + fixHint)
 			return
 		}
+	}
+	if lastValue(vars, scribeTokenEnv) == "" {
 		newEnv, _ = manifest.SetEnv(newEnv, scribeTokenEnv, token) // parsed above, the key and value are valid
 	}
 	if url == "" {
@@ -120,6 +130,29 @@ func (in *Installer) autoWire(ctx context.Context, short string) {
 	if cfgChanged && short != "scribe" {
 		in.restartIfRunning(ctx, "scribe", "to pick up its new auth token")
 	}
+}
+
+// scribeRequiredToken is auth.required_token in scribe's config.json, ""
+// when the file, the member or a usable value is missing (a malformed file
+// is reported by the merge that follows).
+func scribeRequiredToken(cfgPath string) string {
+	data, err := secfile.ReadFile(cfgPath)
+	if err != nil {
+		return ""
+	}
+	var doc struct {
+		Auth struct {
+			RequiredToken string `json:"required_token"`
+		} `json:"auth"`
+	}
+	if json.Unmarshal(data, &doc) != nil {
+		return ""
+	}
+	// A NUL cannot go into an environment (SetEnv refuses it).
+	if strings.ContainsRune(doc.Auth.RequiredToken, 0) {
+		return ""
+	}
+	return doc.Auth.RequiredToken
 }
 
 // restartIfRunning restarts short through the Runtime when it runs there.

@@ -304,3 +304,29 @@ func readString(t *testing.T, path string) string {
 	}
 	return string(b)
 }
+
+// TestAutoWireReusesScribesToken: when vault's .env has no token but
+// scribe already requires one (vault was purged and installed again),
+// vault gets scribe's token: scribe's is not rotated and scribe is not
+// restarted.
+func TestAutoWireReusesScribesToken(t *testing.T) {
+	rt := &wireRuntime{}
+	in, paths, _ := newTestInstaller(t, rt, nil, nil)
+	installFirstParty(t, in, "scribe", Request{})
+	const kept = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+	cfgIn := `{"auth": {"required_token": "` + kept + `"}}` + "\n"
+	mustWrite(t, filepath.Join(paths.ModuleDir("scribe"), "config.json"), cfgIn)
+	rt.take()
+
+	installFirstParty(t, in, "vault", Request{})
+	env, required := wiring(t, paths)
+	if env["SCRIBE_AUTH_TOKEN"] != kept || required != kept {
+		t.Errorf("vault's token %q, scribe's %q; want both %q", env["SCRIBE_AUTH_TOKEN"], required, kept)
+	}
+	if got := readString(t, filepath.Join(paths.ModuleDir("scribe"), "config.json")); got != cfgIn {
+		t.Errorf("scribe/config.json changed:\n%s", cmp.Diff(cfgIn, got))
+	}
+	if diff := cmp.Diff([]string{"start vault"}, rt.take()); diff != "" {
+		t.Errorf("runtime starts (-want +got):\n%s", diff)
+	}
+}

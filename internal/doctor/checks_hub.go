@@ -45,24 +45,39 @@ func checkToken(ctx context.Context, d *Doctor, r *run) {
 			Fix:  "rm " + shellArg(path) + " && " + rotate})
 		return
 	}
-	if uid, ok := fileOwner(fi); ok && uid != d.Probes.EUID {
-		r.add(Finding{Check: "token", Severity: Error,
-			Seen: fmt.Sprintf("%s is owned by uid %d, not by you (uid %d)", path, uid, d.Probes.EUID),
-			Fix:  "sudo chown " + strconv.Itoa(d.Probes.EUID) + " " + shellArg(path)})
+	// Why readability, not ownership, decides: the CLI only needs to read
+	// the token. The system package's root is owned by the parachute user
+	// with a 0640 token its group reads (auth.WriteTokenFile), and root
+	// reads any file; telling either to chown the token to themselves
+	// would take it away from the hub's user.
+	if _, err := os.ReadFile(path); err != nil {
+		uid, ok := fileOwner(fi)
+		switch {
+		case ok && uid == 0 && d.Probes.EUID != 0:
+			// A `sudo parachute …` in the operator's own root left it
+			// root's: it is theirs again with a chown.
+			r.add(Finding{Check: "token", Severity: Error,
+				Seen: fmt.Sprintf("%s is owned by root, not by you (uid %d), and you cannot read it", path, d.Probes.EUID),
+				Fix:  "sudo chown " + strconv.Itoa(d.Probes.EUID) + " " + shellArg(path)})
+		case ok && uid != d.Probes.EUID:
+			r.add(Finding{Check: "token", Severity: Error,
+				Seen: fmt.Sprintf("%s belongs to uid %d and you (uid %d) cannot read it: CLI verbs cannot authenticate to the hub", path, uid, d.Probes.EUID),
+				Fix:  fmt.Sprintf("sudo -u '#%d' parachute doctor   # run the CLI as the hub's user, or join the file's group", uid)})
+		default:
+			r.add(Finding{Check: "token", Severity: Error, Seen: fmt.Sprintf("cannot read %s: %v", path, err), Fix: "ls -l " + shellArg(path)})
+		}
 		return
 	}
-	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+	// Group read alone (0640) is the system package's deliberate setup;
+	// group write or any access for others is not (auth.looseTokenBits).
+	if perm := fi.Mode().Perm(); perm&0o027 != 0 {
 		r.add(Finding{Check: "token", Severity: Error,
 			Seen: fmt.Sprintf("%s is readable by others (mode %04o): anyone who reads it administers the hub", path, perm),
 			Fix:  "chmod 600 " + shellArg(path) + " && " + rotate})
 		return
 	}
-	if _, err := os.ReadFile(path); err != nil {
-		r.add(Finding{Check: "token", Severity: Error, Seen: fmt.Sprintf("cannot read %s: %v", path, err), Fix: "ls -l " + shellArg(path)})
-		return
-	}
 	if !r.hubUp || d.Probes.TokenCheck == nil {
-		r.add(Finding{Check: "token", Severity: OK, Seen: path + " is private (0600) and yours; not checked against the hub (it is not answering)"})
+		r.add(Finding{Check: "token", Severity: OK, Seen: path + " is private and readable by you; not checked against the hub (it is not answering)"})
 		return
 	}
 	if err := d.Probes.TokenCheck(ctx); err != nil {
@@ -70,7 +85,7 @@ func checkToken(ctx context.Context, d *Doctor, r *run) {
 			Seen: fmt.Sprintf("the hub refuses the operator token: %v", err), Fix: rotate})
 		return
 	}
-	r.add(Finding{Check: "token", Severity: OK, Seen: path + " is private (0600), yours, and the hub accepts it"})
+	r.add(Finding{Check: "token", Severity: OK, Seen: path + " is private, readable by you, and the hub accepts it"})
 }
 
 // checkOrigin: the origin the hub should mint tokens for (from its

@@ -608,3 +608,33 @@ func TestToolsWithoutAUnit(t *testing.T) {
 		t.Error("missing bun without a unit is a warning, not an error")
 	}
 }
+
+// TestTokenReadableIsEnough: what the CLI needs is to read the token. The
+// system package's token is 0640 for the parachute group and owned by the
+// parachute user; a group member (or root) reading it is fine, and doctor
+// must not tell them to chmod or chown it away from the hub's user.
+func TestTokenReadableIsEnough(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		mode os.FileMode
+		euid func(owner int) int
+	}{
+		{"group-readable 0640, yours", 0o640, func(owner int) int { return owner }},
+		{"another user's, readable by you", 0o640, func(owner int) int { return owner + 4242 }},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHealthy(t)
+			mustWrite(t, h.paths.OperatorToken(), "tok\n", c.mode)
+			fi, err := os.Stat(h.paths.OperatorToken())
+			if err != nil {
+				t.Fatal(err)
+			}
+			owner, _ := fileOwner(fi)
+			h.p.EUID = c.euid(owner)
+			rep := h.run(t)
+			if f := find(rep, "token"); len(f) != 1 || f[0].Severity != OK {
+				t.Errorf("token findings:\n%s", dump(rep))
+			}
+		})
+	}
+}

@@ -8,20 +8,26 @@ import (
 	"strings"
 )
 
-// checkLoops refuses a schema under which validation would never end.
+// maxUnfolded caps how many subschemas a configSchema has once every
+// $ref is replaced by what it points at: a bound on the validator's work
+// per value of the config. A form of a few dozen fields unfolds to a few
+// hundred.
+const maxUnfolded = 10000
+
+// checkLoops refuses a schema under which validation would never end or
+// could take exponential time.
 //
 // Why: github.com/google/jsonschema-go follows $ref, allOf, not, … by
 // plain recursion with no cycle check, so a schema such as
 // {"$ref": "#/$defs/a", "$defs": {"a": {"$ref": "#/$defs/a"}}} recurses
 // until the goroutine's stack overflows, which is fatal to the whole hub
-// (recover cannot catch it). The JSON Schema specs call such schemas
-// undefined; the hub refuses them when it compiles the schema.
-//
-// A loop is a cycle of keywords that apply a subschema to the same value
-// ($ref, $dynamicRef, allOf, anyOf, oneOf, not, if, then, else,
-// dependentSchemas, dependencies). A recursion through properties, items
-// and the like descends into the config, whose depth the JSON decoder
-// bounds, and is fine (a tree of nodes refers to itself that way).
+// (recover cannot catch it). And it evaluates every branch of anyOf and
+// oneOf, so a schema that recurses through properties under an anyOf of
+// two branches takes 2^depth steps on a config nested that deep (3 s at
+// depth 20, from a PUT of 120 bytes); $refs shared as a DAG multiply the
+// same way. A config form is a finite tree of fields (the admin page
+// cannot render a recursive one), so the hub refuses recursion of any
+// kind and schemas that unfold to more than maxUnfolded subschemas.
 //
 // To follow every $ref without the library's URI resolution, a subschema
 // may not start a new resource with its own $id (a draft-07 "$id": "#name"
@@ -42,16 +48,39 @@ func checkLoops(doc map[string]any, base string) error {
 	}
 	edges := map[string][]string{}
 	for ptr, s := range g.nodes {
+		// Every keyword that applies a subschema: to the same value or,
+		// below, to a part of it.
+		for _, kw := range schemaKeywords {
+			if _, ok := g.nodes[ptr+"/"+kw]; ok {
+				edges[ptr] = append(edges[ptr], ptr+"/"+kw)
+			}
+		}
+		for _, kw := range []string{"patternProperties", "properties"} {
+			if m, ok := s[kw].(map[string]any); ok {
+				for k := range m {
+					if q := ptr + "/" + kw + "/" + escapePointer(k); g.nodes[q] != nil {
+						edges[ptr] = append(edges[ptr], q)
+					}
+				}
+			}
+		}
+		for _, kw := range []string{"items", "prefixItems"} {
+			if _, ok := g.nodes[ptr+"/"+kw]; ok {
+				edges[ptr] = append(edges[ptr], ptr+"/"+kw)
+			}
+			if arr, ok := s[kw].([]any); ok {
+				for i := range arr {
+					if q := ptr + "/" + kw + "/" + strconv.Itoa(i); g.nodes[q] != nil {
+						edges[ptr] = append(edges[ptr], q)
+					}
+				}
+			}
+		}
 		for _, kw := range []string{"allOf", "anyOf", "oneOf"} {
 			if arr, ok := s[kw].([]any); ok {
 				for i := range arr {
 					edges[ptr] = append(edges[ptr], ptr+"/"+kw+"/"+strconv.Itoa(i))
 				}
-			}
-		}
-		for _, kw := range []string{"not", "if", "then", "else"} {
-			if _, ok := s[kw]; ok {
-				edges[ptr] = append(edges[ptr], ptr+"/"+kw)
 			}
 		}
 		for _, kw := range []string{"dependentSchemas", "dependencies"} {
@@ -74,6 +103,11 @@ func checkLoops(doc map[string]any, base string) error {
 			}
 			edges[ptr] = append(edges[ptr], targets...)
 		}
+	}
+	for p, es := range edges {
+		// Only edges to schema objects: true and false apply nothing
+		// further (the keywords above may hold either).
+		edges[p] = slices.DeleteFunc(es, func(q string) bool { return g.nodes[q] == nil })
 	}
 	// Depth-first search for a cycle; sorted for a deterministic message.
 	const (
@@ -111,8 +145,26 @@ func checkLoops(doc map[string]any, base string) error {
 			for i := range c {
 				c[i] = "#" + c[i]
 			}
-			return fmt.Errorf("it loops: %s applies to the same value again without descending into it, so validation would never end; break the cycle", strings.Join(c, " → "))
+			return fmt.Errorf("it loops: %s; a configSchema must be a finite tree of fields (the validator could recurse forever or take exponential time): write the nesting out", strings.Join(c, " → "))
 		}
+	}
+	// Unfolded size, by memoised sums over the (now acyclic) graph,
+	// saturating at the cap.
+	size := map[string]int{}
+	var unfold func(p string) int
+	unfold = func(p string) int {
+		if n, ok := size[p]; ok {
+			return n
+		}
+		n := 1
+		for _, q := range edges[p] {
+			n = min(n+unfold(q), maxUnfolded+1)
+		}
+		size[p] = n
+		return n
+	}
+	if n := unfold(""); n > maxUnfolded {
+		return fmt.Errorf("it has more than %d subschemas once its $refs are followed (a form of a few dozen fields has a few hundred): share fewer $refs or split the form", maxUnfolded)
 	}
 	return nil
 }

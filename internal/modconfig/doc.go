@@ -12,9 +12,9 @@
 //     the schema names none, as the reference's modules write; other
 //     $schema values are refused), with a loader that refuses every URL,
 //     so a schema that refers to anything outside itself is refused rather
-//     than fetched, and a schema whose $refs loop without descending into
-//     the config is refused (cycles.go: the library would recurse until
-//     the stack overflows);
+//     than fetched; a recursive schema, or one that unfolds to more than
+//     maxUnfolded subschemas, is refused too (cycles.go: the library
+//     would recurse until the stack overflows, or take exponential time);
 //   - a PUT is a partial update at the top level (the admin page sends only
 //     the fields that changed, so write-only secrets it never saw are kept),
 //     where null removes a member; the merged document is validated and

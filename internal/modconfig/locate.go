@@ -22,8 +22,8 @@ import (
 // is marked inexact: the failure is somewhere inside it. When the text
 // does not have this shape (a future version of the library, a subschema
 // with an $id) the failure is placed at the last location understood,
-// also marked inexact; it is never placed wrongly. TestLocateFormat pins
-// the format so that an upgrade that changes it fails there first.
+// also marked inexact; it is never placed wrongly. TestValidateLocations
+// pins the format so that an upgrade that changes it fails there first.
 
 // location is where one failure is, read from the library's error text.
 type location struct {

@@ -27,13 +27,14 @@ type Failure struct {
 	// the whole document). The admin page keys field errors by it.
 	Path string `json:"path"`
 	// InstancePath is the same place as a JSON Pointer (RFC 6901), exact
-	// even when a key contains a dot.
+	// even when a key contains a dot. Where the library cannot say which
+	// element or extra member failed (a schema for all items, for
+	// additionalProperties), it is the array or object around it.
 	InstancePath string `json:"instance_path"`
-	// SchemaPath is the failing keyword, as a JSON Pointer into the schema.
+	// SchemaPath is the failing keyword, as a JSON Pointer into the
+	// schema (the schema object alone when the keyword is not known).
 	SchemaPath string `json:"schema_path,omitempty"`
 	Message    string `json:"message"`
-
-	path []string // the instance location, for redaction
 }
 
 // ValidationError is a config the schema refused, with every failure.

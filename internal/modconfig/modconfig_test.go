@@ -481,6 +481,9 @@ func TestValidateLocations(t *testing.T) {
 		{"a number beyond float64", nested, `{"n":1e400}`, []Failure{
 			{Path: "n", InstancePath: "/n", Message: "is a number too large to check; use one within ±1.7e308"},
 		}},
+		{"a required number beyond float64 is not also missing", `{"required":["n"]}`, `{"n":-1e400}`, []Failure{
+			{Path: "n", InstancePath: "/n", Message: "is a number too large to check; use one within ±1.7e308"},
+		}},
 		{"2020-12 items is not a tuple", `{"$schema":"https://json-schema.org/draft/2020-12/schema","prefixItems":[{"type":"integer"}],"items":false}`, `{"x":1}`, nil},
 		// The text reads like a step into member "a", but the root's
 		// $ref applies that schema to the root: the location stays at

@@ -160,16 +160,17 @@ func (s *Schema) Validate(doc, patch map[string]any) (err error) {
 	}()
 	secretValues := s.secretValues(doc)
 	var fs []Failure
+	setAside := map[string]bool{} // members taken out after they failed
 	for k, v := range inst {
 		if bad := outOfRange(v, []string{k}); bad != nil {
 			fs = append(fs, Failure{Path: strings.Join(bad, "."), InstancePath: pointer(bad),
 				Message: "is a number too large to check; use one within ±1.7e308"})
 			delete(inst, k)
+			setAside[k] = true
 			continue
 		}
 		inst[k] = forValidator(v)
 	}
-	setAside := map[string]bool{} // members taken out after they failed
 	for len(fs) < maxFailures {
 		verr := s.resolved.Validate(inst)
 		if verr == nil {

@@ -168,9 +168,7 @@ func (s *Store) signer(ctx context.Context) (string, *rsa.PrivateKey, error) {
 func (s *Store) verifyingKey(ctx context.Context, kid string, now time.Time) (*rsa.PublicKey, error) {
 	var pubPEM, alg string
 	var retired sql.NullString
-	err := s.db.QueryRowContext(ctx,
-		`SELECT public_key_pem, algorithm, retired_at FROM signing_keys WHERE kid = ?`, kid).
-		Scan(&pubPEM, &alg, &retired)
+	err := s.queryRow(ctx, keyRowQuery, kid).Scan(&pubPEM, &alg, &retired)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, invalid("token signed by an unknown key (kid %q)", kid)
 	}

@@ -46,6 +46,12 @@ type Store struct {
 	mu    sync.Mutex
 	pubs  map[string]*rsa.PublicKey
 	privs map[string]*rsa.PrivateKey
+
+	// hot holds the prepared statements of Verify's queries, and verified
+	// the bounded cache of verified signatures (verifycache.go); both are
+	// safe for concurrent use on their own.
+	hot      hotStmts
+	verified verifiedCache
 }
 
 // Open opens (creating when missing) the hub database at path through
@@ -75,6 +81,7 @@ func (s *Store) Path() string { return s.path }
 
 // Close closes the database.
 func (s *Store) Close() error {
+	s.hot.close()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("closing hub db: %w", err)
 	}

@@ -39,13 +39,17 @@ type Store struct {
 	// Tests replace it; it is never changed after Open otherwise.
 	now func() time.Time
 
-	// mu guards the parsed-key caches that follow. A kid is the hash of
-	// the public key's PEM text, so a cached entry can never go stale;
-	// whether a key is still usable (retired or not) is always read from
-	// the database.
-	mu    sync.Mutex
-	pubs  map[string]*rsa.PublicKey
-	privs map[string]*rsa.PrivateKey
+	// mu guards the key caches that follow. A kid is the hash of the
+	// public key's PEM text, so a parsed key can never go stale; whether a
+	// key is still usable (retired or not) comes from keyRows, re-read
+	// from the database at most keyRecheck after it was last read.
+	mu      sync.Mutex
+	pubs    map[string]*rsa.PublicKey
+	privs   map[string]*rsa.PrivateKey
+	keyRows map[string]keyRowEntry
+	// keyRecheck is the constant keyRecheck; tests set 0 to re-read
+	// every time.
+	keyRecheck time.Duration
 
 	// hot holds the prepared statements of Verify's queries, and verified
 	// the bounded cache of verified signatures (verifycache.go); both are
@@ -63,11 +67,13 @@ func Open(path string) (*Store, error) {
 		return nil, err
 	}
 	return &Store{
-		db:    db,
-		path:  path,
-		now:   time.Now,
-		pubs:  map[string]*rsa.PublicKey{},
-		privs: map[string]*rsa.PrivateKey{},
+		db:         db,
+		path:       path,
+		now:        time.Now,
+		pubs:       map[string]*rsa.PublicKey{},
+		privs:      map[string]*rsa.PrivateKey{},
+		keyRows:    map[string]keyRowEntry{},
+		keyRecheck: keyRecheck,
 	}, nil
 }
 

@@ -47,8 +47,9 @@ type moduleTransport struct {
 	idleTimeout    time.Duration
 	maxHeaderBytes int64
 
-	mu   sync.Mutex // guards idle
-	idle map[string][]*moduleConn
+	mu    sync.Mutex // guards the fields that follow
+	idle  map[string][]*moduleConn
+	swept time.Time // when put last closed long-idle connections
 }
 
 // moduleConn is one keep-alive connection to a module.
@@ -116,7 +117,7 @@ func (t *moduleTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	addr := req.URL.Host
 	for attempt := 0; ; attempt++ {
-		mc, reused, err := t.conn(req.Context(), addr)
+		mc, reused, err := t.conn(req.Context(), addr, attempt > 0)
 		if err != nil {
 			return nil, err
 		}
@@ -125,7 +126,11 @@ func (t *moduleTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 		if reused && attempt == 0 && staleConnError(err) && req.Context().Err() == nil {
-			continue // the module closed this idle connection; try a new one
+			// The module closed this idle connection, most likely by
+			// restarting, so its other idle ones are dead too: drop them
+			// and retry once on a new connection.
+			t.dropIdle(addr)
+			continue
 		}
 		if ctxErr := req.Context().Err(); ctxErr != nil {
 			return nil, ctxErr
@@ -197,11 +202,12 @@ func staleConnError(err error) bool {
 		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
-// conn returns an idle connection to addr, or dials one.
-func (t *moduleTransport) conn(ctx context.Context, addr string) (*moduleConn, bool, error) {
+// conn returns an idle connection to addr, or dials one (always when
+// fresh is set).
+func (t *moduleTransport) conn(ctx context.Context, addr string, fresh bool) (*moduleConn, bool, error) {
 	now := time.Now()
 	t.mu.Lock()
-	for list := t.idle[addr]; len(list) > 0; list = t.idle[addr] {
+	for list := t.idle[addr]; !fresh && len(list) > 0; list = t.idle[addr] {
 		mc := list[len(list)-1]
 		t.idle[addr] = list[:len(list)-1]
 		if now.Sub(mc.idleSince) < t.idleTimeout {
@@ -220,17 +226,55 @@ func (t *moduleTransport) conn(ctx context.Context, addr string) (*moduleConn, b
 }
 
 // put keeps mc for the next request to addr, or closes it when the pool
-// for addr is full.
+// for addr is full. Once per idleTimeout it also closes the connections
+// that sat idle longer than that, whatever their module.
+//
+// Why the sweep: an idle connection has no goroutine watching it, so one
+// to a module that was uninstalled or moved to another port would
+// otherwise hold its descriptor until the hub exits.
 func (t *moduleTransport) put(addr string, mc *moduleConn) {
-	mc.idleSince = time.Now()
+	now := time.Now()
+	mc.idleSince = now
+	var stale []*moduleConn
 	t.mu.Lock()
+	if now.Sub(t.swept) > t.idleTimeout {
+		t.swept = now
+		for a, list := range t.idle {
+			kept := list[:0]
+			for _, c := range list {
+				if now.Sub(c.idleSince) < t.idleTimeout {
+					kept = append(kept, c)
+				} else {
+					stale = append(stale, c)
+				}
+			}
+			if len(kept) == 0 {
+				delete(t.idle, a)
+			} else {
+				t.idle[a] = kept
+			}
+		}
+	}
 	if len(t.idle[addr]) < t.maxIdlePerHost {
 		t.idle[addr] = append(t.idle[addr], mc)
-		t.mu.Unlock()
-		return
+	} else {
+		stale = append(stale, mc)
 	}
 	t.mu.Unlock()
-	mc.c.Close()
+	for _, c := range stale {
+		c.c.Close()
+	}
+}
+
+// dropIdle closes every idle connection to addr.
+func (t *moduleTransport) dropIdle(addr string) {
+	t.mu.Lock()
+	list := t.idle[addr]
+	delete(t.idle, addr)
+	t.mu.Unlock()
+	for _, mc := range list {
+		mc.c.Close()
+	}
 }
 
 // CloseIdleConnections closes every idle module connection.

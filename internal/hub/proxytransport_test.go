@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // moduleServer starts an in-process module that counts the connections it
@@ -198,3 +200,102 @@ type pipeRecorder struct {
 
 func (p *pipeRecorder) Write(b []byte) (int, error) { return p.w.Write(b) }
 func (p *pipeRecorder) Flush()                      {}
+
+// After a module restart every pooled connection to it is dead, not just
+// the first one tried: the retry must not pick another dead one.
+func TestModuleTransportRetriesPastDeadPool(t *testing.T) {
+	const conns = 3
+	arrived := make(chan struct{}, conns)
+	release := make(chan struct{})
+	var opened atomic.Int32
+	m := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/hold" {
+			arrived <- struct{}{}
+			<-release
+		}
+		_, _ = io.WriteString(w, "ok")
+	}))
+	m.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+		if st == http.StateNew {
+			opened.Add(1)
+		}
+	}
+	m.Start()
+	t.Cleanup(m.Close)
+	tr := newModuleTransport(http.DefaultTransport)
+	t.Cleanup(tr.CloseIdleConnections)
+	get := func(path string) error {
+		req := httptest.NewRequest("GET", m.URL+path, nil)
+		req.RequestURI = ""
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		if b, err := io.ReadAll(resp.Body); err != nil || string(b) != "ok" {
+			return fmt.Errorf("body %q, %v", b, err)
+		}
+		return nil
+	}
+	// Three requests at once leave three idle connections in the pool.
+	errs := make(chan error, conns)
+	for range conns {
+		go func() { errs <- get("/hold") }()
+	}
+	for range conns {
+		<-arrived
+	}
+	close(release)
+	for range conns {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(tr.idle[m.Listener.Addr().String()]); n != conns {
+		t.Fatalf("%d idle connections, want %d", n, conns)
+	}
+	m.CloseClientConnections() // the module restarted
+	if err := get("/x"); err != nil {
+		t.Fatalf("GET after the module dropped every connection: %v", err)
+	}
+	if got := opened.Load(); got != conns+1 {
+		t.Errorf("module accepted %d connections, want %d", got, conns+1)
+	}
+}
+
+// An idle connection to a module nobody asks for any more (uninstalled,
+// moved) is closed by the next sweep rather than held until the hub exits.
+func TestModuleTransportSweepsLongIdle(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "ok") })
+	gone, live := httptest.NewServer(ok), httptest.NewServer(ok)
+	t.Cleanup(gone.Close)
+	t.Cleanup(live.Close)
+	tr := newModuleTransport(http.DefaultTransport)
+	t.Cleanup(tr.CloseIdleConnections)
+	get := func(base string) {
+		t.Helper()
+		req := httptest.NewRequest("GET", base+"/x", nil)
+		req.RequestURI = ""
+		resp, err := tr.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+	get(gone.URL)
+	goneAddr := gone.Listener.Addr().String()
+	tr.mu.Lock()
+	for _, mc := range tr.idle[goneAddr] {
+		mc.idleSince = time.Now().Add(-2 * tr.idleTimeout) // as if it sat there that long
+	}
+	tr.swept = time.Now().Add(-2 * tr.idleTimeout) // and no sweep ran since
+	tr.mu.Unlock()
+	get(live.URL)
+	if n := len(tr.idle[goneAddr]); n != 0 {
+		t.Errorf("%d long-idle connections to the unused module kept, want 0", n)
+	}
+	if n := len(tr.idle[live.Listener.Addr().String()]); n != 1 {
+		t.Errorf("%d idle connections to the live module, want 1", n)
+	}
+}

@@ -19,9 +19,11 @@ func (s *Store) SetPassword(ctx context.Context, id, password string) error {
 }
 
 // ResetPassword sets the password of user id to one an admin chose: the
-// user must change it at the next sign-in, and every token still live for
-// the user is revoked (the reset exists because the old password may have
-// leaked). The rows stay, anchored to the user, for the audit trail.
+// user must change it at the next sign-in, every token still live for the
+// user is revoked and every session of the user ends, in the same
+// transaction (the reset exists because the old password, or a device
+// signed in with it, may be in the wrong hands). The token rows stay,
+// anchored to the user, for the audit trail.
 func (s *Store) ResetPassword(ctx context.Context, id, password string) error {
 	return s.setPassword(ctx, id, password, false)
 }
@@ -53,6 +55,12 @@ func (s *Store) setPassword(ctx context.Context, id, password string, chosen boo
 		if _, err := tx.ExecContext(ctx,
 			`UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, stamp, id); err != nil {
 			return fmt.Errorf("revoking the tokens of user %s: %w", id, err)
+		}
+		// Why here and not in the caller: a browser signed in with the old
+		// password must not outlive the reset, and a reset that committed
+		// without this delete would leave exactly that.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, id); err != nil {
+			return fmt.Errorf("ending the sessions of user %s: %w", id, err)
 		}
 		return nil
 	})

@@ -90,6 +90,8 @@ type Error struct {
 	Service string `json:"service,omitempty"`
 	// RetryAfterMS says when a retry may succeed (a module still starting).
 	RetryAfterMS int64 `json:"retry_after_ms,omitempty"`
+	// Errors lists each failure of a refused module config (invalid_config).
+	Errors []ConfigFieldError `json:"errors,omitempty"`
 }
 
 func (e *Error) Error() string { return fmt.Sprintf("%d %s: %s", e.Status, e.Code, e.Description) }

@@ -46,6 +46,16 @@ type InstallBody struct {
 	Port           int    `json:"port,omitempty"`
 	NoStart        bool   `json:"no_start,omitempty"`
 	AllowDowngrade bool   `json:"allow_downgrade,omitempty"`
+	// NoCreate skips the module's init (vault's first vault) and leaves it
+	// stopped.
+	NoCreate bool `json:"no_create,omitempty"`
+	// VaultName names the first vault of a new vault install.
+	VaultName string `json:"vault_name,omitempty"`
+	// ScribeProvider and ScribeKey (scribe only) pick its transcription
+	// provider and that provider's API key. The key is a secret: the hub
+	// writes it to scribe/.env and never logs it.
+	ScribeProvider string `json:"scribe_provider,omitempty"`
+	ScribeKey      string `json:"scribe_key,omitempty"`
 }
 
 // UpgradeBody is the optional JSON body of POST /api/modules/<short>/upgrade.

@@ -40,6 +40,13 @@ type MintRequest struct {
 	// Ephemeral tokens are not recorded in the token registry, so they
 	// cannot be listed or revoked; they are short-lived instead.
 	Ephemeral bool
+	// UserID, when set, anchors the registry row to that user (tokens.
+	// user_id), so resetting the user's password or deleting the user
+	// revokes the token.
+	UserID string
+	// ClientID is the client_id claim and registry column; empty means
+	// MintClientID.
+	ClientID string
 }
 
 // MintToken mints a token for req and, unless it is ephemeral, records it
@@ -66,6 +73,14 @@ func (s *Store) MintToken(ctx context.Context, req MintRequest) (string, *Claims
 	if vs == nil {
 		vs = []string{}
 	}
+	clientID := req.ClientID
+	if clientID == "" {
+		clientID = MintClientID
+	}
+	var userID any // NULL unless the token belongs to a user
+	if req.UserID != "" {
+		userID = req.UserID
+	}
 	now := s.now()
 	c := &Claims{
 		Issuer:     strings.TrimRight(req.Issuer, "/"),
@@ -75,7 +90,7 @@ func (s *Store) MintToken(ctx context.Context, req MintRequest) (string, *Claims
 		ExpiresAt:  now.Add(ttl).Unix(),
 		JTI:        NewJTI(),
 		Scope:      strings.Join(req.Scopes, " "),
-		ClientID:   MintClientID,
+		ClientID:   clientID,
 		VaultScope: vs,
 	}
 	var perms any
@@ -96,8 +111,8 @@ func (s *Store) MintToken(ctx context.Context, req MintRequest) (string, *Claims
 	}
 	_, err = s.db.ExecContext(ctx, `
 		INSERT INTO tokens (jti, user_id, client_id, scopes, expires_at, created_at, permissions, created_via, subject)
-		VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?)`,
-		c.JTI, MintClientID, c.Scope, formatTime(c.Expiry()), formatTime(now), perms, CreatedViaCLIMint, c.Subject)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		c.JTI, userID, clientID, c.Scope, formatTime(c.Expiry()), formatTime(now), perms, CreatedViaCLIMint, c.Subject)
 	if err != nil {
 		return "", nil, fmt.Errorf("recording minted token %s: %w", c.JTI, err)
 	}

@@ -34,6 +34,9 @@ const maxDBConns = hubdb.MaxConns
 type Store struct {
 	db   *sql.DB
 	path string
+	// owned is set when Open made db: Close then closes it. A Store from
+	// NewStore leaves its pool to the caller that opened it.
+	owned bool
 
 	// now is the clock for minting, retention windows and timestamps.
 	// Tests replace it; it is never changed after Open otherwise.
@@ -66,6 +69,17 @@ func Open(path string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := NewStore(db, path)
+	s.owned = true
+	return s, nil
+}
+
+// NewStore returns a Store on db, a pool from hubdb.Open on path that the
+// caller keeps owning: the Store's Close leaves it open. `parachute serve`
+// opens hub.db once and shares that pool between this store, the accounts,
+// sessions, OAuth and settings tables, so the process holds at most one
+// bounded pool of descriptors on the file.
+func NewStore(db *sql.DB, path string) *Store {
 	return &Store{
 		db:         db,
 		path:       path,
@@ -74,7 +88,7 @@ func Open(path string) (*Store, error) {
 		privs:      map[string]*rsa.PrivateKey{},
 		keyRows:    map[string]keyRowEntry{},
 		keyRecheck: keyRecheck,
-	}, nil
+	}
 }
 
 // DB returns the store's hub.db handle, for the packages that own other
@@ -85,9 +99,13 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Path returns the database file the store was opened on.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the database.
+// Close releases the store's prepared statements, and closes the database
+// when Open opened it; a Store from NewStore leaves the pool to its owner.
 func (s *Store) Close() error {
 	s.hot.close()
+	if !s.owned {
+		return nil
+	}
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("closing hub db: %w", err)
 	}

@@ -23,6 +23,10 @@ const (
 	ExitFail   = 1  // the verb could not do what was asked; the message says why
 	ExitUsage  = 2  // bad arguments
 	ExitConfig = 78 // EX_CONFIG: configuration a restart cannot fix (the unit's RestartPreventExitStatus)
+	// ExitInterrupted is the shell's code for a command ended by SIGINT
+	// (128+2): a verb stopped by Ctrl-C or SIGTERM (ctx cancelled) exits
+	// with it, after its deferred clean-up ran.
+	ExitInterrupted = 130
 )
 
 // exitError carries an exit code and an already-formatted message.
@@ -66,6 +70,12 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return ExitOK
 	}
+	if ctx.Err() != nil {
+		// Whatever the verb made of its cancelled context, the cause is
+		// the interrupt; say so rather than "context canceled".
+		fmt.Fprintln(stderr, "parachute: interrupted")
+		return ExitInterrupted
+	}
 	var ee *exitError
 	if errors.As(err, &ee) {
 		if ee.msg != "" {
@@ -106,9 +116,12 @@ func newApp(e *env) *cli.App {
 			logsCommand(e),
 			authCommand(e),
 			migrateCommand(e),
+			doctorCommand(e),
 			exposeCommand(e),
 			unitCommand(e),
 			versionCommand(e),
+			vaultCommand(e),
+			healthCommand(e),
 		},
 		CommandNotFound: func(c *cli.Context, name string) {
 			fmt.Fprintf(e.stderr, "parachute: unknown command %q. Run `parachute --help` for the list of commands.\n", name)
@@ -181,6 +194,8 @@ var valueFlags = map[string]bool{
 	"--scope": true, "--aud": true, "--expires-in": true, "--sub": true, "--permissions": true, // auth mint-token
 	"--username": true, "--password": true,
 	"--domain": true, "--tunnel-name": true,
+	"--vault-name":      true,                       // install
+	"--scribe-provider": true, "--scribe-key": true, // install scribe
 }
 
 // permuteFlags moves flags that follow a verb's positional arguments in
@@ -188,7 +203,7 @@ var valueFlags = map[string]bool{
 // (urfave/cli stops parsing flags at the first positional). Everything after
 // a literal "--" is left alone.
 func permuteFlags(args []string) []string {
-	if len(args) < 2 {
+	if len(args) < 2 || args[0] == "vault" { // vault's arguments belong to parachute-vault, verbatim
 		return args
 	}
 	// Find the verb path: leading non-flag words that name commands. We only

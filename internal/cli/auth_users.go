@@ -119,7 +119,7 @@ func setPassword(c *cli.Context, e *env) error {
 		if !interactive {
 			return failf("--password is required when stdin is not a TTY")
 		}
-		if password, err = promptNewPassword(e, name); err != nil {
+		if password, err = promptNewPassword(ctx, e, name); err != nil {
 			return failf("%v", err)
 		}
 	}
@@ -181,9 +181,9 @@ func writeOperatorToken(ctx context.Context, paths config.Paths) error {
 }
 
 // promptNewPassword asks for a password twice without echo.
-func promptNewPassword(e *env, name string) (string, error) {
+func promptNewPassword(ctx context.Context, e *env, name string) (string, error) {
 	e.printf("Password for %q: ", name)
-	p1, err := term.ReadPassword(int(stdin.Fd()))
+	p1, err := readPassword(ctx, stdin)
 	e.printf("\n")
 	if err != nil {
 		return "", fmt.Errorf("reading the password: %w", err)
@@ -192,7 +192,7 @@ func promptNewPassword(e *env, name string) (string, error) {
 		return "", errors.New("password cannot be empty")
 	}
 	e.printf("Confirm password: ")
-	p2, err := term.ReadPassword(int(stdin.Fd()))
+	p2, err := readPassword(ctx, stdin)
 	e.printf("\n")
 	if err != nil {
 		return "", fmt.Errorf("reading the password: %w", err)
@@ -201,6 +201,36 @@ func promptNewPassword(e *env, name string) (string, error) {
 		return "", errors.New("passwords did not match")
 	}
 	return string(p1), nil
+}
+
+// readPassword reads one line from the terminal f without echo. Why not
+// term.ReadPassword alone: it turns echo off around a blocking read, and
+// Ctrl-C (SIGINT, which main turns into ctx's cancellation) would end the
+// process with echo still off, leaving the user typing blind in their
+// shell. On cancellation the terminal is restored before returning; the
+// read itself cannot be interrupted and ends with the process.
+func readPassword(ctx context.Context, f *os.File) ([]byte, error) {
+	fd := int(f.Fd())
+	saved, err := term.GetState(fd)
+	if err != nil {
+		return nil, err
+	}
+	type line struct {
+		b   []byte
+		err error
+	}
+	read := make(chan line, 1)
+	go func() {
+		b, err := term.ReadPassword(fd)
+		read <- line{b, err}
+	}()
+	select {
+	case l := <-read:
+		return l.b, l.err
+	case <-ctx.Done():
+		_ = term.Restore(fd, saved)
+		return nil, ctx.Err()
+	}
 }
 
 // readLine prints prompt and reads one line from stdin.

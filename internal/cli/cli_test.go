@@ -22,6 +22,7 @@ func TestPermuteFlags(t *testing.T) {
 		{[]string{"auth", "mint-token", "--scope", "vault:default:read", "--aud", "scribe", "--sub", "s"},
 			[]string{"auth", "mint-token", "--scope", "vault:default:read", "--aud", "scribe", "--sub", "s"}},
 		{[]string{"start", "vault", "--", "-x"}, []string{"start", "vault", "--", "-x"}},
+		{[]string{"install", "vault", "--vault-name", "work"}, []string{"install", "--vault-name", "work", "vault"}},
 		{[]string{"status"}, []string{"status"}},
 	}
 	for _, c := range cases {

@@ -29,6 +29,13 @@ for modules marked publicExposure "loopback" when a request came through an
 exposure. Tailscale and Cloudflare keep separate records, so turning one off
 never touches the other.
 
+The Cloudflare connector runs as its own service (systemd or launchd) and
+survives reboots. Where there is no service manager (a container, Fly) the
+running hub runs it instead: it then lives exactly as long as the hub.
+` + "`off`" + ` removes the connector and the DNS record expose routed, through the
+Cloudflare API with the token in cert.pem (or CLOUDFLARE_API_TOKEN); a
+record that points anywhere but this tunnel is left alone.
+
 FLAGS
   --hub-origin <url>       the origin to record instead of https://<exposed host>
                            (tokens and discovery use it)

@@ -13,7 +13,9 @@ import (
 
 	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/expose"
+	"github.com/openparachute/parachute/internal/expose/connector"
 	"github.com/openparachute/parachute/internal/expose/state"
+	"github.com/openparachute/parachute/internal/hubclient"
 	"github.com/openparachute/parachute/internal/servicemgr"
 )
 
@@ -169,8 +171,18 @@ func (x *exposer) nothing(layer, msg string) error {
 	return nil
 }
 
-func (x *exposer) cloudflareUp(domain string) error {
+// manager is the service manager for the connector; nil when there is
+// none (a container, no systemd user bus), and the hub runs it.
+func (x *exposer) manager() (servicemgr.Manager, error) {
 	mgr, err := x.host.mgr()
+	if errors.Is(err, servicemgr.ErrNoManager) {
+		return nil, nil
+	}
+	return mgr, err
+}
+
+func (x *exposer) cloudflareUp(domain string) error {
+	mgr, err := x.manager()
 	if err != nil {
 		return fail(ExitFail, "✗ %v", err)
 	}
@@ -190,9 +202,29 @@ func (x *exposer) cloudflareUp(domain string) error {
 		return fail(ExitFail, "✗ %v", err)
 	}
 	_ = state.SaveLastProvider(x.paths.Root, state.Cloudflare, time.Now())
-	x.logf("✓ Cloudflare tunnel up.\n  Tunnel: %s (dedicated to this machine)\n  Open: https://%s/\n  Admin: https://%s/admin/\n  Service: %s (restarts on failure and at boot)\n  Logs: journalctl %s-u %s\n",
-		tun.Name, tun.Hostname, tun.Hostname, tun.Unit, userFlag(!tun.System), tun.Unit)
+	x.logf("✓ Cloudflare tunnel up.\n  Tunnel: %s (dedicated to this machine)\n  Open: https://%s/\n  Admin: https://%s/admin/\n",
+		tun.Name, tun.Hostname, tun.Hostname)
+	if tun.Connector == state.ConnectorHub {
+		x.hubConnectorNote(tun)
+	} else {
+		x.logf("  Service: %s (restarts on failure and at boot)\n  Logs: journalctl %s-u %s\n", tun.Unit, userFlag(!tun.System), tun.Unit)
+	}
 	return x.finish(&exposeResult{Action: "up", Provider: "cloudflare", Layer: "public", Origin: "https://" + rec.CanonicalFQDN})
+}
+
+// hubConnectorNote tells the operator what a hub-run connector survives:
+// exactly what the hub survives.
+func (x *exposer) hubConnectorNote(tun state.Tunnel) {
+	x.logf("  Connector: run by the hub (no service manager on this machine): it runs while the hub runs,\n" +
+		"    is restarted if it exits, and starts again whenever the hub starts. A reboot, container restart\n" +
+		"    or redeploy brings it back once the hub is started again (in a container, keep the config root\n" +
+		"    and ~/.cloudflared on persistent storage). It stops when the hub stops.\n")
+	x.logf("  Logs: %s (and the hub's output, prefixed [%s%s])\n", connector.LogFile(x.paths.Root, tun.Name), connector.Prefix, tun.Name)
+	ctx, cancel := context.WithTimeout(x.ctx, 5*time.Second)
+	defer cancel()
+	if _, err := hubclient.New(x.paths).Health(ctx); err != nil {
+		x.logf("⚠ The hub is not running, so neither is the connector: start it (`parachute serve`, or your container's entrypoint).\n")
+	}
 }
 
 func userFlag(user bool) string {
@@ -208,7 +240,7 @@ func cloudflaredInstallHint() string {
 }
 
 func (x *exposer) cloudflareOff() error {
-	mgr, err := x.host.mgr()
+	mgr, err := x.manager()
 	if err != nil {
 		return fail(ExitFail, "✗ %v", err)
 	}
@@ -222,7 +254,7 @@ func (x *exposer) cloudflareOff() error {
 	}
 	for _, t := range removed {
 		x.logf("%s is no longer reachable through this machine.\n", t.Hostname)
-		x.logf("  The DNS record stays: cloudflared cannot delete it. Remove the CNAME %s → %s.cfargotunnel.com at\n  https://dash.cloudflare.com (DNS → Records), or keep it to re-expose later with the same tunnel.\n", t.Hostname, t.UUID)
+		x.cf.Unroute(x.ctx, t, x.logf)
 	}
 	if err != nil {
 		return fail(ExitFail, "✗ %v", err)

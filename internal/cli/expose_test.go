@@ -4,12 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -18,9 +16,11 @@ import (
 	"github.com/openparachute/parachute/internal/servicemgr"
 )
 
-// TestMain lets this test binary play tailscale and cloudflared.
+// TestMain lets this test binary play tailscale, cloudflared and the
+// modules of the expose tests' real hub.
 func TestMain(m *testing.M) {
 	exposetest.RunIfFake()
+	runIfTestModule()
 	os.Exit(m.Run())
 }
 
@@ -81,58 +81,44 @@ func TestParseExposeArgs(t *testing.T) {
 	}
 }
 
-// fakeHubAPI answers GET /api/modules with vault and notes running and
-// records the module operations it is asked for.
-type fakeHubAPI struct {
-	mu  sync.Mutex
-	ops []string
-}
-
-func (f *fakeHubAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	switch {
-	case r.Method == http.MethodGet && r.URL.Path == "/api/modules":
-		running := "running"
-		json.NewEncoder(w).Encode(map[string]any{"modules": []map[string]any{
-			{"short": "notes", "name": "parachute-notes", "installed": true, "supervisor_status": running},
-			{"short": "scribe", "name": "parachute-scribe", "installed": true, "supervisor_status": "stopped"},
-			{"short": "vault", "name": "parachute-vault", "installed": true, "supervisor_status": running},
-		}})
-	case r.Method == http.MethodPost && strings.HasPrefix(r.URL.Path, "/api/modules/"):
-		f.mu.Lock()
-		f.ops = append(f.ops, strings.TrimPrefix(r.URL.Path, "/api/modules/"))
-		f.mu.Unlock()
-		json.NewEncoder(w).Encode(map[string]any{"short": strings.Split(strings.TrimPrefix(r.URL.Path, "/api/modules/"), "/")[0]})
-	default:
-		http.NotFound(w, r)
-	}
-}
-
-// exposeEnv sets up a config root, the fakes and a hub API; it returns
-// the fake's dir, the root and the hub.
-func exposeEnv(t *testing.T, tty bool, stdin string) (fake, root string, hub *fakeHubAPI) {
+// exposeEnv sets up a config root, the fakes and a real hub (hub.Run)
+// over that root with vault and scribe running; it returns the fake's dir,
+// the root and the hub. The machine has no service manager.
+func exposeEnv(t *testing.T, tty bool, stdin string) (fake, root string, h *realHub) {
 	fake = exposetest.Install(t)
 	root = t.TempDir()
 	home := t.TempDir()
 	t.Setenv("PARACHUTE_HOME", root)
 	t.Setenv("HOME", home)
-	for _, k := range []string{"PARACHUTE_HUB_ORIGIN", "RENDER_EXTERNAL_URL", "FLY_APP_NAME", "PARACHUTE_BIND_HOST"} {
+	for _, k := range []string{"PARACHUTE_HUB_ORIGIN", "RENDER_EXTERNAL_URL", "FLY_APP_NAME", "PARACHUTE_BIND_HOST", "TUNNEL_ORIGIN_CERT", "CLOUDFLARE_API_TOKEN"} {
 		t.Setenv(k, "")
 	}
-	hub = &fakeHubAPI{}
-	srv := httptest.NewServer(hub)
-	t.Cleanup(srv.Close)
-	t.Setenv("PARACHUTE_HUB_URL", srv.URL)
-	if err := os.WriteFile(filepath.Join(root, "operator.token"), []byte("tok\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	h = startRealHub(t, root)
 	old := newExposeHost
 	newExposeHost = func(*env) exposeHost {
 		return exposeHost{stdin: strings.NewReader(stdin), tty: tty, home: home, user: "alice",
 			mgr: func() (servicemgr.Manager, error) { return nil, servicemgr.ErrNoManager }}
 	}
 	t.Cleanup(func() { newExposeHost = old })
-	return fake, root, hub
+	return fake, root, h
+}
+
+// supervisorStarted is the supervisor's line for every (re)started module.
+var supervisorStarted = regexp.MustCompile(`msg="(vault|scribe|notes) started \(pid \d+\)" component=supervisor`)
+
+// checkRestarted checks that the hub restarted vault, then scribe, since
+// mark, and that the running vault and scribe processes have origin as
+// their PARACHUTE_HUB_ORIGIN.
+func checkRestarted(t *testing.T, h *realHub, mark int, origin string) {
+	t.Helper()
+	if diff := cmp.Diff([]string{"vault", "scribe"}, h.out.matches(mark, supervisorStarted)); diff != "" {
+		t.Errorf("modules restarted through the hub, vault first (-want +got):\n%s", diff)
+	}
+	for _, m := range []string{"vault", "scribe"} {
+		if got, _ := h.moduleOrigin(t, m); got != origin {
+			t.Errorf("%s runs with PARACHUTE_HUB_ORIGIN=%q, want %q", m, got, origin)
+		}
+	}
 }
 
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -143,8 +129,13 @@ func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 }
 
 func TestExposeTailnetUpAndOff(t *testing.T) {
-	fake, _, hub := exposeEnv(t, false, "")
+	fake, _, h := exposeEnv(t, false, "")
 	exposetest.Write(t, fake, "version", "1.82.0")
+	_, vaultPID := h.moduleOrigin(t, "vault")
+	if o, _ := h.moduleOrigin(t, "vault"); !strings.HasPrefix(o, "http://127.0.0.1:") {
+		t.Fatalf("vault booted with PARACHUTE_HUB_ORIGIN=%q", o)
+	}
+	mark := h.out.mark()
 	code, out, errOut := runCLI(t, "expose", "tailnet")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
@@ -160,16 +151,17 @@ func TestExposeTailnetUpAndOff(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
 	}
-	if diff := cmp.Diff([]string{"vault/restart", "notes/restart"}, hub.ops); diff != "" {
-		t.Errorf("module restarts, vault first (-want +got):\n%s", diff)
+	checkRestarted(t, h, mark, "https://box.tail1234.ts.net")
+	if _, pid := h.moduleOrigin(t, "vault"); pid == vaultPID {
+		t.Errorf("vault still runs as pid %d", pid)
 	}
 	exposetest.Argv(t, fake)
-	hub.ops = nil
 
 	code, out, _ = runCLI(t, "expose", "public", "off")
 	if code != 0 || !strings.Contains(out, "No public exposure active. Nothing to tear down.") {
 		t.Fatalf("public off with tailnet recorded: exit %d\n%s", code, out)
 	}
+	mark = h.out.mark()
 	code, out, _ = runCLI(t, "expose", "tailnet", "off", "--json")
 	if code != 0 {
 		t.Fatalf("off exit %d: %s", code, out)
@@ -181,6 +173,7 @@ func TestExposeTailnetUpAndOff(t *testing.T) {
 	if res.Action != "off" || res.Provider != "tailscale" || !strings.HasPrefix(res.HubOrigin, "http://127.0.0.1:") || len(res.Restarted) != 2 {
 		t.Errorf("off result = %+v", res)
 	}
+	checkRestarted(t, h, mark, res.HubOrigin)
 	argv := exposetest.Argv(t, fake)
 	if last := argv[len(argv)-1]; strings.Join(last, " ") != "tailscale serve --https=443 --set-path=/ off" {
 		t.Errorf("last command %q", last)
@@ -253,7 +246,7 @@ func TestExposePicker(t *testing.T) {
 }
 
 func TestExposeCloudflareUpAndOff(t *testing.T) {
-	fake, root, hub := exposeEnv(t, false, "")
+	fake, root, h := exposeEnv(t, false, "")
 	home := os.Getenv("HOME")
 	if err := os.MkdirAll(filepath.Join(home, ".cloudflared"), 0o700); err != nil {
 		t.Fatal(err)
@@ -264,6 +257,7 @@ func TestExposeCloudflareUpAndOff(t *testing.T) {
 		return exposeHost{stdin: strings.NewReader(""), home: home, user: "alice",
 			mgr: func() (servicemgr.Manager, error) { return mgr, nil }}
 	}
+	mark := h.out.mark()
 	code, out, errOut := runCLI(t, "expose", "cloudflare", "--domain", "hub.example.com", "--hub-origin", "https://hub.example.com/")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
@@ -281,9 +275,7 @@ func TestExposeCloudflareUpAndOff(t *testing.T) {
 			t.Errorf("stdout lacks %q:\n%s", want, out)
 		}
 	}
-	if diff := cmp.Diff([]string{"vault/restart", "notes/restart"}, hub.ops); diff != "" {
-		t.Errorf("module restarts (-want +got):\n%s", diff)
-	}
+	checkRestarted(t, h, mark, "https://hub.example.com")
 	if _, err := os.Stat(filepath.Join(root, "expose-last-provider.json")); err != nil {
 		t.Errorf("provider not remembered: %v", err)
 	}
@@ -292,7 +284,7 @@ func TestExposeCloudflareUpAndOff(t *testing.T) {
 	// `expose public off` finds the one live public exposure.
 	code, out, errOut = runCLI(t, "expose", "public", "off")
 	if code != 0 || !strings.Contains(out, "hub.example.com is no longer reachable through this machine.") ||
-		!strings.Contains(out, "cloudflared cannot delete it") {
+		!strings.Contains(out, "⚠ The DNS record stays: could not remove it through the Cloudflare API") || !strings.Contains(out, "Remove the CNAME hub.example.com") {
 		t.Fatalf("public off: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if diff := cmp.Diff([]string{

@@ -19,6 +19,7 @@ import (
 	"github.com/openparachute/parachute/internal/hubclient"
 	"github.com/openparachute/parachute/internal/install"
 	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/migrate"
 )
 
 // opDeadline bounds waiting for a hub operation (it has its own timeout).
@@ -42,13 +43,20 @@ Installing a module that is already installed replaces it in place (same port,
 same .env) and restarts it; if the new version does not become ready, the old
 one is put back. A new module gets its canonical port when free, else one from
 the unassigned Parachute range (1944, 1947–1949), else one above it.
-With the hub down, the module is registered and starts with the hub.`,
+With the hub down, the module is registered and starts with the hub.
+
+A new vault install runs ` + "`parachute-vault init`" + ` (creating the first vault,
+--vault-name N, default "default"); --no-create skips it.`,
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "channel", Usage: "npm channel: rc or latest (default: $PARACHUTE_INSTALL_CHANNEL, else the channel of the installed version, else latest)"},
 			&cli.StringFlag{Name: "tag", Usage: "npm dist-tag or exact version (wins over --channel)"},
 			&cli.IntFlag{Name: "port", Usage: "port for a new module (default: assigned)"},
 			&cli.BoolFlag{Name: "no-start", Usage: "register only; do not start the module"},
 			&cli.BoolFlag{Name: "allow-downgrade", Usage: "allow replacing an installed module with an older version"},
+			&cli.BoolFlag{Name: "no-create", Usage: "vault: install without running `parachute-vault init` (no vault is created; the module is not started)"},
+			&cli.StringFlag{Name: "vault-name", Usage: "vault: name of the first vault `parachute-vault init` creates (default: default)"},
+			&cli.StringFlag{Name: "scribe-provider", Usage: "scribe only: transcription provider (" + strings.Join(scribeProviderNames(), ", ") + "); on a terminal without it, a picker asks"},
+			&cli.StringFlag{Name: "scribe-key", Usage: "scribe only: the API key groq or openai needs (saved to <config root>/scribe/.env)"},
 		},
 		Action: func(c *cli.Context) error { return runInstall(e, c) },
 	}
@@ -93,6 +101,11 @@ func runInstall(e *env, c *cli.Context) error {
 	if err := install.CheckChannel(c.String("channel")); err != nil {
 		return fail(ExitUsage, "parachute install: %v", err)
 	}
+	if n := c.String("vault-name"); n != "" {
+		if why := manifest.CheckVaultName(n); why != "" {
+			return fail(ExitUsage, "parachute install: --vault-name: %s", why)
+		}
+	}
 	paths, err := e.paths()
 	if err != nil {
 		return rootErr(err)
@@ -105,10 +118,18 @@ func runInstall(e *env, c *cli.Context) error {
 		return fail(ExitFail, "✗ %v", err)
 	}
 	short := opShort(src)
+	var scribe scribeChoice
+	if short == "scribe" {
+		scribe = scribeProviderChoice(e, paths, c.String("scribe-provider"), c.String("scribe-key"))
+	} else if c.IsSet("scribe-provider") || c.IsSet("scribe-key") {
+		e.eprintf("--scribe-provider and --scribe-key apply to `install scribe` only; ignored.\n")
+	}
 	req := install.Request{Source: arg, Channel: c.String("channel"), Tag: c.String("tag"), Port: c.Int("port"),
-		NoStart: c.Bool("no-start"), AllowDowngrade: c.Bool("allow-downgrade")}
-	body := api.InstallBody{Source: arg, Channel: req.Channel, Tag: req.Tag, Port: req.Port, NoStart: req.NoStart, AllowDowngrade: req.AllowDowngrade}
-	return viaHubOrLocal(e, c, paths, "install", short, body, func(in *install.Installer) (string, error) {
+		NoStart: c.Bool("no-start"), AllowDowngrade: c.Bool("allow-downgrade"), NoCreate: c.Bool("no-create"), VaultName: c.String("vault-name"),
+		ScribeProvider: scribe.provider, ScribeKey: scribe.key}
+	body := api.InstallBody{Source: arg, Channel: req.Channel, Tag: req.Tag, Port: req.Port, NoStart: req.NoStart, AllowDowngrade: req.AllowDowngrade,
+		NoCreate: req.NoCreate, VaultName: req.VaultName, ScribeProvider: req.ScribeProvider, ScribeKey: req.ScribeKey}
+	err = viaHubOrLocal(e, c, paths, "install", short, body, func(in *install.Installer) (string, error) {
 		req.NoStart = true // no hub, nothing runs modules
 		res, err := in.Install(c.Context, req)
 		if err != nil {
@@ -119,6 +140,15 @@ func runInstall(e *env, c *cli.Context) error {
 		}
 		return fmt.Sprintf("%s\n  The hub is not running; %s will start with it (`parachute start`).", res.Summary(), res.Short), nil
 	})
+	if err != nil {
+		return err
+	}
+	// Legacy files of the TypeScript hub left in the config root: one line
+	// pointing at `parachute migrate` (reference lifecycle §3.4 step 11, §5.6).
+	if n := migrate.Notice(paths); n != "" {
+		e.printf("%s\n", n)
+	}
+	return nil
 }
 
 // opShort is the module name the hub route is addressed to.

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"context"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -74,5 +76,33 @@ func TestOpShortAndPaths(t *testing.T) {
 	}
 	if got := absIfPath("./mod"); !strings.HasPrefix(got, "/") || !strings.HasSuffix(got, "/mod") {
 		t.Fatalf("absIfPath(./mod) = %q", got)
+	}
+}
+
+// TestInstallPrintsTheMigrateNotice: a successful install in a config
+// root the TypeScript hub left files in ends with the one-line pointer at
+// `parachute migrate` (reference lifecycle §5.6); a clean root gets none.
+func TestInstallPrintsTheMigrateNotice(t *testing.T) {
+	root := accountsRoot(t) // no hub: installed locally
+	t.Setenv("BUN_INSTALL", filepath.Join(t.TempDir(), "no-bun"))
+	dir := filepath.Join(t.TempDir(), "weather")
+	writeFile(t, filepath.Join(dir, "package.json"), `{"name":"weather","version":"1.0.0"}`)
+	writeFile(t, filepath.Join(dir, ".parachute", "module.json"),
+		`{"name":"weather","port":2020,"paths":["/weather"],"health":"/weather/health"}`)
+	install := func() string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if code := Main(context.Background(), []string{"install", dir}, &out, &errOut); code != ExitOK {
+			t.Fatalf("install = %d: %s%s", code, out.String(), errOut.String())
+		}
+		return out.String()
+	}
+	if out := install(); strings.Contains(out, "parachute migrate") {
+		t.Errorf("install in a clean root mentions migrate:\n%s", out)
+	}
+	writeFile(t, filepath.Join(root, "server.yaml"), "port: 1939\n") // the TypeScript hub's config
+	want := "parachute migrate: 1 archivable entry at " + root + " — run `parachute migrate` to archive them.\n"
+	if out := install(); !strings.HasSuffix(out, want) {
+		t.Errorf("install with a legacy file: output does not end with %q:\n%s", want, out)
 	}
 }

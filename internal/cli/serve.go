@@ -52,6 +52,9 @@ configuration (bad PORT or bind address; the unit does not restart on it).`,
 				bind = os.Getenv("PARACHUTE_BIND_HOST")
 			}
 			log := slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: logLevel()}))
+			if err := ensureTmpdir(os.Getenv("TMPDIR")); err != nil {
+				log.Warn("modules may fail to install or write temporary files; create TMPDIR or unset it", "err", err)
+			}
 			// SIGHUP too: a closed terminal must stop modules gracefully, not
 			// leave them to the parent-death SIGKILL.
 			ctx, stop := signal.NotifyContext(c.Context, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)

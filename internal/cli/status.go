@@ -53,8 +53,11 @@ type hubStatusJSON struct {
 }
 
 type moduleStatusJSON struct {
-	Name     string      `json:"name"`
-	Short    string      `json:"short"`
+	Name  string `json:"name"`
+	Short string `json:"short"`
+	// Vault is the vault instance this row is about: a vault row serving
+	// several vaults is shown once per vault, all sharing one process.
+	Vault    string      `json:"vault,omitempty"`
 	Port     int         `json:"port"`
 	Version  string      `json:"version"`
 	State    string      `json:"state"`
@@ -232,9 +235,28 @@ func moduleRows(services []manifest.Service, hubUp bool, live map[string]api.Mod
 		if k, ok := manifest.KnownByShort(m.Short); ok && k.Port != 0 && row.Port != k.Port && !manifest.IsVaultName(row.Name) {
 			m.Notes = append(m.Notes, "canonical port is "+strconv.Itoa(k.Port))
 		}
-		rows = append(rows, m)
+		rows = append(rows, vaultInstanceRows(m, row)...)
 	}
 	return rows
+}
+
+// vaultInstanceRows is m once per vault instance of a vault row (each with
+// its instance's URL), or m alone for any other row.
+func vaultInstanceRows(m moduleStatusJSON, row manifest.Service) []moduleStatusJSON {
+	if !manifest.IsVaultName(row.Name) {
+		return []moduleStatusJSON{m}
+	}
+	var out []moduleStatusJSON
+	for _, v := range manifest.VaultInstances([]manifest.Service{row}) {
+		r := m
+		r.Vault = v.Name
+		one := row
+		one.Paths = []string{v.Path}
+		r.URL = moduleURL(m.Short, one)
+		r.Notes = append([]string(nil), m.Notes...)
+		out = append(out, r)
+	}
+	return out
 }
 
 // moduleRow is one module's row before the mount and port notes: the
@@ -409,7 +431,11 @@ func printStatus(e *env, st *statusJSON) {
 		if m.HealthStatus != 0 && m.HealthStatus != http.StatusOK {
 			state += " (" + strconv.Itoa(m.HealthStatus) + ")"
 		}
-		rows = append(rows, []string{m.Name, strconv.Itoa(m.Port), dash(m.Version), state, pid, up, lat, m.Source})
+		name := m.Name
+		if m.Vault != "" {
+			name += " [" + m.Vault + "]"
+		}
+		rows = append(rows, []string{name, strconv.Itoa(m.Port), dash(m.Version), state, pid, up, lat, m.Source})
 		n := []string{"→ " + m.URL}
 		for _, x := range m.Notes {
 			n = append(n, "! "+x)

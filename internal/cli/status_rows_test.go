@@ -102,6 +102,17 @@ func TestStatusRows(t *testing.T) {
 		mods:     &api.ModulesResponse{},
 		wantRows: []moduleStatusJSON{{Name: "parachute-notes", Short: "notes", Port: 5000, State: stateInactive,
 			URL: "http://127.0.0.1:5000/notes", Source: "unknown", Notes: []string{"canonical port is 1942"}}},
+	}, {
+		name: "one row per vault instance, sharing the process",
+		services: []manifest.Service{{Name: "parachute-vault", Port: 1944, Version: "0.3.6",
+			Paths: []string{"/vault/default", "/vault/work"}, Health: "/vault/default/health"}},
+		hubUp: false,
+		wantRows: []moduleStatusJSON{
+			{Name: "parachute-vault", Short: "vault", Vault: "default", Port: 1944, Version: "0.3.6", State: stateInactive,
+				URL: "http://127.0.0.1:1944/vault/default/mcp", Source: "unknown", Notes: []string{"hub is down — its modules are stopped"}},
+			{Name: "parachute-vault", Short: "vault", Vault: "work", Port: 1944, Version: "0.3.6", State: stateInactive,
+				URL: "http://127.0.0.1:1944/vault/work/mcp", Source: "unknown", Notes: []string{"hub is down — its modules are stopped"}},
+		},
 	}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

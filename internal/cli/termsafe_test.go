@@ -3,14 +3,14 @@ package cli
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/openparachute/parachute/internal/testenv"
 )
 
 func TestTermSafeWriter(t *testing.T) {
@@ -76,38 +76,6 @@ func FuzzTermSafeWriter(f *testing.F) {
 	})
 }
 
-// openPTY opens a pseudo-terminal pair without a dependency: posix_openpt
-// is open(/dev/ptmx), then unlock and ask the kernel for the slave's number.
-func openPTY(t *testing.T) (master, slave *os.File) {
-	t.Helper()
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		t.Skipf("no pseudo-terminal here: %v", err)
-	}
-	var unlock int32
-	if _, _, e := unix.Syscall(unix.SYS_IOCTL, m.Fd(), unix.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
-		m.Close()
-		t.Fatalf("unlockpt: %v", e)
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		m.Close()
-		t.Fatalf("ptsname: %v", err)
-	}
-	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
-	if err != nil {
-		m.Close()
-		t.Fatalf("opening the pty slave: %v", err)
-	}
-	// Raw output: no "\n" → "\r\n" translation, so the test compares bytes.
-	if tio, err := unix.IoctlGetTermios(int(s.Fd()), unix.TCGETS); err == nil {
-		tio.Oflag &^= unix.OPOST
-		_ = unix.IoctlSetTermios(int(s.Fd()), unix.TCSETS, tio)
-	}
-	t.Cleanup(func() { s.Close(); m.Close() })
-	return m, s
-}
-
 // `parachute logs` on a terminal shows a module's escape sequences as text;
 // --raw and a non-terminal stdout keep the bytes.
 func TestLogsEscapesControlCharactersOnATerminal(t *testing.T) {
@@ -155,7 +123,7 @@ func TestLogsEscapesControlCharactersOnATerminal(t *testing.T) {
 		return string(got)
 	}
 
-	master, slave := openPTY(t)
+	master, slave := testenv.OpenPTY(t)
 	run(slave)
 	wantEscaped := `before\x1b]52;c;cm0gLXJmIH4=\x07\x1b[2Jafter` + "\n"
 	if got := readLine(master); got != wantEscaped {

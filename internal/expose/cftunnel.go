@@ -36,7 +36,8 @@ type CloudflareOptions struct {
 	// reference drops on this path, §9.12); "" means https://<hostname>.
 	HubOrigin string
 	// Mgr installs the connector service; User is the account a system
-	// unit runs as.
+	// unit runs as. With no manager (nil or KindNone) the tunnel is
+	// recorded with connector "hub" and the running hub runs it.
 	Mgr  servicemgr.Manager
 	User string
 	// LookPath resolves cloudflared to an absolute path for the unit; nil
@@ -74,9 +75,9 @@ func (c *Cloudflare) Up(ctx context.Context, o CloudflareOptions) (*state.Record
 	if !ValidTunnelName(name) {
 		return nil, state.Tunnel{}, fmt.Errorf("%w (got %q)", ErrBadTunnelName, name)
 	}
-	if o.Mgr == nil || o.Mgr.Kind() == servicemgr.KindNone {
-		return nil, state.Tunnel{}, fmt.Errorf("the connector must run as a service to survive a reboot: %w", servicemgr.ErrNoManager)
-	}
+	// No service manager (a container, a box without a user bus): the
+	// running hub supervises the connector (package expose/connector).
+	hubRun := o.Mgr == nil || o.Mgr.Kind() == servicemgr.KindNone
 	installed, loggedIn, err := c.Readiness(ctx)
 	switch {
 	case err != nil:
@@ -134,18 +135,23 @@ func (c *Cloudflare) Up(ctx context.Context, o CloudflareOptions) (*state.Record
 	if err != nil {
 		return nil, state.Tunnel{}, fmt.Errorf("resolving cloudflared for the connector unit: %w", err)
 	}
-	unitName, _, msgs, err := InstallConnector(ctx, o.Mgr, c.Home, ConnectorOptions{
-		Tunnel: name, Cloudflared: abs, ConfigPath: cfg, LogFile: logFile, User: o.User})
-	for _, m := range msgs {
-		logf("  %s\n", m)
+	tun := state.Tunnel{UUID: uuid, Name: name, Hostname: host, ConfigPath: cfg, Cloudflared: abs,
+		StartedAt: now().UTC().Format(time.RFC3339), DNSRouted: true}
+	if hubRun {
+		tun.Connector = state.ConnectorHub
+		logf("✓ No service manager here: the hub runs the connector.\n")
+	} else {
+		unitName, _, msgs, err := InstallConnector(ctx, o.Mgr, c.Home, ConnectorOptions{
+			Tunnel: name, Cloudflared: abs, ConfigPath: cfg, LogFile: logFile, User: o.User})
+		for _, m := range msgs {
+			logf("  %s\n", m)
+		}
+		if err != nil {
+			return nil, state.Tunnel{}, err
+		}
+		logf("✓ Connector service %s installed and started.\n", unitName)
+		tun.Unit, tun.System = unitName, ScopeOf(o.Mgr.Kind()) == unit.ScopeSystem
 	}
-	if err != nil {
-		return nil, state.Tunnel{}, err
-	}
-	logf("✓ Connector service %s installed and started.\n", unitName)
-
-	tun := state.Tunnel{UUID: uuid, Name: name, Hostname: host, ConfigPath: cfg, Unit: unitName,
-		System: ScopeOf(o.Mgr.Kind()) == unit.ScopeSystem, StartedAt: now().UTC().Format(time.RFC3339), DNSRouted: true}
 	rec := all.Providers[state.Cloudflare]
 	if rec == nil {
 		rec = &state.Record{Version: 1, Layer: state.LayerPublic, Mode: "subdomain", Tunnels: map[string]state.Tunnel{}}
@@ -231,6 +237,11 @@ func (c *Cloudflare) Down(ctx context.Context, root, name string, mgr servicemgr
 				continue
 			}
 			logf("✓ Removed connector service %s (tunnel %q).\n", t.Unit, n)
+		}
+		if t.Connector == state.ConnectorHub {
+			// Forgetting the record is what stops it: the hub watches
+			// the state file.
+			logf("✓ The hub stops the connector of tunnel %q.\n", n)
 		}
 		delete(rec.Tunnels, n)
 		removed = append(removed, t)

@@ -51,7 +51,8 @@ func TestCloudflareUpAndOff(t *testing.T) {
 	}
 	_, cfgPath, logPath := TunnelPaths(root, name)
 	wantTun := state.Tunnel{UUID: fakeTunnelID, Name: name, Hostname: "hub.example.com", ConfigPath: cfgPath,
-		Unit: ConnectorUnitName(name), StartedAt: "2026-12-06T12:00:00Z", DNSRouted: true}
+		Unit: ConnectorUnitName(name), StartedAt: "2026-12-06T12:00:00Z", DNSRouted: true,
+		Cloudflared: filepath.Join(filepath.SplitList(os.Getenv("PATH"))[0], "cloudflared")}
 	if diff := cmp.Diff(wantTun, tun); diff != "" {
 		t.Errorf("tunnel (-want +got):\n%s", diff)
 	}
@@ -270,4 +271,37 @@ func FuzzParseStatus(f *testing.F) {
 		_, _ = parseServeHandlers(b, "h:443")
 		_, _ = parseTSVersion(string(b))
 	})
+}
+
+// TestCloudflareUpWithoutAServiceManager: with no service manager the
+// tunnel is recorded for the hub to run, and off needs no manager either.
+func TestCloudflareUpWithoutAServiceManager(t *testing.T) {
+	for _, mgr := range []servicemgr.Manager{nil, &exposetest.Manager{KindOf: servicemgr.KindNone}} {
+		fake, root, home := cfSetup(t, true)
+		cf := &Cloudflare{Home: home, Getenv: func(string) string { return "" }}
+		var log strings.Builder
+		logf := func(f string, a ...any) { fmt.Fprintf(&log, f, a...) }
+		_, tun, err := cf.Up(context.Background(), CloudflareOptions{Root: root, Hostname: "hub.example.com", HubPort: 1939, Mgr: mgr, Logf: logf})
+		if err != nil {
+			t.Fatal(err)
+		}
+		argvLog(t, fake)
+		if tun.Connector != state.ConnectorHub || tun.Unit != "" || !filepath.IsAbs(tun.Cloudflared) {
+			t.Errorf("tunnel = %+v, want a hub-run connector with an absolute cloudflared", tun)
+		}
+		st, err := state.Load(root)
+		if err != nil || st.Providers[state.Cloudflare].Tunnels[tun.Name].Connector != state.ConnectorHub {
+			t.Fatalf("state %+v, %v", st, err)
+		}
+		if !strings.Contains(log.String(), "the hub runs the connector") {
+			t.Errorf("log:\n%s", log.String())
+		}
+		removed, err := cf.Down(context.Background(), root, "", nil, logf)
+		if err != nil || len(removed) != 1 {
+			t.Fatalf("Down = %v, %v", removed, err)
+		}
+		if _, err := os.Stat(filepath.Join(root, state.StateFile)); !os.IsNotExist(err) {
+			t.Errorf("state file left after off: %v", err)
+		}
+	}
 }

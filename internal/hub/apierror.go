@@ -1,7 +1,6 @@
 package hub
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -12,14 +11,5 @@ func apiErr(status int, code api.ErrorCode, format string, args ...any) *api.Err
 	return &api.Error{Status: status, Code: code, Description: fmt.Sprintf(format, args...)}
 }
 
-// writeJSON writes v with the given status. API responses are never cached.
-func writeJSON(w http.ResponseWriter, status int, v any) {
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	_ = enc.Encode(v)
-}
+// writeJSON writes v with the given status (see api.WriteJSON).
+func writeJSON(w http.ResponseWriter, status int, v any) { api.WriteJSON(w, status, v) }

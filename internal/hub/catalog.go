@@ -3,7 +3,6 @@ package hub
 import (
 	"context"
 	"net/http"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,7 +91,7 @@ func (s *Server) handleModules(w http.ResponseWriter, r *http.Request) error {
 		mods = []api.ModuleInfo{}
 	}
 	writeJSON(w, http.StatusOK, api.ModulesResponse{Modules: mods, SupervisorAvailable: s.sup != nil,
-		ModuleInstallChannel: installChannel(), Warnings: warns})
+		ModuleInstallChannel: s.installChannel(r.Context()), Warnings: warns})
 	return nil
 }
 
@@ -116,16 +115,6 @@ func fillState(mi *api.ModuleInfo, st supervisor.State, now time.Time) {
 		up := int64(now.Sub(t) / time.Second)
 		mi.UptimeS = &up
 	}
-}
-
-// installChannel is the module install channel: env, else latest.
-func installChannel() string {
-	for _, k := range []string{"PARACHUTE_INSTALL_CHANNEL", "PARACHUTE_MODULE_CHANNEL"} {
-		if v := os.Getenv(k); v == "rc" || v == "latest" {
-			return v
-		}
-	}
-	return "latest"
 }
 
 // probeHealth GETs the health path of every running module, concurrently,

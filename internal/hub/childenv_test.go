@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -53,15 +54,26 @@ func printEnvChild() int {
 	return 0
 }
 
-// freePort asks the kernel for a port nothing listens on.
+// handedOut holds every port freePort returned in this test process.
+var handedOut sync.Map
+
+// freePort asks the kernel for a port nothing listens on, and never
+// returns the same port twice in one test binary: the kernel may hand a
+// just-closed ephemeral port out again, and two modules of one
+// services.json on the same port are refused ("duplicate port").
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := ln.Addr().(*net.TCPAddr).Port
+		ln.Close()
+		if _, dup := handedOut.LoadOrStore(port, true); !dup {
+			return port
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // A real child started from a hub that systemd launched (NOTIFY_SOCKET,

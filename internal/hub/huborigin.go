@@ -2,16 +2,13 @@ package hub
 
 import (
 	"context"
-	"errors"
-	"io/fs"
+	"database/sql"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"sync/atomic"
 
 	"github.com/openparachute/parachute/internal/api"
-	"github.com/openparachute/parachute/internal/hubdb"
 	"github.com/openparachute/parachute/internal/origin"
 	"github.com/openparachute/parachute/internal/settings"
 )
@@ -31,18 +28,9 @@ func (o *originSetting) get() string {
 
 func (o *originSetting) set(v string) { o.v.Store(&v) }
 
-// readHubOriginSetting loads the stored hub origin before modules boot. A
-// missing hub.db has no setting (and is not created here: openAuth does
-// that, with its keys).
-func (s *Server) readHubOriginSetting(ctx context.Context) error {
-	if _, err := os.Lstat(s.paths.HubDB()); errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	db, err := hubdb.Open(ctx, s.paths.HubDB())
-	if err != nil {
-		return err
-	}
-	defer db.Close()
+// readHubOriginSetting loads the stored hub origin from db (the hub's one
+// hub.db pool) before modules boot.
+func (s *Server) readHubOriginSetting(ctx context.Context, db *sql.DB) error {
 	v, _, err := settings.Get(ctx, db, settings.HubOrigin)
 	if err != nil {
 		return err

@@ -74,7 +74,7 @@ func TestHubOriginSetting(t *testing.T) {
 		t.Fatalf("set: %d", code)
 	}
 	fresh := New(Options{Paths: h.paths, Supervisor: h.sup, Origins: Origins{Port: routerPort}})
-	if err := fresh.readHubOriginSetting(t.Context()); err != nil {
+	if err := fresh.readHubOriginSetting(t.Context(), h.store.DB()); err != nil {
 		t.Fatal(err)
 	}
 	if got := fresh.origins.Issuer(); got != "https://stored.example" {

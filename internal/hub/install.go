@@ -3,12 +3,15 @@ package hub
 import (
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/install"
+	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/modops"
+	"github.com/openparachute/parachute/internal/settings"
 )
 
 func (s *Server) handleInstall(w http.ResponseWriter, r *http.Request) error {
@@ -18,6 +21,19 @@ func (s *Server) handleInstall(w http.ResponseWriter, r *http.Request) error {
 	}
 	if apiE := checkOpSource(b.Channel, b.Source); apiE != nil {
 		return apiE
+	}
+	if why := manifest.CheckVaultName(b.VaultName); b.VaultName != "" && why != "" {
+		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "vault_name: %s", why)
+	}
+	if b.Channel == "" && b.Tag == "" {
+		// The admin's stored channel (PUT /api/modules/channel) applies
+		// when the request names none and the environment sets none; the
+		// installer itself only knows the environment.
+		if stored, err := s.storedChannel(r.Context()); err == nil {
+			if ch, src, _ := settings.ResolveChannel(stored, os.Getenv); src == settings.SourceSettings {
+				b.Channel = ch
+			}
+		}
 	}
 	return s.accepted(w)(s.ops.Install(r.PathValue("short"), b))
 }

@@ -18,7 +18,9 @@ import (
 
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/expose/connector"
 	"github.com/openparachute/parachute/internal/expose/state"
+	"github.com/openparachute/parachute/internal/hubdb"
 	"github.com/openparachute/parachute/internal/ports"
 	"github.com/openparachute/parachute/internal/ratelimit"
 	"github.com/openparachute/parachute/internal/supervisor"
@@ -66,12 +68,14 @@ func ParsePort(raw string) (int, error) {
 }
 
 // Run is `parachute serve`, read as its steps: check the options, bind
-// the listener, serve HTTP (so /health answers at once), boot every
-// registered module in the background, open the signing keys and the
-// operator token, tell the service manager it is ready, wait for ctx to
-// end, then shut down: cancel and wait for module operations, stop every
-// module within ShutdownDeadline, drain HTTP. It returns nil on a clean
-// stop, a *ConfigError for options restarting cannot fix.
+// the listener, serve HTTP (so /health answers at once), open hub.db once
+// (one bounded pool for keys, tokens, accounts, sessions, OAuth and
+// settings), boot every registered module in the background, load the
+// signing keys and the operator token, tell the service manager it is
+// ready, wait for ctx to end, then shut down: cancel and wait for module
+// operations, stop every module within ShutdownDeadline, drain HTTP, and
+// only then close hub.db. It returns nil on a clean stop, a *ConfigError
+// for options restarting cannot fix.
 func Run(ctx context.Context, o RunOptions) error {
 	o, err := o.withDefaults()
 	if err != nil {
@@ -86,13 +90,32 @@ func Run(ctx context.Context, o RunOptions) error {
 	defer removeRunFiles(o.Paths, h.port)
 
 	h.serve()
+	// hub.db is opened once: this bounded pool serves the keys and token
+	// registry, accounts and sessions, OAuth and settings. Its deferred
+	// Close runs after shutdown has drained HTTP, so no handler is left
+	// with a closed pool.
+	db, err := hubdb.Open(ctx, o.Paths.HubDB())
+	if err != nil {
+		close(h.bootDone) // boot never ran; shutdown waits on it
+		h.shutdown(false)
+		if ctx.Err() != nil {
+			return nil // stopped while starting up: a clean stop, not a failure
+		}
+		return fmt.Errorf("opening %s: %w", o.Paths.HubDB(), err)
+	}
+	defer db.Close()
 	// Modules boot before the keys are loaded, but their
 	// PARACHUTE_HUB_ORIGIN must already be the admin's stored choice.
-	if err := h.srv.readHubOriginSetting(ctx); err != nil {
+	if err := h.srv.readHubOriginSetting(ctx, db); err != nil {
 		h.log.Warn("could not read the hub_origin setting; modules get the configured origin", "err", err)
 	}
 	h.boot(ctx)
-	store, err := openAuth(ctx, o.Paths, h.origins, h.log)
+	// Cloudflare connectors `parachute expose` handed to the hub because
+	// this machine has no service manager (a container): they live as
+	// long as the hub does. Stopped after the modules, on every return.
+	defer connector.Start(ctx, connector.Options{Root: o.Paths.Root, Output: o.Output,
+		Logger: h.log.With("component", "cloudflared")})()
+	store, err := openAuth(ctx, db, o.Paths, h.origins, h.log)
 	if err != nil {
 		h.shutdown(false)
 		if ctx.Err() != nil {
@@ -100,13 +123,11 @@ func Run(ctx context.Context, o RunOptions) error {
 		}
 		return err
 	}
-	defer store.Close()
-	pages, err := openWeb(ctx, o.Paths, h.origins, h.log)
+	pages, err := buildWeb(ctx, db, store, h.origins, os.Getenv, h.log)
 	if err != nil {
 		h.shutdown(false)
 		return err
 	}
-	defer pages.Close()
 	h.srv.SetWeb(pages)
 	h.ready(store)
 	stopWatchdog := startWatchdog(ctx, h.log)

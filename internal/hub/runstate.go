@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"os"
@@ -112,15 +113,13 @@ func shareTokenWithGroup(p config.Paths) error {
 	return err
 }
 
-// openAuth opens hub.db, makes sure the signing key and the operator token
-// exist, and shares the token with the root's group when the root is shared.
-func openAuth(ctx context.Context, p config.Paths, origins Origins, log *slog.Logger) (*auth.Store, error) {
-	store, err := auth.Open(p.HubDB())
-	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", p.HubDB(), err)
-	}
+// openAuth builds the token store on db (the hub's one hub.db pool, which
+// the caller keeps owning), makes sure the signing key and the operator
+// token exist, and shares the token with the root's group when the root is
+// shared.
+func openAuth(ctx context.Context, db *sql.DB, p config.Paths, origins Origins, log *slog.Logger) (*auth.Store, error) {
+	store := auth.NewStore(db, p.HubDB())
 	if _, err := store.EnsureSigningKey(ctx); err != nil {
-		store.Close()
 		return nil, fmt.Errorf("ensuring the hub signing key in %s: %w", p.HubDB(), err)
 	}
 	if created, err := store.EnsureOperatorToken(ctx, p.OperatorToken(), origins.StableIssuer()); err != nil {

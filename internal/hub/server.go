@@ -17,6 +17,7 @@ import (
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/modconfig"
 	"github.com/openparachute/parachute/internal/modops"
 	"github.com/openparachute/parachute/internal/oauth"
 	"github.com/openparachute/parachute/internal/ratelimit"
@@ -71,7 +72,9 @@ type Server struct {
 	started time.Time
 	// ops owns every module operation (start, stop, install, boot, the
 	// hub's self-upgrade); handlers decode, call it and map its errors.
-	ops    *modops.Manager
+	ops *modops.Manager
+	// modcfg keeps modules' config.json and compiled configSchemas (modconfig.go).
+	modcfg *modconfig.Store
 	mux    *http.ServeMux
 	limits Limits
 	// hubOrigin is hub_settings.hub_origin in memory (huborigin.go).
@@ -129,6 +132,7 @@ func New(o Options) *Server {
 		started: o.Now(), limits: o.Limits.withDefaults(),
 		ops: modops.New(modops.Options{Paths: o.Paths, Supervisor: o.Supervisor, IssuerFunc: o.Origins.Issuer,
 			Version: o.Version, Logger: o.Logger, Now: o.Now, UpgradeHost: o.upgradeHost}),
+		modcfg: modconfig.New(o.Paths),
 	}
 	if o.Auth != nil {
 		s.auth.Store(o.Auth)
@@ -188,7 +192,14 @@ func (s *Server) routes() {
 	m.HandleFunc("/api/oauth/clients/{id}/approve", s.method("POST", s.admin(s.handleApproveClient)))
 	m.HandleFunc("/api/grants", s.method("GET", s.admin(s.handleListGrants)))
 	m.HandleFunc("/api/grants/{client_id}", s.method("DELETE", s.admin(s.handleRevokeGrant)))
+	m.HandleFunc("/api/users", s.handleUsers)
+	m.HandleFunc("/api/users/{rest...}", s.dispatchUsers)
+	m.HandleFunc("/api/modules/channel", s.handleModulesChannel)
+	m.HandleFunc("/api/modules/{short}/config", s.handleModuleConfig)
+	m.HandleFunc("/api/modules/{short}/config/schema", s.handleModuleConfigSchema)
 	m.HandleFunc("/api/modules/{rest...}", s.dispatchModule)
+	m.HandleFunc("/vaults", s.method("POST", s.admin(s.handleCreateVault)))
+	m.HandleFunc("/admin/vault-admin-token/{name}", s.method("GET", s.adminSessionOrBearer(s.vaultsAPI().AdminToken)))
 	m.HandleFunc("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
 		return apiErr(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path)
 	}))

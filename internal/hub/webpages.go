@@ -6,13 +6,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
 
 	"github.com/openparachute/parachute/internal/accounts"
-	"github.com/openparachute/parachute/internal/config"
-	"github.com/openparachute/parachute/internal/hubdb"
 	"github.com/openparachute/parachute/internal/ratelimit"
 	"github.com/openparachute/parachute/internal/sessions"
+	"github.com/openparachute/parachute/internal/users"
 	"github.com/openparachute/parachute/internal/web"
 )
 
@@ -23,16 +21,17 @@ type webPages struct {
 	sessions  *sessions.Manager
 	accounts  *accounts.Store
 	bootstrap *accounts.Bootstrap // nil unless a bootstrap token is active
-	db        *sql.DB
+	// users serves /api/users; SetWeb builds it when nil.
+	users *users.API
 }
-
-// Close releases the pages' database pool.
-func (p *webPages) Close() error { return p.db.Close() }
 
 // SetWeb installs the pages once hub.db is open; until then their routes
 // answer 503. Their session manager also becomes the OAuth server's
 // "who is signed in", so /oauth/authorize sees a /login session.
 func (s *Server) SetWeb(p *webPages) {
+	if p != nil && p.users == nil && p.accounts != nil {
+		p.users = s.newUsersAPI(p)
+	}
 	s.web.Store(p)
 	if p != nil && p.sessions != nil {
 		s.SetSessions(p.sessions)
@@ -50,24 +49,12 @@ func (s *Server) handleWeb(w http.ResponseWriter, r *http.Request) {
 	p.handler.ServeHTTP(w, r)
 }
 
-// openWeb opens hub.db for the pages, seeds the first admin from
-// PARACHUTE_INITIAL_ADMIN_USERNAME/_PASSWORD once, or, on a hub with no
-// user and no seed, mints the in-memory bootstrap token and logs its
-// banner (reference server.md §3c).
-func openWeb(ctx context.Context, p config.Paths, origins Origins, log *slog.Logger) (*webPages, error) {
-	db, err := hubdb.Open(ctx, p.HubDB())
-	if err != nil {
-		return nil, fmt.Errorf("opening %s for the sign-in pages: %w", p.HubDB(), err)
-	}
-	pages, err := buildWeb(ctx, db, origins, os.Getenv, log)
-	if err != nil {
-		db.Close()
-		return nil, err
-	}
-	return pages, nil
-}
-
-func buildWeb(ctx context.Context, db *sql.DB, origins Origins, getenv func(string) string, log *slog.Logger) (*webPages, error) {
+// buildWeb builds the pages on db, the hub's one hub.db pool (the caller
+// keeps owning it), with tokens minting the account page's vault tokens.
+// It seeds the first admin from PARACHUTE_INITIAL_ADMIN_USERNAME/_PASSWORD
+// once, or, on a hub with no user and no seed, mints the in-memory
+// bootstrap token and logs its banner (reference server.md §3c).
+func buildWeb(ctx context.Context, db *sql.DB, tokens web.TokenMinter, origins Origins, getenv func(string) string, log *slog.Logger) (*webPages, error) {
 	store := accounts.NewStore(db)
 	keyer, err := ratelimit.KeyerFromEnv(getenv)
 	if err != nil {
@@ -81,13 +68,14 @@ func buildWeb(ctx context.Context, db *sql.DB, origins Origins, getenv func(stri
 	if _, err := sm.GC(ctx); err != nil {
 		log.Warn("could not delete expired sessions", "err", err)
 	}
-	h, err := web.New(web.Options{Accounts: store, Sessions: sm, Keyer: keyer, Logger: log.With("component", "web")})
+	h, err := web.New(web.Options{Accounts: store, Sessions: sm, Keyer: keyer, Logger: log.With("component", "web"),
+		Tokens: tokens, Issuer: origins.Issuer})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	h.Register(mux)
-	pages := &webPages{handler: mux, sessions: sm, accounts: store, db: db}
+	pages := &webPages{handler: mux, sessions: sm, accounts: store}
 
 	seeded, u, err := store.SeedInitialAdmin(ctx, getenv)
 	switch {

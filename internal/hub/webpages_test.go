@@ -29,7 +29,7 @@ func TestWebPagesRoutedAfterHubDBOpens(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	var logs bytes.Buffer
-	pages, err := buildWeb(context.Background(), db, hp.origins, func(string) string { return "" },
+	pages, err := buildWeb(context.Background(), db, hp.store, hp.origins, func(string) string { return "" },
 		slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +60,7 @@ func TestSeededAdminSkipsTheBootstrapToken(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	env := map[string]string{"PARACHUTE_INITIAL_ADMIN_USERNAME": "alice", "PARACHUTE_INITIAL_ADMIN_PASSWORD": "correct horse battery"}
 	var logs bytes.Buffer
-	pages, err := buildWeb(context.Background(), db, hp.origins, func(k string) string { return env[k] },
+	pages, err := buildWeb(context.Background(), db, hp.store, hp.origins, func(k string) string { return env[k] },
 		slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)

@@ -18,7 +18,9 @@ package hubdb
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -47,6 +49,16 @@ const TimeLayout = "2006-01-02T15:04:05.000Z"
 
 // FormatTime renders t the way the reference stores timestamps.
 func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
+
+// HashSecret is the at-rest form of a bearer secret kept in hub.db
+// (session ids, refresh tokens, client secrets): SHA-256 in lowercase hex.
+// Why hashed: a copy of hub.db (a backup, a support bundle) then holds
+// nothing a client could present. The secrets are 256-bit random values,
+// so an unsalted fast hash is enough.
+func HashSecret(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
 
 // Open opens (creating when missing) the SQLite database at path, makes
 // sure it and its -wal and -shm are private to their owner and not links,

@@ -57,6 +57,10 @@ func (in *Installer) apply(ctx context.Context, src Source, req Request, expect 
 		return nil, err
 	}
 	in.recordRegistered(res, pl, short, version, row, old)
+	if err := in.initPlaced(ctx, pl, row, old, &req); err != nil {
+		return nil, err
+	}
+	in.configure(ctx, short, req)
 	return in.startPlaced(ctx, pl, res, old, req.NoStart)
 }
 
@@ -372,6 +376,11 @@ func (in *Installer) register(short string, m *manifest.Module, k *manifest.Know
 
 // fillRow copies the module's declared facts onto its row.
 func fillRow(row *manifest.Service, m *manifest.Module, k *manifest.Known, dir, version string) {
+	if manifest.IsVaultName(row.Name) && usableMounts(row.Paths) {
+		// Vault's mounts are its instances, which its init and create
+		// wrote: module.json's one default mount must not drop them.
+		m = vaultMounts(m, row.Paths, row.Health)
+	}
 	row.Paths = m.Paths
 	if len(row.Paths) == 0 && k != nil {
 		row.Paths = k.Paths

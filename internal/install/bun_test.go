@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -13,32 +12,9 @@ import (
 	"github.com/openparachute/parachute/internal/testenv"
 )
 
-// bunForTests installs bun from npm into a cache directory shared by test
-// runs (it is ~100 MB; fetching it every run would dominate the suite) and
-// returns the directory holding the bun executable.
-func bunForTests(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("bun"); err == nil {
-		return filepath.Dir(p)
-	}
-	if _, err := exec.LookPath("npm"); err != nil {
-		testenv.Unavailable(t, "needs bun, or npm to install it: %v", err)
-	}
-	prefix := filepath.Join(os.TempDir(), "parachute-test-bun")
-	bin := filepath.Join(prefix, "bin")
-	if out, err := exec.Command(filepath.Join(bin, "bun"), "--version").CombinedOutput(); err == nil && len(out) > 0 {
-		return bin
-	}
-	cmd := exec.Command("npm", "install", "-g", "--no-fund", "--no-audit", "bun")
-	cmd.Env = append(os.Environ(), "NPM_CONFIG_PREFIX="+prefix)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		testenv.Unavailable(t, "could not install bun from npm: %v\n%s", err, out)
-	}
-	if out, err := exec.Command(filepath.Join(bin, "bun"), "--version").CombinedOutput(); err != nil {
-		testenv.Unavailable(t, "bun installed from npm does not run here: %v\n%s", err, out)
-	}
-	return bin
-}
+// bunForTests is testenv.Bun, under the name this package's tests (and
+// branches in flight) call.
+func bunForTests(t *testing.T) string { return testenv.Bun(t) }
 
 // TestTarballLifecycleWithBun is TestTarballLifecycle's happy path with
 // `bun add -g`: install, upgrade, uninstall, all under $BUN_INSTALL.

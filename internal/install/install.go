@@ -29,6 +29,7 @@ import (
 	"sync"
 
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/manifest"
 )
 
 // Runtime runs modules; in practice the hub's supervisor. A nil Runtime
@@ -60,6 +61,10 @@ type Options struct {
 	// PackageManager restricts installs to "bun" or "npm"; "" prefers bun
 	// when it is installed, else npm.
 	PackageManager string
+	// ModuleEnv is the environment a module's process gets from the hub
+	// (its services.json row, .env and the hub's origin), for the init
+	// step (initstep.go); nil means the installer's Environ.
+	ModuleEnv func(short string) ([]string, error)
 }
 
 // Installer installs, upgrades and uninstalls modules under one config root.
@@ -73,6 +78,7 @@ type Installer struct {
 	rt      Runtime
 	rep     Reporter
 	onlyPM  string
+	modEnv  func(short string) ([]string, error)
 
 	pmOnce sync.Once // guards pms: package managers are found once
 	pms    []pkgManager
@@ -80,7 +86,7 @@ type Installer struct {
 
 // New returns an Installer.
 func New(o Options) *Installer {
-	in := &Installer{paths: o.Paths, runner: o.Runner, environ: o.Environ, ports: o.Ports, rt: o.Runtime, rep: o.Reporter, onlyPM: o.PackageManager}
+	in := &Installer{paths: o.Paths, runner: o.Runner, environ: o.Environ, ports: o.Ports, rt: o.Runtime, rep: o.Reporter, onlyPM: o.PackageManager, modEnv: o.ModuleEnv}
 	if in.runner == nil {
 		in.runner = ExecRunner
 	}
@@ -139,6 +145,16 @@ type Request struct {
 	AllowDowngrade bool
 	// DryRun reports what would happen and changes nothing.
 	DryRun bool
+	// NoCreate skips a new module's init command (vault's creates its
+	// first vault), and leaves the module stopped: there is nothing to
+	// serve yet.
+	NoCreate bool
+	// VaultName names the first vault a new vault install creates
+	// ("default" when empty).
+	VaultName string
+	// ScribeProvider and ScribeKey, for scribe, pick its transcription
+	// provider and that provider's API key (a secret: never logged).
+	ScribeProvider, ScribeKey string
 
 	// upgrade makes an unchanged version a no-op instead of a reinstall.
 	upgrade bool
@@ -237,6 +253,9 @@ func (e *StartError) Unwrap() error { return e.Err }
 // downgrade is refused unless req.AllowDowngrade. Without a Runtime, or
 // with NoStart, the module is only registered.
 func (in *Installer) Install(ctx context.Context, req Request) (*Result, error) {
+	if why := manifest.CheckVaultName(req.VaultName); req.VaultName != "" && why != "" {
+		return nil, fmt.Errorf("--vault-name %q: %s", req.VaultName, why)
+	}
 	src, err := ParseSource(req.Source, SourceOptions{Channel: req.Channel, Tag: req.Tag, DefaultChannel: in.defaultChannel()})
 	if err != nil {
 		return nil, err

@@ -7,6 +7,10 @@
 // the legacy processes by their pidfiles, free only ports held by our own
 // processes, prove the ports are free, start the unit, and verify the hub
 // and its modules (reference lifecycle.md §5.4).
+//
+// The archive sweep (sweep.go) moves files the legacy hub left at the top
+// of the config root into a dated archive directory, by rename only
+// (§5.1–5.3).
 package migrate
 
 import (

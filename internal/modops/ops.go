@@ -6,6 +6,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/install"
+	"github.com/openparachute/parachute/internal/manifest"
 )
 
 // Install starts installing short in the background and returns the
@@ -18,7 +19,8 @@ func (m *Manager) Install(short string, b api.InstallBody) (string, error) {
 	}
 	return m.startOp("install", short, func(ctx context.Context, in *install.Installer, logf func(string)) error {
 		res, err := in.Install(ctx, install.Request{Source: src, Channel: b.Channel, Tag: b.Tag, Port: b.Port,
-			NoStart: b.NoStart, AllowDowngrade: b.AllowDowngrade})
+			NoStart: b.NoStart, AllowDowngrade: b.AllowDowngrade, NoCreate: b.NoCreate, VaultName: b.VaultName,
+			ScribeProvider: b.ScribeProvider, ScribeKey: b.ScribeKey})
 		if res != nil && err == nil {
 			logf(res.Summary())
 		}
@@ -74,7 +76,7 @@ func (m *Manager) startOp(kind, short string, fn func(ctx context.Context, in *i
 	logf := func(line string) {
 		m.reg.update(id, func(op *api.Operation) { op.Log = append(op.Log, line) })
 	}
-	in := install.New(install.Options{Paths: m.paths, Runtime: m.Runtime(), Reporter: &install.Lines{OnLine: logf}})
+	in := m.installer(&install.Lines{OnLine: logf})
 	go func() {
 		defer done()
 		m.reg.update(id, func(op *api.Operation) { op.Status = api.OpRunning })
@@ -94,4 +96,32 @@ func (m *Manager) startOp(kind, short string, fn func(ctx context.Context, in *i
 		}
 	}()
 	return id, nil
+}
+
+// installer is an Installer whose Runtime is this Manager, whose progress
+// goes to rep, and whose init step runs a module with the environment the
+// supervisor would give it.
+func (m *Manager) installer(rep install.Reporter) *install.Installer {
+	return install.New(install.Options{Paths: m.paths, Runtime: m.Runtime(), Reporter: rep, ModuleEnv: m.ModuleEnv})
+}
+
+// ModuleEnv is the environment short's process gets when the hub starts
+// it (BuildSpec's: the hub's, PORT, PARACHUTE_HUB_ORIGIN, its .env).
+func (m *Manager) ModuleEnv(short string) ([]string, error) {
+	f, err := manifest.Load(m.paths.ServicesJSON())
+	if err != nil {
+		return nil, err
+	}
+	row, ok := f.Find(short)
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", short, ErrNotInstalled)
+	}
+	spec, warns, err := m.BuildSpec(row)
+	for _, w := range warns {
+		m.log.Warn(w)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return spec.Env, nil
 }

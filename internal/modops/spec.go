@@ -108,7 +108,21 @@ var managerEnv = map[string]bool{
 	supervisor.DelegationEnv: true,
 }
 
-// childEnv is the hub's environment, then PORT, then PARACHUTE_HUB_ORIGIN
+// hubSecret reports variables of the hub's own environment that are the
+// hub's secrets, never a module's: the first admin's seed credentials
+// (a Fly or Render secret set for the hub) and the Cloudflare API token
+// `expose off` uses. Every module would otherwise inherit them, and any
+// module, first- or third-party, could read the admin's password. A
+// module that needs one of these names sets it in its own .env.
+func hubSecret(key string) bool {
+	switch key {
+	case "PARACHUTE_INITIAL_ADMIN_USERNAME", "PARACHUTE_INITIAL_ADMIN_PASSWORD", "CLOUDFLARE_API_TOKEN":
+		return true
+	}
+	return false
+}
+
+// childEnv is the hub's environment (without hubSecret names), then PORT, then PARACHUTE_HUB_ORIGIN
 // (the hub's issuer), then the module's .env. PORT in .env is ignored
 // (reported through ignored): services.json owns the port. A
 // PARACHUTE_HUB_ORIGIN in .env that differs from the issuer is honoured —
@@ -127,7 +141,7 @@ func childEnv(base []string, port int, issuer string, vars []manifest.EnvVar, ig
 	}
 	for _, kv := range base {
 		k, v, ok := strings.Cut(kv, "=")
-		if !ok || k == "" || managerEnv[k] {
+		if !ok || k == "" || managerEnv[k] || hubSecret(k) {
 			continue
 		}
 		set(k, v)

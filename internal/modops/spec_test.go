@@ -18,7 +18,8 @@ import (
 func TestChildEnv(t *testing.T) {
 	var ignored, overridden []string
 	got := childEnv(
-		[]string{"PATH=/bin", "PORT=1939", "NOTIFY_SOCKET=/run/x", "PARACHUTE_HUB_ORIGIN=http://stale"},
+		[]string{"PATH=/bin", "PORT=1939", "NOTIFY_SOCKET=/run/x", "PARACHUTE_HUB_ORIGIN=http://stale",
+			"PARACHUTE_INITIAL_ADMIN_USERNAME=owner", "PARACHUTE_INITIAL_ADMIN_PASSWORD=hunter2hunter2", "CLOUDFLARE_API_TOKEN=cf"},
 		1940, "https://live",
 		[]manifest.EnvVar{{Key: "SCRIBE_URL", Value: "http://127.0.0.1:3200"}, {Key: "PORT", Value: "9999"}},
 		func(k string) { ignored = append(ignored, k) },

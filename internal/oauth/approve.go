@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/openparachute/parachute/internal/sessions"
 )
 
 // handleApprove is POST /oauth/authorize/approve: the admin approves a
@@ -17,8 +19,7 @@ func (s *Server) handleApprove(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	if err := r.ParseForm(); err != nil || !checkCSRF(r) {
+	if !sessions.CheckCSRF(w, r) { // parses the form, capped
 		s.page(w, http.StatusForbidden, "Invalid form submission", "The form expired; go back and try again.")
 		return
 	}

@@ -1,8 +1,6 @@
 package oauth
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"html/template"
 	"net/http"
 	"net/url"
@@ -10,38 +8,13 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/openparachute/parachute/internal/api"
-	"github.com/openparachute/parachute/internal/auth"
+	"github.com/openparachute/parachute/internal/sessions"
 )
 
-// CSRF is double-submit (reference server.md §4a): a random cookie whose
-// value every form repeats in __csrf. The cookie and field names are the
-// reference's, so the sessions package's middleware can take this over.
-const (
-	csrfCookie = api.CookieCSRF
-	csrfField  = "__csrf"
-	maxForm    = 64 << 10
-)
-
-// ensureCSRF returns the request's CSRF token, minting the cookie if absent.
-func (s *Server) ensureCSRF(w http.ResponseWriter, r *http.Request) string {
-	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 32 {
-		return c.Value
-	}
-	var b [32]byte
-	rand.Read(b[:])
-	tok := base64.RawURLEncoding.EncodeToString(b[:])
-	http.SetCookie(w, &http.Cookie{Name: csrfCookie, Value: tok, Path: "/", MaxAge: 30 * 24 * 3600,
-		HttpOnly: true, Secure: s.isHTTPS(r), SameSite: http.SameSiteLaxMode})
-	return tok
-}
-
-// checkCSRF compares the cookie with the parsed form's field in constant time.
-func checkCSRF(r *http.Request) bool {
-	c, err := r.Cookie(csrfCookie)
-	f := r.PostForm.Get(csrfField)
-	return err == nil && c.Value != "" && f != "" && auth.SecretEqual(c.Value, f)
-}
+// CSRF is package sessions' double-submit (reference server.md §4a): the
+// same cookie and __csrf field as the sign-in and account pages, so one
+// token serves a browser's every hub form, and the same well-formedness
+// and constant-time rules.
 
 // isHTTPS reports whether the browser reached us over https (directly or
 // through a proxy's first X-Forwarded-Proto hop), for the Secure flag. The
@@ -109,7 +82,12 @@ func (s *Server) page(w http.ResponseWriter, status int, title, msg string) {
 
 // renderConsent shows the consent page for a validated request.
 func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, a *authz, scopes []string) {
-	csrf := s.ensureCSRF(w, r)
+	csrf, err := sessions.EnsureCSRF(w, r, s.isHTTPS(r))
+	if err != nil {
+		s.o.Logger.Error("minting a CSRF token for the consent page", "err", err)
+		s.page(w, http.StatusInternalServerError, "Something went wrong", "Reload the page to try again.")
+		return
+	}
 	name := a.client.Name
 	if name == "" {
 		name = "An unnamed app (" + a.client.ID + ")"
@@ -140,7 +118,7 @@ func (s *Server) handleConsentPost(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
+	r.Body = http.MaxBytesReader(w, r.Body, sessions.MaxFormBytes)
 	if err := r.ParseForm(); err != nil {
 		s.page(w, http.StatusBadRequest, "Invalid form submission", "The form could not be read.")
 		return
@@ -149,7 +127,7 @@ func (s *Server) handleConsentPost(w http.ResponseWriter, r *http.Request) {
 		s.page(w, http.StatusBadRequest, "Invalid form submission", "Unknown form action.")
 		return
 	}
-	if !checkCSRF(r) {
+	if !sessions.CheckCSRF(w, r) {
 		s.page(w, http.StatusBadRequest, "Invalid form submission", "The form expired; go back and try again.")
 		return
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/openparachute/parachute/internal/hubdb"
 	"github.com/openparachute/parachute/internal/ratelimit"
 	"golang.org/x/oauth2"
 )
@@ -211,7 +212,7 @@ func TestConfidentialClient(t *testing.T) {
 		t.Fatalf("register: %d %v", code, out)
 	}
 	var stored string
-	if err := e.store.DB().QueryRow(`SELECT client_secret_hash FROM clients WHERE client_id = ?`, out["client_id"]).Scan(&stored); err != nil || stored != hashHex(secret) {
+	if err := e.store.DB().QueryRow(`SELECT client_secret_hash FROM clients WHERE client_id = ?`, out["client_id"]).Scan(&stored); err != nil || stored != hubdb.HashSecret(secret) {
 		t.Fatalf("stored secret %q (%v), want its SHA-256", stored, err)
 	}
 	for _, tc := range []struct {

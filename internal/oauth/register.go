@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/openparachute/parachute/internal/auth"
+	"github.com/openparachute/parachute/internal/hubdb"
 )
 
 // registerRequest is the RFC 7591 client metadata the hub reads.
@@ -73,7 +74,7 @@ func (s *Server) handleRegister(w http.ResponseWriter, r *http.Request) {
 		req.AuthMethod = "none"
 	case "client_secret_post", "client_secret_basic":
 		secret = newSecret(32)
-		c.SecretHash = hashHex(secret)
+		c.SecretHash = hubdb.HashSecret(secret)
 	default:
 		writeOAuthError(w, http.StatusBadRequest, "invalid_client_metadata", "token_endpoint_auth_method must be none, client_secret_post or client_secret_basic")
 		return

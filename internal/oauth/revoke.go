@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/openparachute/parachute/internal/hubdb"
 )
 
 // handleRevoke is POST /oauth/revoke (RFC 7009). After client
@@ -31,7 +33,7 @@ func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx, now := r.Context(), s.now()
-	row, err := d.store.RefreshByHash(ctx, hashHex(tr.Token))
+	row, err := d.store.RefreshByHash(ctx, hubdb.HashSecret(tr.Token))
 	if errors.Is(err, ErrNotFound) {
 		if jti := unverifiedJTI(tr.Token); jti != "" {
 			row, err = d.store.TokenByJTI(ctx, jti)

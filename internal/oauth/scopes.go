@@ -44,6 +44,10 @@ func declaredScopes(rows []manifest.Service) []string {
 	return out
 }
 
+// VaultNames lists the vaults services.json's rows mount (/vault/<name>),
+// the names a user may be assigned.
+func VaultNames(rows []manifest.Service) []string { return vaultNames(rows) }
+
 // vaultNames lists the vaults services.json mounts (/vault/<name>).
 func vaultNames(rows []manifest.Service) []string {
 	var out []string

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/sessions"
 	"golang.org/x/oauth2"
 )
 
@@ -136,7 +137,7 @@ func TestApproveEndpoint(t *testing.T) {
 			req, _ := http.NewRequest("POST", e.srv.URL+"/oauth/authorize/approve", strings.NewReader(form.Encode()))
 			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 			req.Header.Set("Origin", tc.origin)
-			req.AddCookie(&http.Cookie{Name: csrfCookie, Value: csrf})
+			req.AddCookie(&http.Cookie{Name: sessions.CSRFCookie, Value: csrf})
 			resp, err := e.browser(tc.user).Do(req)
 			if err != nil {
 				t.Fatal(err)

@@ -2,9 +2,7 @@ package oauth
 
 import (
 	"context"
-	"crypto/sha256"
 	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -93,12 +91,6 @@ type Storage interface {
 	RevokeFamily(ctx context.Context, familyID string, now time.Time) error
 	TokenByJTI(ctx context.Context, jti string) (*RefreshRow, error)
 	RevokeJTI(ctx context.Context, jti string, now time.Time) error
-}
-
-// hashHex is the at-rest form of refresh tokens and client secrets.
-func hashHex(s string) string {
-	h := sha256.Sum256([]byte(s))
-	return hex.EncodeToString(h[:])
 }
 
 // SQLStore returns the hub.db implementation of Storage.

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/openparachute/parachute/internal/auth"
+	"github.com/openparachute/parachute/internal/hubdb"
 	"github.com/openparachute/parachute/internal/manifest"
 )
 
@@ -77,7 +78,7 @@ func authenticateClient(ctx context.Context, w http.ResponseWriter, d deps, tr t
 			clientFail(w, "client_secret required for a confidential client")
 			return nil, false
 		}
-		if !auth.SecretEqual(hashHex(tr.ClientSecret), c.SecretHash) {
+		if !auth.SecretEqual(hubdb.HashSecret(tr.ClientSecret), c.SecretHash) {
 			clientFail(w, "client_secret mismatch")
 			return nil, false
 		}
@@ -171,7 +172,7 @@ func (s *Server) refreshGrant(w http.ResponseWriter, r *http.Request, d deps, c 
 		return
 	}
 	ctx, now := r.Context(), s.now()
-	row, err := d.store.RefreshByHash(ctx, hashHex(tr.RefreshToken))
+	row, err := d.store.RefreshByHash(ctx, hubdb.HashSecret(tr.RefreshToken))
 	switch {
 	case errors.Is(err, ErrNotFound):
 		writeOAuthError(w, http.StatusBadRequest, "invalid_grant", "refresh_token not found")
@@ -244,7 +245,7 @@ func (s *Server) issue(w http.ResponseWriter, r *http.Request, d deps, q issueRe
 	}
 	refresh := newSecret(32)
 	row := RefreshRow{JTI: jti, UserID: q.userID, ClientID: q.clientID, Scopes: q.scopes,
-		Hash: hashHex(refresh), FamilyID: q.family, ExpiresAt: now.Add(RefreshTTL)}
+		Hash: hubdb.HashSecret(refresh), FamilyID: q.family, ExpiresAt: now.Add(RefreshTTL)}
 	if q.rotate == "" {
 		row.FamilyID = jti
 		err = d.store.InsertRefresh(ctx, row, now)

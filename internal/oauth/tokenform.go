@@ -8,6 +8,10 @@ import (
 	"strings"
 )
 
+// maxForm caps a form body the OAuth endpoints read (token, register,
+// revoke); the largest real one is a few hundred bytes.
+const maxForm = 64 << 10
+
 // tokenRequest is a decoded /oauth/token or /oauth/revoke request.
 type tokenRequest struct {
 	GrantType    string

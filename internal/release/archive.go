@@ -23,6 +23,8 @@ type tarEntry struct {
 	Mode     int64
 	UID, GID int
 	Data     []byte
+	// Link, when set, makes the entry a symbolic link to Link.
+	Link string
 }
 
 // writeTar writes entries in order with fixed owner names, the given mtime
@@ -41,15 +43,18 @@ func writeTar(w io.Writer, entries []tarEntry, mtime time.Time) error {
 			// machines.
 			Format: tar.FormatUSTAR,
 		}
-		if e.Dir {
+		switch {
+		case e.Dir:
 			h.Typeflag, h.Name = tar.TypeDir, e.Name+"/"
-		} else {
+		case e.Link != "":
+			h.Typeflag, h.Linkname = tar.TypeSymlink, e.Link
+		default:
 			h.Typeflag, h.Size = tar.TypeReg, int64(len(e.Data))
 		}
 		if err := tw.WriteHeader(h); err != nil {
 			return fmt.Errorf("writing the tar header of %s: %w", e.Name, err)
 		}
-		if !e.Dir {
+		if h.Typeflag == tar.TypeReg {
 			if _, err := tw.Write(e.Data); err != nil {
 				return fmt.Errorf("writing %s into the tar: %w", e.Name, err)
 			}

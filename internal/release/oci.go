@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strconv"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -45,8 +47,12 @@ const (
 // internal/e2e/slowclient_test.go attacks a hub started with this bind.
 func ImageEnv() []string {
 	return []string{
-		"PATH=/usr/bin:/bin",
+		// Modules' bin links first (as bun's installer sets it up), then
+		// bun itself, then the hub.
+		"PATH=" + ImageModules + "/bin:" + ImageBunDir + ":/usr/bin:/bin",
 		"PARACHUTE_HOME=" + ImageHome,
+		"BUN_INSTALL=" + ImageModules,
+		"TMPDIR=" + ImageTmp,
 		"PARACHUTE_BIND_HOST=0.0.0.0",
 		"PORT=" + strconv.Itoa(config.DefaultHubPort),
 		"SSL_CERT_FILE=" + caBundlePath,
@@ -62,12 +68,18 @@ type ImageRequest struct {
 	Stamp   Stamp
 	// CABundle is the PEM bundle to install; "" means the host's.
 	CABundle string
+	// CacheDir keeps the pinned downloads (bun, glibc) between builds; ""
+	// means DefaultCacheDir().
+	CacheDir string
+	// Client downloads them; nil means a default client.
+	Client *http.Client
 }
 
 // BuildImage writes an OCI image layout to dir: index.json names one
 // multi-arch image index (ref name = the version), whose images hold a base
 // layer (passwd, group, CA certificates, /tmp, the data directory) and a
-// layer with the static binary. No base image is downloaded, and every
+// layer with bun and the glibc it needs (bunlayer.go), and a layer with
+// the static binary. No base image is downloaded, and every
 // timestamp is the stamp's, so two builds of one commit are identical.
 func BuildImage(req ImageRequest, dir string) (v1.Hash, error) {
 	caPath := req.CABundle
@@ -90,7 +102,19 @@ func BuildImage(req ImageRequest, dir string) (v1.Hash, error) {
 		if !ok {
 			return v1.Hash{}, fmt.Errorf("building the image: no binary for %s", t)
 		}
-		img, err := imageFor(t, bin, base, req.Stamp)
+		cacheDir := req.CacheDir
+		if cacheDir == "" {
+			cacheDir = DefaultCacheDir()
+		}
+		bunFiles, err := bunEntries(req.Client, cacheDir, t.Arch)
+		if err != nil {
+			return v1.Hash{}, err
+		}
+		bunLayer, err := layerOf(bunFiles, req.Stamp)
+		if err != nil {
+			return v1.Hash{}, err
+		}
+		img, err := imageFor(t, bin, base, bunLayer, req.Stamp)
 		if err != nil {
 			return v1.Hash{}, err
 		}
@@ -139,7 +163,7 @@ const refNameAnnotation = "org.opencontainers.image.ref.name"
 func ImageRef(s Stamp, t Target) string { return s.Version + "-" + t.OS + "-" + t.OCIArch() }
 
 // imageFor assembles the image of one platform on an empty OCI base.
-func imageFor(t Target, binary string, base v1.Layer, s Stamp) (v1.Image, error) {
+func imageFor(t Target, binary string, base, bun v1.Layer, s Stamp) (v1.Image, error) {
 	data, err := os.ReadFile(binary)
 	if err != nil {
 		return nil, fmt.Errorf("reading the %s binary: %w", t, err)
@@ -148,6 +172,9 @@ func imageFor(t Target, binary string, base v1.Layer, s Stamp) (v1.Image, error)
 		{Name: "usr", Dir: true, Mode: 0o755},
 		{Name: "usr/bin", Dir: true, Mode: 0o755},
 		{Name: "usr/bin/parachute", Mode: 0o755, Data: data},
+		// Modules' commands are "#!/usr/bin/env bun" scripts and the image
+		// has no coreutils: the binary acts as env (internal/envshim).
+		{Name: "usr/bin/env", Mode: 0o777, Link: "parachute"},
 	}, s)
 	if err != nil {
 		return nil, err
@@ -158,6 +185,9 @@ func imageFor(t Target, binary string, base v1.Layer, s Stamp) (v1.Image, error)
 	img, err = mutate.Append(img,
 		mutate.Addendum{Layer: base, MediaType: types.OCILayer, History: v1.History{
 			Created: created, CreatedBy: "parachute-dist: base (passwd, CA certificates, " + ImageHome + ")",
+		}},
+		mutate.Addendum{Layer: bun, MediaType: types.OCILayer, History: v1.History{
+			Created: created, CreatedBy: "parachute-dist: bun " + BunVersion + " and glibc " + libc6Version + " (Debian libc6)",
 		}},
 		mutate.Addendum{Layer: bin, MediaType: types.OCILayer, History: v1.History{
 			Created: created, CreatedBy: "parachute-dist: " + ImageBinary + " " + s.Version,
@@ -182,6 +212,16 @@ func imageFor(t Target, binary string, base v1.Layer, s Stamp) (v1.Image, error)
 		Volumes:      map[string]struct{}{ImageHome: {}},
 		StopSignal:   "SIGTERM",
 		Labels:       imageAnnotations(s),
+		// A Docker extension the OCI spec lacks (runtimes that read OCI
+		// only ignore it; Fly and Render use their own checks, see fly.toml
+		// and render.yaml). The image has no curl: the binary probes itself.
+		Healthcheck: &v1.HealthConfig{
+			Test:        []string{"CMD", ImageBinary, "health", "--timeout", "4s"},
+			Interval:    30 * time.Second,
+			Timeout:     5 * time.Second,
+			StartPeriod: 10 * time.Second,
+			Retries:     3,
+		},
 	}
 	img, err = mutate.ConfigFile(img, cf)
 	if err != nil {

@@ -85,6 +85,10 @@ type State struct {
 	// LastExitCode is the last main process's exit status, nil when it has
 	// not exited or was killed by a signal.
 	LastExitCode *int
+	// LastExitSignal is the signal that killed the last main process
+	// (systemd ExecMainCode CLD_KILLED or CLD_DUMPED); 0 when it exited,
+	// never ran, or the manager does not say.
+	LastExitSignal int
 	// Result is systemd's service Result ("success", "exit-code", "signal",
 	// "timeout", "start-limit-hit", ...); empty for launchd.
 	Result string

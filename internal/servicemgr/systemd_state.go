@@ -7,9 +7,14 @@ import (
 	"time"
 )
 
-// cldExited is ExecMainCode for a normal exit (CLD_EXITED in waitid(2));
-// other codes mean a signal, and ExecMainStatus then holds its number.
-const cldExited = 1
+// ExecMainCode values (si_code of waitid(2)): CLD_EXITED is a normal exit,
+// with ExecMainStatus its exit status; CLD_KILLED and CLD_DUMPED a death by
+// the signal whose number ExecMainStatus then holds. 0: not exited.
+const (
+	cldExited = 1
+	cldKilled = 2
+	cldDumped = 3
+)
 
 // State implements Manager from the unit's D-Bus properties: LoadState,
 // ActiveState, SubState, UnitFileState, LoadError and FragmentPath on the
@@ -61,9 +66,15 @@ func fillServiceState(st *State, sp map[string]any) {
 	if us := num(sp["ExecMainStartTimestamp"]); us > 0 {
 		st.StartedAt = time.UnixMicro(int64(us))
 	}
-	if num(sp["ExecMainExitTimestamp"]) > 0 && num(sp["ExecMainCode"]) == cldExited {
+	if num(sp["ExecMainExitTimestamp"]) == 0 {
+		return // running, or never ran
+	}
+	switch num(sp["ExecMainCode"]) {
+	case cldExited:
 		code := num(sp["ExecMainStatus"])
 		st.LastExitCode = &code
+	case cldKilled, cldDumped:
+		st.LastExitSignal = num(sp["ExecMainStatus"])
 	}
 }
 

@@ -62,9 +62,14 @@ func DefaultSecure(r *http.Request, trusted []netip.Prefix) bool {
 // cookie builds one of the hub's cookies with the attributes of
 // reference server.md §3b: HttpOnly, SameSite=Lax, Secure on https.
 func (m *Manager) cookie(r *http.Request, name, value, path string, maxAge time.Duration) *http.Cookie {
+	return newCookie(name, value, path, maxAge, m.secure(r))
+}
+
+// newCookie is cookie for a request whose https-ness the caller decided.
+func newCookie(name, value, path string, maxAge time.Duration, secure bool) *http.Cookie {
 	c := &http.Cookie{
 		Name: name, Value: value, Path: path,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: m.secure(r),
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: secure,
 	}
 	if maxAge > 0 {
 		c.MaxAge = int(maxAge / time.Second)

@@ -15,14 +15,21 @@ const MaxFormBytes = 64 << 10
 // CSRFToken returns r's CSRF token for embedding in a form, minting it
 // and setting its cookie when r has none (or a malformed one).
 func (m *Manager) CSRFToken(w http.ResponseWriter, r *http.Request) (string, error) {
+	return EnsureCSRF(w, r, m.secure(r))
+}
+
+// EnsureCSRF is CSRFToken for a handler without a Manager (the OAuth
+// consent page): secure says whether r reached the hub over https, which
+// sets the cookie's Secure attribute.
+func EnsureCSRF(w http.ResponseWriter, r *http.Request, secure bool) (string, error) {
 	if c, err := r.Cookie(CSRFCookie); err == nil && wellFormed(c.Value) {
 		return c.Value, nil
 	}
-	raw, err := m.newRaw()
+	raw, err := newRaw()
 	if err != nil {
 		return "", err
 	}
-	http.SetCookie(w, m.cookie(r, CSRFCookie, raw, "/", CSRFTTL))
+	http.SetCookie(w, newCookie(CSRFCookie, raw, "/", CSRFTTL, secure))
 	// Later calls in the same request (a page with two forms) see it.
 	r.AddCookie(&http.Cookie{Name: CSRFCookie, Value: raw})
 	return raw, nil

@@ -18,10 +18,8 @@ package sessions
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"database/sql"
 	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -77,15 +75,13 @@ func New(o Options) *Manager {
 	return m
 }
 
-// HashID is the sessions.id stored for a raw cookie value: SHA-256 in
-// lowercase hex. The raw value never reaches the database.
-func HashID(raw string) string {
-	sum := sha256.Sum256([]byte(raw))
-	return hex.EncodeToString(sum[:])
-}
+// HashID is the sessions.id stored for a raw cookie value
+// (hubdb.HashSecret: SHA-256 in lowercase hex). The raw value never
+// reaches the database.
+func HashID(raw string) string { return hubdb.HashSecret(raw) }
 
 // newRaw returns 32 random bytes in base64url without padding.
-func (m *Manager) newRaw() (string, error) {
+func newRaw() (string, error) {
 	b := make([]byte, rawBytes)
 	if _, err := io.ReadFull(rand.Reader, b); err != nil {
 		return "", fmt.Errorf("reading randomness for a cookie: %w", err)
@@ -107,7 +103,7 @@ func wellFormed(s string) bool {
 // value and expiry. Expired rows are deleted in the same transaction, so
 // the table holds at most a day's sign-ins.
 func (m *Manager) Create(ctx context.Context, userID string) (raw string, expires time.Time, err error) {
-	raw, err = m.newRaw()
+	raw, err = newRaw()
 	if err != nil {
 		return "", time.Time{}, err
 	}

@@ -15,7 +15,7 @@ func (h *Handler) accountPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	p := page{Title: "Your account", Username: u.Username, TOTPEnrolled: u.TOTPEnrolled}
+	p := accountView(u)
 	if r.URL.Query().Get("changed") == "1" {
 		p.Notice = "Password changed. Your other sessions were signed out."
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/openparachute/parachute/internal/accounts"
+	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/hubdb"
 	"github.com/openparachute/parachute/internal/sessions"
 )
@@ -38,14 +39,24 @@ type env struct {
 	store *accounts.Store
 	sess  *sessions.Manager
 	admin *accounts.User
+	// tokens is the token store of newEnvOpts(withTokens), else nil.
+	tokens *auth.Store
 }
+
+// testIssuer is the issuer the env's token store signs with.
+const testIssuer = "http://127.0.0.1:1939"
 
 func newEnv(t *testing.T) *env { return newEnvLimits(t, Limits{}) }
 
-func newEnvLimits(t *testing.T, lim Limits) *env {
+func newEnvLimits(t *testing.T, lim Limits) *env { return newEnvOpts(t, lim, false) }
+
+// newEnvOpts builds an env; withTokens adds a real token store (signing
+// key and all) on the same hub.db for the account page's vault tokens.
+func newEnvOpts(t *testing.T, lim Limits, withTokens bool) *env {
 	t.Helper()
 	ctx := context.Background()
-	db, err := hubdb.Open(ctx, filepath.Join(t.TempDir(), "hub.db"))
+	dbPath := filepath.Join(t.TempDir(), "hub.db")
+	db, err := hubdb.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +68,16 @@ func newEnvLimits(t *testing.T, lim Limits) *env {
 	}
 	clk := &clock{t: time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)}
 	sm := sessions.New(sessions.Options{DB: db, Now: clk.Now})
-	h, err := New(Options{Accounts: st, Sessions: sm, Now: clk.Now, Limits: lim})
+	o := Options{Accounts: st, Sessions: sm, Now: clk.Now, Limits: lim}
+	var tokens *auth.Store
+	if withTokens {
+		tokens = auth.NewStore(db, dbPath)
+		if _, err := tokens.EnsureSigningKey(ctx); err != nil {
+			t.Fatal(err)
+		}
+		o.Tokens, o.Issuer = tokens, func() string { return testIssuer }
+	}
+	h, err := New(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +85,7 @@ func newEnvLimits(t *testing.T, lim Limits) *env {
 	h.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
-	return &env{t: t, srv: srv, clk: clk, store: st, sess: sm, admin: admin}
+	return &env{t: t, srv: srv, clk: clk, store: st, sess: sm, admin: admin, tokens: tokens}
 }
 
 // browser is a client with its own cookie jar that does not follow

@@ -26,6 +26,10 @@ type page struct {
 	Secret       string
 	BackupCodes  []string
 	MustChange   bool
+	// Vaults the user may mint tokens for, and the token just minted
+	// (shown once).
+	Vaults []vaultView
+	Minted *mintedToken
 }
 
 func parsePages() (map[string]*template.Template, error) {

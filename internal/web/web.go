@@ -51,6 +51,10 @@ type Options struct {
 	// Limits override the per-surface rate limits (tests); zero fields
 	// take the reference's figures.
 	Limits Limits
+	// Tokens mints the account page's vault tokens, signed for Issuer
+	// (the hub's canonical issuer). Without them that form answers 500.
+	Tokens TokenMinter
+	Issuer func() string
 }
 
 // Limits are the rate limits of the pages (reference server.md §4d).
@@ -58,6 +62,7 @@ type Limits struct {
 	Login          ratelimit.Config // per client IP, default 5 / 15 min
 	SecondFactor   ratelimit.Config // per client IP, default 5 / 15 min
 	ChangePassword ratelimit.Config // per user, default 3 / 5 min
+	VaultToken     ratelimit.Config // per user, default 10 / 10 min
 }
 
 // Handler serves the pages. Create it with New and mount it with Register.
@@ -69,8 +74,10 @@ type Handler struct {
 	keyer    *ratelimit.Keyer
 	log      *slog.Logger
 	now      func() time.Time
+	tokens   TokenMinter
+	issuer   func() string
 
-	loginLimit, factorLimit, passwordLimit *ratelimit.Limiter
+	loginLimit, factorLimit, passwordLimit, tokenLimit *ratelimit.Limiter
 
 	pages map[string]*template.Template
 	// dummyHash is verified against when a username is unknown, so an
@@ -105,6 +112,7 @@ func New(o Options) (*Handler, error) {
 		o.Keyer = k
 	}
 	h := &Handler{accounts: o.Accounts, sess: o.Sessions, keyer: o.Keyer, log: o.Logger, now: o.Now,
+		tokens: o.Tokens, issuer: o.Issuer,
 		pending: sessions.NewPendingLogins(o.Now, 0), totp: twofactor.NewVerifier(o.Now)}
 	var err error
 	mk := func(c ratelimit.Config, burst int, per time.Duration) *ratelimit.Limiter {
@@ -123,6 +131,7 @@ func New(o Options) (*Handler, error) {
 	h.loginLimit = mk(o.Limits.Login, 5, 15*time.Minute)
 	h.factorLimit = mk(o.Limits.SecondFactor, 5, 15*time.Minute)
 	h.passwordLimit = mk(o.Limits.ChangePassword, 3, 5*time.Minute)
+	h.tokenLimit = mk(o.Limits.VaultToken, 10, 10*time.Minute)
 	if err != nil {
 		return nil, fmt.Errorf("building rate limits: %w", err)
 	}
@@ -147,6 +156,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("POST /account/change-password", form(h.changePasswordSubmit))
 	mux.Handle("GET /account/2fa", secureHeaders(http.HandlerFunc(h.twoFactorPage)))
 	mux.Handle("POST /account/2fa", form(h.twoFactorSubmit))
+	mux.Handle("POST /account/vault-token/{name}", form(h.vaultTokenSubmit))
 	// The one stylesheet by name: a file server on the directory would
 	// also list it.
 	mux.Handle("GET "+StylePath, secureHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

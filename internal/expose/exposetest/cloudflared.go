@@ -45,7 +45,7 @@ func fakeCloudflared(args []string) int {
 		// (so only Restart=always brings it back after `systemctl kill`).
 		stop := make(chan os.Signal, 1)
 		signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
-		fmt.Fprintf(os.Stderr, "INF Starting tunnel config=%s\n", args[2])
+		fmt.Fprintf(os.Stderr, "INF Starting tunnel config=%s pid=%d\n", args[2], os.Getpid())
 		<-stop
 		fmt.Fprintln(os.Stderr, "INF Initiating graceful shutdown due to signal terminated ...")
 		return 0

@@ -74,7 +74,17 @@ type Tunnel struct {
 	StartedAt string `json:"startedAt"`
 	// DNSRouted records that we made the DNS route, so off removes it.
 	DNSRouted bool `json:"dnsRouted,omitempty"`
+	// Connector is ConnectorHub when no service manager was available
+	// and the running hub supervises the connector (package
+	// expose/connector); "" when Unit runs it.
+	Connector string `json:"connector,omitempty"`
+	// Cloudflared is the absolute path of the cloudflared the connector
+	// runs, resolved when the tunnel was exposed.
+	Cloudflared string `json:"cloudflared,omitempty"`
 }
+
+// ConnectorHub is Tunnel.Connector for a connector the hub runs.
+const ConnectorHub = "hub"
 
 // Record is one provider's exposure, in the reference's schema (§6.6),
 // plus the Cloudflare tunnels for the cloudflare record.
@@ -244,6 +254,9 @@ func (r *Record) validate() error {
 	for k, t := range r.Tunnels {
 		if t.Name != k || t.UUID == "" || t.Hostname == "" {
 			return fmt.Errorf("tunnels[%q] needs tunnelName equal to its key, a tunnelUuid and a hostname", k)
+		}
+		if t.Connector != "" && t.Connector != ConnectorHub {
+			return fmt.Errorf("tunnels[%q].connector %q is neither empty nor %q", k, t.Connector, ConnectorHub)
 		}
 	}
 	return nil

@@ -1,0 +1,44 @@
+package testenv
+
+import (
+	"fmt"
+	"os"
+	"testing"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// OpenPTY opens a pseudo-terminal pair without a dependency (posix_openpt
+// is open(/dev/ptmx), then unlock and ask the kernel for the slave's
+// number), with output post-processing off so a test compares bytes. Both
+// ends are closed when t ends; a machine without ptys skips t.
+func OpenPTY(t testing.TB) (master, slave *os.File) {
+	t.Helper()
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal here: %v", err)
+	}
+	var unlock int32
+	if _, _, e := unix.Syscall(unix.SYS_IOCTL, m.Fd(), unix.TIOCSPTLCK, uintptr(unsafe.Pointer(&unlock))); e != 0 {
+		m.Close()
+		t.Fatalf("unlockpt: %v", e)
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		m.Close()
+		t.Fatalf("ptsname: %v", err)
+	}
+	s, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		m.Close()
+		t.Fatalf("opening the pty slave: %v", err)
+	}
+	// Raw output: no "\n" → "\r\n" translation, so the test compares bytes.
+	if tio, err := unix.IoctlGetTermios(int(s.Fd()), unix.TCGETS); err == nil {
+		tio.Oflag &^= unix.OPOST
+		_ = unix.IoctlSetTermios(int(s.Fd()), unix.TCSETS, tio)
+	}
+	t.Cleanup(func() { s.Close(); m.Close() })
+	return m, s
+}

@@ -67,7 +67,9 @@ type VerifyOptions struct {
 	// Issuers are the accepted iss values (compared without a trailing
 	// slash). The hub passes every origin it answers on (loopback plus the
 	// configured public origin) so a change of public origin cannot lock
-	// the CLI out. Empty rejects every token unless AnyIssuer is set.
+	// the CLI out; a loopback issuer is accepted on any port once one
+	// loopback origin is (issuerAccepted says why). Empty rejects every
+	// token unless AnyIssuer is set.
 	Issuers []string
 	// AnyIssuer skips the iss check; for callers that only need to know a
 	// token is this hub's (e.g. deciding whether to re-mint it).
@@ -357,10 +359,44 @@ func issuerAccepted(iss string, accepted []string) bool {
 		return false
 	}
 	iss = strings.TrimRight(iss, "/")
+	loopbackAccepted := false
 	for _, a := range accepted {
-		if a != "" && strings.TrimRight(a, "/") == iss {
+		a = strings.TrimRight(a, "/")
+		if a != "" && a == iss {
 			return true
 		}
+		loopbackAccepted = loopbackAccepted || isLoopbackOrigin(a)
 	}
-	return false
+	// A loopback issuer is accepted on any port once any loopback origin
+	// is: the port is where the hub happened to listen when it minted the
+	// token (the operator token, the CLI's mints), and a hub moved to
+	// another port (`serve --port`, a container's PORT) must not lock its
+	// own operator out. The signature is what says the token is ours;
+	// the port adds nothing to it.
+	return loopbackAccepted && isLoopbackOrigin(iss)
+}
+
+// isLoopbackOrigin reports http://127.0.0.1:<port>, http://localhost:<port>
+// or http://[::1]:<port>, with a port and nothing after it.
+func isLoopbackOrigin(o string) bool {
+	rest, ok := strings.CutPrefix(o, "http://")
+	if !ok {
+		return false
+	}
+	var port string
+	for _, h := range []string{"127.0.0.1:", "localhost:", "[::1]:"} {
+		if p, ok := strings.CutPrefix(rest, h); ok {
+			port = p
+			break
+		}
+	}
+	if port == "" || len(port) > 5 {
+		return false
+	}
+	for _, r := range port {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }

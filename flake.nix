@@ -10,7 +10,7 @@
 
       # The NAR hash of `go mod vendor`. TestFlakeVendorHash fails when it
       # is stale; `make nix-hash` rewrites it.
-      vendorHash = "sha256-2vaMxNrA4X1ekT6H+5eKaj18MFI7Oqe95ekIR6JjQc8=";
+      vendorHash = "sha256-mZp7TArDF3eC+z5DIhRaLYPmP390c7q6cTorhs+5dgc=";
 
       # go.mod asks for Go 1.26; buildGoModule pins GOTOOLCHAIN=local.
       parachuteFor = pkgs: pkgs.callPackage ./packaging/nix/package.nix {

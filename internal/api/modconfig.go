@@ -18,7 +18,9 @@ const (
 
 // ConfigFieldError is one reason a config was refused (Error.Errors). Path
 // is the admin page's field key (members joined with "."); InstancePath is
-// the exact JSON Pointer.
+// the same place as an exact JSON Pointer. Where the validator cannot name
+// the element or extra member at fault, both name the array or object
+// around it. SchemaPath is the failing keyword in the schema.
 type ConfigFieldError struct {
 	Path         string `json:"path"`
 	InstancePath string `json:"instance_path"`

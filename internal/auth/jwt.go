@@ -3,6 +3,7 @@ package auth
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"database/sql"
 	"encoding/base64"
@@ -66,7 +67,9 @@ type VerifyOptions struct {
 	// Issuers are the accepted iss values (compared without a trailing
 	// slash). The hub passes every origin it answers on (loopback plus the
 	// configured public origin) so a change of public origin cannot lock
-	// the CLI out. Empty rejects every token unless AnyIssuer is set.
+	// the CLI out; a loopback issuer is accepted on any port once one
+	// loopback origin is (issuerAccepted says why). Empty rejects every
+	// token unless AnyIssuer is set.
 	Issuers []string
 	// AnyIssuer skips the iss check; for callers that only need to know a
 	// token is this hub's (e.g. deciding whether to re-mint it).
@@ -160,9 +163,26 @@ func (s *Store) Verify(ctx context.Context, token string, opts VerifyOptions) (*
 	if now.IsZero() {
 		now = s.now()
 	}
-	c, err := s.parseSigned(ctx, token, now)
-	if err != nil {
-		return nil, err
+	// A token seen before skips parsing and the signature (verifycache.go);
+	// everything below, the key's usability included, is checked every time.
+	var cacheKey [sha256.Size]byte
+	cacheable := len(token) <= maxTokenLen
+	if cacheable {
+		cacheKey = sha256.Sum256([]byte(token))
+	}
+	var c *Claims
+	var kid string
+	hit := false
+	if e, ok := s.verified.get(cacheKey); cacheable && ok {
+		if _, err := s.verifyingKey(ctx, e.kid, now); err != nil {
+			return nil, err
+		}
+		c, kid, hit = e.claims.clone(), e.kid, true
+	} else {
+		var err error
+		if c, kid, err = s.parseSigned(ctx, token, now); err != nil {
+			return nil, err
+		}
 	}
 	operator := c.HasAudience(OperatorAudience)
 	what := "token"
@@ -216,6 +236,9 @@ func (s *Store) Verify(ctx context.Context, token string, opts VerifyOptions) (*
 				describeAudience(c), strings.Join(opts.Audiences, " or ")),
 			Hint: "use the operator token; run `parachute auth rotate-operator` to mint one"}
 	}
+	if cacheable && !hit {
+		s.verified.put(cacheKey, verifiedEntry{kid: kid, claims: c.clone()})
+	}
 	return c, nil
 }
 
@@ -243,24 +266,24 @@ func describeAudience(c *Claims) string {
 
 // parseSigned checks the token's form, algorithm, key (usable at now) and
 // signature, and decodes its claims. It checks nothing about the claims' values.
-func (s *Store) parseSigned(ctx context.Context, token string, now time.Time) (*Claims, error) {
+func (s *Store) parseSigned(ctx context.Context, token string, now time.Time) (*Claims, string, error) {
 	if len(token) > maxTokenLen {
-		return nil, invalid("longer than %d bytes", maxTokenLen)
+		return nil, "", invalid("longer than %d bytes", maxTokenLen)
 	}
 	// Checked here only for a clearer message than go-jose's.
 	if n := strings.Count(token, ".") + 1; n != 3 {
-		return nil, invalid("not a compact JWS (want 3 dot-separated parts, got %d)", n)
+		return nil, "", invalid("not a compact JWS (want 3 dot-separated parts, got %d)", n)
 	}
 	if err := checkCanonical(token); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	tok, err := jwt.ParseSigned(token, allowedAlgs)
 	if err != nil {
 		var alg *jose.ErrUnexpectedSignatureAlgorithm
 		if errors.As(err, &alg) {
-			return nil, invalid("algorithm %q (only %s is accepted)", alg.Got, Algorithm)
+			return nil, "", invalid("algorithm %q (only %s is accepted)", alg.Got, Algorithm)
 		}
-		return nil, invalid("malformed: %v", err)
+		return nil, "", invalid("malformed: %v", err)
 	}
 	// A compact JWS has exactly one signature; go-jose guarantees it.
 	h := tok.Headers[0]
@@ -268,27 +291,27 @@ func (s *Store) parseSigned(ctx context.Context, token string, now time.Time) (*
 	// would honour "b64", i.e. an unencoded payload); hub tokens use none,
 	// so any crit is a token this hub did not make.
 	if _, ok := h.ExtraHeaders["crit"]; ok {
-		return nil, invalid("unsupported critical header parameters")
+		return nil, "", invalid("unsupported critical header parameters")
 	}
 	if h.JSONWebKey != nil {
 		// Never trust a key the token carries; the kid names ours.
-		return nil, invalid("embedded jwk header is not accepted")
+		return nil, "", invalid("embedded jwk header is not accepted")
 	}
 	if h.KeyID == "" {
-		return nil, invalid("no kid in header")
+		return nil, "", invalid("no kid in header")
 	}
 	pub, err := s.verifyingKey(ctx, h.KeyID, now)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	var c Claims
 	if err := tok.Claims(pub, &c); err != nil {
 		if errors.Is(err, jose.ErrCryptoFailure) {
-			return nil, invalid("bad signature")
+			return nil, "", invalid("bad signature")
 		}
-		return nil, invalid("payload: %v", err)
+		return nil, "", invalid("payload: %v", err)
 	}
-	return &c, nil
+	return &c, h.KeyID, nil
 }
 
 // checkCanonical rejects a compact JWS whose parts are not canonical
@@ -321,7 +344,7 @@ func checkCanonical(token string) error {
 // SPA tokens) is not revoked.
 func (s *Store) isRevoked(ctx context.Context, jti string) (bool, error) {
 	var revoked sql.NullString
-	err := s.db.QueryRowContext(ctx, `SELECT revoked_at FROM tokens WHERE jti = ?`, jti).Scan(&revoked)
+	err := s.queryRow(ctx, revokedQuery, jti).Scan(&revoked)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -336,10 +359,44 @@ func issuerAccepted(iss string, accepted []string) bool {
 		return false
 	}
 	iss = strings.TrimRight(iss, "/")
+	loopbackAccepted := false
 	for _, a := range accepted {
-		if a != "" && strings.TrimRight(a, "/") == iss {
+		a = strings.TrimRight(a, "/")
+		if a != "" && a == iss {
 			return true
 		}
+		loopbackAccepted = loopbackAccepted || isLoopbackOrigin(a)
 	}
-	return false
+	// A loopback issuer is accepted on any port once any loopback origin
+	// is: the port is where the hub happened to listen when it minted the
+	// token (the operator token, the CLI's mints), and a hub moved to
+	// another port (`serve --port`, a container's PORT) must not lock its
+	// own operator out. The signature is what says the token is ours;
+	// the port adds nothing to it.
+	return loopbackAccepted && isLoopbackOrigin(iss)
+}
+
+// isLoopbackOrigin reports http://127.0.0.1:<port>, http://localhost:<port>
+// or http://[::1]:<port>, with a port and nothing after it.
+func isLoopbackOrigin(o string) bool {
+	rest, ok := strings.CutPrefix(o, "http://")
+	if !ok {
+		return false
+	}
+	var port string
+	for _, h := range []string{"127.0.0.1:", "localhost:", "[::1]:"} {
+		if p, ok := strings.CutPrefix(rest, h); ok {
+			port = p
+			break
+		}
+	}
+	if port == "" || len(port) > 5 {
+		return false
+	}
+	for _, r := range port {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
 }

@@ -271,6 +271,35 @@ func TestVerifyAnyIssuer(t *testing.T) {
 	}
 }
 
+// A hub that moved port keeps accepting its own loopback-issued tokens (the
+// operator token minted on the old port); a loopback issuer is not accepted
+// when no loopback origin is, and a look-alike is never one.
+func TestIssuerAcceptedLoopbackAnyPort(t *testing.T) {
+	now := []string{"https://hub.example", "http://127.0.0.1:2000", "http://localhost:2000", "http://[::1]:2000"}
+	for _, c := range []struct {
+		iss      string
+		accepted []string
+		want     bool
+	}{
+		{"http://127.0.0.1:1939", now, true},
+		{"http://localhost:1939/", now, true},
+		{"http://[::1]:1939", now, true},
+		{"https://hub.example", now, true},
+		{"https://other.example", now, false},
+		{"http://127.0.0.1:1939", []string{"https://hub.example"}, false},
+		{"http://127.0.0.1.evil.example:1939", now, false},
+		{"http://127.0.0.1:1939/path", now, false},
+		{"https://127.0.0.1:1939", now, false},
+		{"http://127.0.0.1:", now, false},
+		{"http://127.0.0.1:123456", now, false},
+		{"", now, false},
+	} {
+		if got := issuerAccepted(c.iss, c.accepted); got != c.want {
+			t.Errorf("issuerAccepted(%q, %q) = %v, want %v", c.iss, c.accepted, got, c.want)
+		}
+	}
+}
+
 func TestHasScope(t *testing.T) {
 	c := Claims{Scope: "vault:admin  parachute:host:admin scribe:admin"}
 	tests := []struct {

@@ -87,6 +87,7 @@ func (s *Store) EnsureSigningKey(ctx context.Context) (*SigningKey, error) {
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("storing signing key: %w", err)
 	}
+	s.forgetKeyRows()
 	return s.activeKey(ctx, s.db)
 }
 
@@ -113,6 +114,7 @@ func (s *Store) RotateSigningKey(ctx context.Context) (*SigningKey, error) {
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("rotating signing key: %w", err)
 	}
+	s.forgetKeyRows()
 	return s.activeKey(ctx, s.db)
 }
 
@@ -166,24 +168,68 @@ func (s *Store) signer(ctx context.Context) (string, *rsa.PrivateKey, error) {
 // verifyingKey returns the public key for kid when the key is active or
 // was retired less than KeyRetention ago.
 func (s *Store) verifyingKey(ctx context.Context, kid string, now time.Time) (*rsa.PublicKey, error) {
-	var pubPEM, alg string
-	var retired sql.NullString
-	err := s.db.QueryRowContext(ctx,
-		`SELECT public_key_pem, algorithm, retired_at FROM signing_keys WHERE kid = ?`, kid).
-		Scan(&pubPEM, &alg, &retired)
+	row, err := s.keyRow(ctx, kid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, invalid("token signed by an unknown key (kid %q)", kid)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("looking up signing key %s: %w", kid, err)
 	}
-	if alg != Algorithm {
-		return nil, invalid("signing key %s is %s, not %s", kid, alg, Algorithm)
+	if row.alg != Algorithm {
+		return nil, invalid("signing key %s is %s, not %s", kid, row.alg, Algorithm)
 	}
-	if retired.Valid && !withinRetention(retired.String, now) {
-		return nil, invalid("token signed by key %s, retired at %s", kid, retired.String)
+	if row.retired.Valid && !withinRetention(row.retired.String, now) {
+		return nil, invalid("token signed by key %s, retired at %s", kid, row.retired.String)
 	}
-	return s.publicKey(kid, pubPEM)
+	return s.publicKey(kid, row.pubPEM)
+}
+
+// keyRecheck is how long verifyingKey trusts what it last read of a key's
+// row before reading it again.
+//
+// Why a cache at all: the row was read on every bearer request, and that
+// query was a fifth of a verification's cost. Why it is safe: a key this
+// process retires or adds (RotateSigningKey, EnsureSigningKey) drops the
+// cache at once; a retirement by another process (the CLI's
+// `auth rotate-key`) is seen within keyRecheck, which changes nothing
+// since a retired key keeps verifying for KeyRetention anyway; the expiry
+// of that retention is computed from the cached retired_at on every call.
+const keyRecheck = time.Second
+
+// keyRowEntry is what keyRow last read of one signing_keys row.
+type keyRowEntry struct {
+	pubPEM, alg string
+	retired     sql.NullString
+	readAt      time.Time // monotonic: the store's clock may be pinned by tests
+}
+
+// keyRow returns kid's row, from the cache when it was read less than
+// s.keyRecheck ago; sql.ErrNoRows when there is none.
+func (s *Store) keyRow(ctx context.Context, kid string) (keyRowEntry, error) {
+	s.mu.Lock()
+	e, ok := s.keyRows[kid]
+	s.mu.Unlock()
+	if ok && time.Since(e.readAt) < s.keyRecheck {
+		return e, nil
+	}
+	e = keyRowEntry{readAt: time.Now()}
+	err := s.queryRow(ctx, keyRowQuery, kid).Scan(&e.pubPEM, &e.alg, &e.retired)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		delete(s.keyRows, kid)
+		return keyRowEntry{}, err
+	}
+	s.keyRows[kid] = e // one entry per key in hub.db: bounded by the table
+	return e, nil
+}
+
+// forgetKeyRows drops the key-row cache after this process changed
+// signing_keys.
+func (s *Store) forgetKeyRows() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.keyRows)
 }
 
 // withinRetention reports whether a key retired at the stored time is

@@ -235,7 +235,7 @@ func (s *Store) RotateOperator(ctx context.Context, path, issuer, scopeSet strin
 	if old == "" {
 		return tok, nil
 	}
-	oc, err := s.parseSigned(ctx, old, s.now())
+	oc, _, err := s.parseSigned(ctx, old, s.now())
 	if err != nil || oc.JTI == "" || oc.JTI == c.JTI {
 		// Not ours, or signed by a key past retention: nothing to revoke.
 		return tok, nil

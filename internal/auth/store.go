@@ -42,13 +42,23 @@ type Store struct {
 	// Tests replace it; it is never changed after Open otherwise.
 	now func() time.Time
 
-	// mu guards the parsed-key caches that follow. A kid is the hash of
-	// the public key's PEM text, so a cached entry can never go stale;
-	// whether a key is still usable (retired or not) is always read from
-	// the database.
-	mu    sync.Mutex
-	pubs  map[string]*rsa.PublicKey
-	privs map[string]*rsa.PrivateKey
+	// mu guards the key caches that follow. A kid is the hash of the
+	// public key's PEM text, so a parsed key can never go stale; whether a
+	// key is still usable (retired or not) comes from keyRows, re-read
+	// from the database at most keyRecheck after it was last read.
+	mu      sync.Mutex
+	pubs    map[string]*rsa.PublicKey
+	privs   map[string]*rsa.PrivateKey
+	keyRows map[string]keyRowEntry
+	// keyRecheck is the constant keyRecheck; tests set 0 to re-read
+	// every time.
+	keyRecheck time.Duration
+
+	// hot holds the prepared statements of Verify's queries, and verified
+	// the bounded cache of verified signatures (verifycache.go); both are
+	// safe for concurrent use on their own.
+	hot      hotStmts
+	verified verifiedCache
 }
 
 // Open opens (creating when missing) the hub database at path through
@@ -71,11 +81,13 @@ func Open(path string) (*Store, error) {
 // bounded pool of descriptors on the file.
 func NewStore(db *sql.DB, path string) *Store {
 	return &Store{
-		db:    db,
-		path:  path,
-		now:   time.Now,
-		pubs:  map[string]*rsa.PublicKey{},
-		privs: map[string]*rsa.PrivateKey{},
+		db:         db,
+		path:       path,
+		now:        time.Now,
+		pubs:       map[string]*rsa.PublicKey{},
+		privs:      map[string]*rsa.PrivateKey{},
+		keyRows:    map[string]keyRowEntry{},
+		keyRecheck: keyRecheck,
 	}
 }
 
@@ -87,9 +99,10 @@ func (s *Store) DB() *sql.DB { return s.db }
 // Path returns the database file the store was opened on.
 func (s *Store) Path() string { return s.path }
 
-// Close closes the database when Open opened it; a Store from NewStore
-// leaves the pool to its owner.
+// Close releases the store's prepared statements, and closes the database
+// when Open opened it; a Store from NewStore leaves the pool to its owner.
 func (s *Store) Close() error {
+	s.hot.close()
 	if !s.owned {
 		return nil
 	}

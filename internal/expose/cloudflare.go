@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/openparachute/parachute/internal/expose/state"
 	"github.com/openparachute/parachute/internal/lazyre"
 )
 
@@ -128,16 +129,12 @@ func ConnectorArgv(bin, configPath string) []string {
 	return []string{bin, "tunnel", "--config", configPath, "run"}
 }
 
-// Tunnel and host names.
-var (
-	tunnelNameRE = &lazyre.Regexp{Expr: `^[A-Za-z0-9][A-Za-z0-9_-]*$`}
-	labelRE      = &lazyre.Regexp{Expr: `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`}
-)
+// labelRE is one label of a host name.
+var labelRE = &lazyre.Regexp{Expr: `^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`}
 
-// ValidTunnelName reports whether n is 1–64 characters of [A-Za-z0-9_-]
-// starting with a letter or digit. The name also goes into a unit name and
-// a file path, so nothing else may pass.
-func ValidTunnelName(n string) bool { return len(n) <= 64 && tunnelNameRE.MatchString(n) }
+// ValidTunnelName is state.ValidTunnelName: the rule lives beside the
+// state file so the hub's connector applies the same one.
+func ValidTunnelName(n string) bool { return state.ValidTunnelName(n) }
 
 // ValidHostname reports whether h is a DNS name with at least two labels.
 func ValidHostname(h string) bool {

@@ -8,14 +8,20 @@
 // validator and the hub learnt nothing. Here the hub owns the contract:
 //
 //   - the schema is compiled once per module.json version with
-//     github.com/santhosh-tekuri/jsonschema/v6 (drafts 4 to 2020-12;
-//     draft-07 when the schema names none, as the reference's modules
-//     write), with a loader that refuses every URL, so a schema that
-//     refers to anything outside itself is refused rather than fetched;
+//     github.com/google/jsonschema-go (draft-07 and 2020-12; draft-07 when
+//     the schema names none, as the reference's modules write; other
+//     $schema values are refused), with a loader that refuses every URL,
+//     so a schema that refers to anything outside itself is refused rather
+//     than fetched; a recursive schema, or one that unfolds to more than
+//     maxUnfolded subschemas, is refused too (cycles.go: the library
+//     would recurse until the stack overflows, or take exponential time);
 //   - a PUT is a partial update at the top level (the admin page sends only
 //     the fields that changed, so write-only secrets it never saw are kept),
 //     where null removes a member; the merged document is validated and
-//     every failure is reported with its instance path;
+//     each failing member is reported with its instance path (the library
+//     gives only its first failure, as text: locate.go reads the path back
+//     and Validate asks again without the member at fault; "format" and
+//     the content keywords are not checked by the library);
 //   - members the schema does not declare (auto-wire's auth block in
 //     scribe's config.json, an operator's hand edits) are kept as they are
 //     and are not validated;

@@ -83,6 +83,10 @@ func FuzzCompile(f *testing.F) {
 		{`{"$dynamicRef":"#meta","$dynamicAnchor":"meta"}`, `{}`},
 		{`{"multipleOf":1e-400}`, `1e400`},
 		{`true`, `{}`}, {`{}`, `[]`}, {`{"type":`, ``},
+		{`{"$schema":"https://json-schema.org/draft/2020-12/schema","$defs":{"a":{"$anchor":"a","not":{"$ref":"#a"}}},"$ref":"#a"}`, `{}`},
+		{`{"$id":"https://x.invalid/s.json","definitions":{"p":{"$id":"#p","type":"integer"}},"properties":{"a":{"$ref":"s.json#p"},"b":{"$ref":"#/definitions/p"}}}`, `{"a":1.5,"b":"x"}`},
+		{`{"properties":{"a: b":{"properties":{"c~/d":{"enum":[1]}}}},"required":["z"],"additionalProperties":false}`, `{"a: b":{"c~/d":2},"q":1}`},
+		{`{"properties":{"s":{"writeOnly":true,"pattern":"^x"}},"$ref":"#/properties/s"}`, `{"s":"secret"}`},
 	} {
 		f.Add([]byte(s[0]), []byte(s[1]))
 	}

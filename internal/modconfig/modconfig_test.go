@@ -3,6 +3,7 @@ package modconfig
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -72,13 +73,25 @@ func TestCompile(t *testing.T) {
 	}{
 		{"draft-07 with local $ref", `{"definitions":{"p":{"type":"integer"}},"properties":{"port":{"$ref":"#/definitions/p"}}}`, ""},
 		{"draft 2020-12", `{"$schema":"https://json-schema.org/draft/2020-12/schema","$defs":{"p":{"type":"integer"}},"properties":{"port":{"$ref":"#/$defs/p"}}}`, ""},
-		{"draft 4", `{"$schema":"http://json-schema.org/draft-04/schema#","properties":{"a":{"type":"string"}}}`, ""},
+		{"draft-07 anchor $id", `{"definitions":{"p":{"$id":"#port","type":"integer"}},"properties":{"port":{"$ref":"#port"}}}`, ""},
+		{"root $id", `{"$id":"https://example.invalid/scribe.json","definitions":{"p":{"type":"integer"}},"properties":{"port":{"$ref":"scribe.json#/definitions/p"}}}`, ""},
+		{"draft 4 (the library validates draft-07 and 2020-12 only)", `{"$schema":"http://json-schema.org/draft-04/schema#","properties":{"a":{"type":"string"}}}`, "is not supported"},
 		{"the scribe-like schema", scribeSchema, ""},
 		{"remote http $ref", `{"properties":{"a":{"$ref":"` + remote + `"}}}`, "must be self-contained"},
 		{"remote https $ref", `{"properties":{"a":{"$ref":"https://example.invalid/s.json"}}}`, "must be self-contained"},
 		{"file $ref", `{"properties":{"a":{"$ref":"file://` + secret + `"}}}`, "must be self-contained"},
 		{"relative $ref", `{"properties":{"a":{"$ref":"other.json#/x"}}}`, "must be self-contained"},
-		{"remote $schema", `{"$schema":"` + remote + `","type":"object"}`, "must be self-contained"},
+		{"remote $schema", `{"$schema":"` + remote + `","type":"object"}`, "is not supported"},
+		{"$ref loop", `{"$defs":{"a":{"$ref":"#/$defs/a"}},"$ref":"#/$defs/a"}`, "it loops"},
+		{"$ref loop through allOf", `{"definitions":{"a":{"allOf":[{"$ref":"#"}]}},"properties":{"x":{"type":"string"}},"anyOf":[{"$ref":"#/definitions/a"}]}`, "it loops"},
+		{"$ref loop through an anchor", `{"$schema":"https://json-schema.org/draft/2020-12/schema","$defs":{"a":{"$anchor":"a","not":{"$ref":"#a"}}},"$ref":"#a"}`, "it loops"},
+		// The library evaluates every anyOf branch: on {"a":{"a":…}} 20
+		// deep this took 3 s, 2^depth.
+		{"recursion through properties", `{"properties":{"a":{"anyOf":[{"$ref":"#"},{"$ref":"#"}]}}}`, "it loops"},
+		{"recursion through items", `{"$schema":"https://json-schema.org/draft/2020-12/schema","$defs":{"n":{"type":"array","items":{"$ref":"#/$defs/n"}}},"$ref":"#/$defs/n"}`, "it loops"},
+		{"$refs unfolding exponentially", exponentialDAG(14), "more than 10000 subschemas"},
+		{"$refs unfolding to a few thousand", exponentialDAG(11), ""},
+		{"subschema $id", `{"properties":{"a":{"$id":"https://example.invalid/a.json","type":"string"}}}`, "its own $id"},
 		{"not an object", `["type"]`, "not a JSON object"},
 		{"not JSON", `{"type":`, "not JSON"},
 		{"invalid keyword value", `{"type":5}`, "cannot be used"},
@@ -105,6 +118,18 @@ func TestCompile(t *testing.T) {
 	if n := hits.Load(); n != 0 {
 		t.Fatalf("the schema compiler fetched the remote schema %d times; it must never fetch", n)
 	}
+}
+
+// exponentialDAG is a schema of n definitions each referring twice to
+// the next: n+1 objects that unfold to about 2^(n+2) subschemas.
+func exponentialDAG(n int) string {
+	var b strings.Builder
+	b.WriteString(`{"$ref":"#/definitions/d0","definitions":{`)
+	for i := range n {
+		fmt.Fprintf(&b, `"d%d":{"anyOf":[{"$ref":"#/definitions/d%d"},{"$ref":"#/definitions/d%d"}]},`, i, i+1, i+1)
+	}
+	fmt.Fprintf(&b, `"d%d":{"type":"string"}}}`, n)
+	return b.String()
 }
 
 // TestValidateFailures checks that every failure is reported with the
@@ -395,5 +420,100 @@ func TestSecretNotEchoed(t *testing.T) {
 	}
 	if !strings.Contains(string(body), "Visible-3") {
 		t.Fatalf("a non-secret value's message lost its detail: %s", body)
+	}
+
+	// A failure at an object around a secret, or one the library can only
+	// place at the array around it, quotes the secret in its text.
+	s = mustCompile(t, `{"type":"object","properties":{
+		"nested":{"enum":[{}],"properties":{"pw":{"type":"string","writeOnly":true}}},
+		"keys":{"type":"array","items":{"type":"string","pattern":"^k-"},"writeOnly":true},
+		"other":{"type":"string","enum":["a"]}}}`)
+	patch, err = DecodeBody([]byte(`{"nested":{"pw":"SECRET-4"},"keys":["k-1","SECRET-5"],"other":"b"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ve, ok = errors.AsType[*ValidationError](s.Validate(patch, patch))
+	if !ok || len(ve.Failures) != 3 {
+		t.Fatalf("Validate = %v, want three failures", ve)
+	}
+	body, _ = json.Marshal(ve.Failures)
+	if strings.Contains(string(body), "SECRET") || strings.Contains(ve.Error(), "SECRET") {
+		t.Fatalf("a secret value is echoed in %s / %v", body, ve)
+	}
+	if !strings.Contains(string(body), `enum: b does not equal`) {
+		t.Fatalf("a non-secret value's message lost its detail: %s", body)
+	}
+}
+
+// TestValidateLocations pins how the library's first-failure text is read
+// back into instance locations (locate.go): through nested properties,
+// $ref, draft-07 tuples, escaped keys, and where the location can only
+// be the member around the failure. A library upgrade that changes its
+// error text fails here first.
+func TestValidateLocations(t *testing.T) {
+	const nested = `{"type":"object",
+	  "definitions":{"m":{"type":"integer","maximum":5}},
+	  "properties":{
+	    "a.b/c":{"$ref":"#/definitions/m"},
+	    "tags":{"type":"array","items":{"type":"string"}},
+	    "pair":{"items":[{"type":"integer"}],"additionalItems":false},
+	    "o":{"type":"object","properties":{"p":{"type":"object","properties":{"q":{"type":"boolean"}},"required":["r"]}}},
+	    "n":{"anyOf":[{"type":"string"},{"type":"integer"}]}}}`
+	cases := []struct {
+		name, schema, patch string
+		want                []Failure
+	}{
+		{"nested, $ref'd, escaped, tuple and items", nested, `{"a.b/c":6,"tags":["x",1],"pair":[1,2],"o":{"p":{"q":1}}}`, []Failure{
+			{Path: "a.b/c", InstancePath: "/a.b~1c", SchemaPath: "/definitions/m/maximum"},
+			{Path: "o.p.q", InstancePath: "/o/p/q", SchemaPath: "/properties/o/properties/p/properties/q/type"},
+			// draft-07 (no $schema): additionalItems applies to the
+			// second element; the location is the array around it.
+			{Path: "pair", InstancePath: "/pair", SchemaPath: "/properties/pair/additionalItems/not"},
+			// "items" over all elements: the array around the one at fault.
+			{Path: "tags", InstancePath: "/tags", SchemaPath: "/properties/tags/items/type"},
+		}},
+		{"nested required at the member's path", nested, `{"o":{"p":{"q":true}}}`, []Failure{
+			{Path: "o.p.r", InstancePath: "/o/p/r", SchemaPath: "/properties/o/properties/p/required", Message: "is required"},
+		}},
+		{"anyOf", nested, `{"n":1.5}`, []Failure{
+			{Path: "n", InstancePath: "/n", SchemaPath: "/properties/n/anyOf"},
+		}},
+		{"a number beyond float64", nested, `{"n":1e400}`, []Failure{
+			{Path: "n", InstancePath: "/n", Message: "is a number too large to check; use one within ±1.7e308"},
+		}},
+		{"a required number beyond float64 is not also missing", `{"required":["n"]}`, `{"n":-1e400}`, []Failure{
+			{Path: "n", InstancePath: "/n", Message: "is a number too large to check; use one within ±1.7e308"},
+		}},
+		{"2020-12 items is not a tuple", `{"$schema":"https://json-schema.org/draft/2020-12/schema","prefixItems":[{"type":"integer"}],"items":false}`, `{"x":1}`, nil},
+		// The text reads like a step into member "a", but the root's
+		// $ref applies that schema to the root: the location stays at
+		// the root (inexact), never at /a/z.
+		{"a root $ref into its own properties is not a descent", `{"$schema":"https://json-schema.org/draft/2020-12/schema","$ref":"#/properties/a","properties":{"a":{"type":"object","required":["z"]}}}`, `{"a":{"z":1}}`, []Failure{
+			{Path: "", InstancePath: "", SchemaPath: "/properties/a/required", Message: `required: missing properties: ["z"]`},
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := mustCompile(t, c.schema)
+			patch, err := DecodeBody([]byte(c.patch))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []Failure
+			if ve, ok := errors.AsType[*ValidationError](s.Validate(patch, patch)); ok {
+				got = ve.Failures
+			}
+			for i := range got {
+				if got[i].Message == "" {
+					t.Errorf("failure %+v has no message", got[i])
+				}
+			}
+			ignoreMsg := cmp.FilterPath(func(p cmp.Path) bool {
+				return p.Last().String() == ".Message"
+			}, cmp.Comparer(func(a, b string) bool { return a == "" || b == "" || a == b }))
+			if diff := cmp.Diff(c.want, got, cmpopts.IgnoreUnexported(Failure{}), ignoreMsg); diff != "" {
+				t.Fatalf("failures (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -1,14 +1,23 @@
 package modconfig
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 
-	"github.com/santhosh-tekuri/jsonschema/v6"
+	// Why google/jsonschema-go and not santhosh-tekuri/jsonschema: every
+	// exec of the binary (even `parachute status`) runs every linked
+	// package's init, and santhosh-tekuri compiles its meta-schemas there
+	// (1.7 MB and 3 ms, 15 ms on a loaded machine, against a ~7 ms budget
+	// for status). Google's package allocates ~85 KB at init, is the one
+	// the official MCP Go SDK validates with, and has no dependencies but
+	// go-cmp. What it lacks is in validate.go's locate: it reports only
+	// the first failure, as text naming schema locations, not instance
+	// locations (github.com/google/jsonschema-go/issues/53).
+	"github.com/google/jsonschema-go/jsonschema"
 )
 
 // MaxSchemaBytes caps a module's configSchema. A config form of a few
@@ -39,8 +48,13 @@ type Schema struct {
 	Raw json.RawMessage
 	// sum identifies Raw for the compile cache.
 	sum [sha256.Size]byte
-	// compiled validates instances.
-	compiled *jsonschema.Schema
+	// resolved validates instances.
+	resolved *jsonschema.Resolved
+	// doc is Raw decoded, for mapping the library's schema locations
+	// back to keywords (locate).
+	doc map[string]any
+	// rootName is how the library names the root schema in its errors.
+	rootName string
 	// declared are the top-level property names; nil when the schema has
 	// no "properties" object (then the whole document is validated).
 	declared map[string]bool
@@ -48,28 +62,35 @@ type Schema struct {
 	secrets secretTree
 }
 
-// schemaURL is the made-up location a module's schema is compiled under.
+// The $schema values the library validates. A schema that names none is
+// read as draft-07, as the reference's modules write them (the library
+// itself would default to 2020-12, where "items": [...] and
+// "dependencies" mean something else).
+const (
+	draft07      = "http://json-schema.org/draft-07/schema#"
+	draft07https = "https://json-schema.org/draft-07/schema#"
+	draft2020    = "https://json-schema.org/draft/2020-12/schema"
+)
+
+// schemaURL is the made-up location a module's schema is resolved under.
 // A relative $ref resolves against it to another file:// URL, which
 // refuseLoader refuses like any other.
 func schemaURL(short string) string {
-	return "file:///parachute/modules/" + short + "/configSchema.json"
+	return "file:///parachute/modules/" + url.PathEscape(short) + "/configSchema.json"
 }
 
-// refuseLoader is the compiler's only URL loader. Why refuse everything:
+// refuseLoader is the resolver's only loader. Why refuse everything:
 // a module.json comes from a package anyone can publish, and the hub
 // compiles it with the operator's privileges. Loading http(s) would let
 // the schema make the hub fetch arbitrary URLs (SSRF, and a config page
 // that hangs when the network does); loading file:// would let it read
-// local files into error messages. The JSON Schema meta-schemas
-// ($schema: http://json-schema.org/...) are embedded in the library and
-// never reach a loader.
-type refuseLoader struct{}
-
-func (refuseLoader) Load(url string) (any, error) {
-	return nil, fmt.Errorf("refusing to load %s: a configSchema must be self-contained (only local \"#/...\" references; remote and file references are never fetched)", url)
+// local files into error messages. The library never loads $schema: it
+// knows draft-07 and 2020-12 by name, and Compile refuses any other.
+func refuseLoader(u *url.URL) (*jsonschema.Schema, error) {
+	return nil, fmt.Errorf("refusing to load %s: a configSchema must be self-contained (only local \"#/...\" references; remote and file references are never fetched)", u.Redacted())
 }
 
-// Compile parses and compiles a configSchema. It never touches the
+// Compile parses and resolves a configSchema. It never touches the
 // network or the file system.
 func Compile(short string, raw []byte) (s *Schema, err error) {
 	if len(raw) > MaxSchemaBytes {
@@ -83,7 +104,7 @@ func Compile(short string, raw []byte) (s *Schema, err error) {
 			s, err = nil, &SchemaError{short, fmt.Errorf("the schema compiler failed on it: %v", p)}
 		}
 	}()
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	doc, err := decodeJSON(raw)
 	if err != nil {
 		return nil, &SchemaError{short, fmt.Errorf("not JSON: %w", err)}
 	}
@@ -91,19 +112,29 @@ func Compile(short string, raw []byte) (s *Schema, err error) {
 	if !ok {
 		return nil, &SchemaError{short, errors.New("it is not a JSON object")}
 	}
-	c := jsonschema.NewCompiler()
-	c.DefaultDraft(jsonschema.Draft7)
-	c.UseLoader(refuseLoader{})
-	u := schemaURL(short)
-	if err := c.AddResource(u, doc); err != nil {
-		return nil, &SchemaError{short, err}
+	var sch jsonschema.Schema
+	if err := json.Unmarshal(raw, &sch); err != nil {
+		return nil, &SchemaError{short, fmt.Errorf("not a JSON Schema: %w", err)}
 	}
-	compiled, err := c.Compile(u)
+	switch sch.Schema {
+	case "":
+		sch.Schema = draft07
+	case draft07, draft07https, draft2020:
+	default:
+		return nil, &SchemaError{short, fmt.Errorf("its $schema %q is not supported: write a draft-07 (%s) or 2020-12 (%s) schema; other drafts and meta-schemas are never fetched", sch.Schema, draft07, draft2020)}
+	}
+	resolved, err := sch.Resolve(&jsonschema.ResolveOptions{BaseURI: schemaURL(short), Loader: refuseLoader})
 	if err != nil {
 		return nil, &SchemaError{short, err}
 	}
-	s = &Schema{Raw: append(json.RawMessage(nil), raw...), sum: sha256.Sum256(raw), compiled: compiled,
-		secrets: secretsOf(obj, 0)}
+	if err := checkLoops(obj, schemaURL(short)); err != nil {
+		return nil, &SchemaError{short, err}
+	}
+	s = &Schema{Raw: append(json.RawMessage(nil), raw...), sum: sha256.Sum256(raw), resolved: resolved,
+		doc: obj, rootName: "root", secrets: secretsOf(obj, 0)}
+	if sch.ID != "" {
+		s.rootName = sch.ID // the library names a schema by its $id when it has one
+	}
 	if props, ok := obj["properties"].(map[string]any); ok {
 		s.declared = make(map[string]bool, len(props))
 		for k := range props {
@@ -192,6 +223,21 @@ func (t secretTree) covers(path []string) bool {
 		t = sub
 	}
 	return false
+}
+
+// under reports whether a secret is at path, inside it, or contains it.
+func (t secretTree) under(path []string) bool {
+	for _, p := range path {
+		sub, marked := t[p]
+		if !marked {
+			return false
+		}
+		if sub == nil {
+			return true
+		}
+		t = sub
+	}
+	return len(t) > 0
 }
 
 // mask returns a copy of v without the secret members; v itself is not

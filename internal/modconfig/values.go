@@ -7,12 +7,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
-
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
 )
 
 // InputError is a PUT body that is not a JSON object of at most
@@ -31,13 +27,14 @@ type Failure struct {
 	// the whole document). The admin page keys field errors by it.
 	Path string `json:"path"`
 	// InstancePath is the same place as a JSON Pointer (RFC 6901), exact
-	// even when a key contains a dot.
+	// even when a key contains a dot. Where the library cannot say which
+	// element or extra member failed (a schema for all items, for
+	// additionalProperties), it is the array or object around it.
 	InstancePath string `json:"instance_path"`
-	// SchemaPath is the failing keyword, as a JSON Pointer into the schema.
+	// SchemaPath is the failing keyword, as a JSON Pointer into the
+	// schema (the schema object alone when the keyword is not known).
 	SchemaPath string `json:"schema_path,omitempty"`
 	Message    string `json:"message"`
-
-	path []string // the instance location, for redaction
 }
 
 // ValidationError is a config the schema refused, with every failure.
@@ -142,14 +139,17 @@ func Merge(cur, patch map[string]any) map[string]any {
 // else (auto-wire, an operator) and are kept, not judged. A member patch
 // sets that the schema does not know is validated, so
 // additionalProperties:false still refuses it.
+//
+// The library stops at the first failure (see locate.go), so Validate
+// asks again without the top-level member that failed until the rest
+// passes or a failure concerns the whole document: one PUT reports every
+// member at fault. A rule tying members together (if/then, dependencies)
+// may be reported only once the members it names are fixed.
 func (s *Schema) Validate(doc, patch map[string]any) (err error) {
-	inst := doc
-	if s.declared != nil {
-		inst = make(map[string]any, len(doc))
-		for k, v := range doc {
-			if _, set := patch[k]; set || s.declared[k] {
-				inst[k] = v
-			}
+	inst := make(map[string]any, len(doc))
+	for k, v := range doc {
+		if _, set := patch[k]; set || s.declared == nil || s.declared[k] {
+			inst[k] = v
 		}
 	}
 	// Why recover: see Compile; the instance is untrusted too.
@@ -158,27 +158,42 @@ func (s *Schema) Validate(doc, patch map[string]any) (err error) {
 			err = &ValidationError{Failures: []Failure{{Message: fmt.Sprintf("the validator failed on this config: %v", p)}}}
 		}
 	}()
-	verr := s.compiled.Validate(any(inst))
-	if verr == nil {
-		return nil
-	}
-	ve, ok := errors.AsType[*jsonschema.ValidationError](verr)
-	if !ok {
-		return fmt.Errorf("validating config: %w", verr)
-	}
+	secretValues := s.secretValues(doc)
 	var fs []Failure
-	collect(ve, &fs)
-	for i := range fs {
-		// Why: the library's messages quote the value ("'sk-…' does not
-		// match pattern …"); an error body, a log line or a screenshot
-		// must not carry a secret.
-		if s.secrets.covers(fs[i].path) {
-			fs[i].Message = "is not valid (the value is secret and not shown; check it against " + fs[i].SchemaPath + ")"
+	setAside := map[string]bool{} // members taken out after they failed
+	for k, v := range inst {
+		if bad := outOfRange(v, []string{k}); bad != nil {
+			fs = append(fs, Failure{Path: strings.Join(bad, "."), InstancePath: pointer(bad),
+				Message: "is a number too large to check; use one within ±1.7e308"})
+			delete(inst, k)
+			setAside[k] = true
+			continue
 		}
-		fs[i].path = nil
+		inst[k] = forValidator(v)
 	}
-	if len(fs) == 0 { // a refusal with no leaf: report the top-level error
-		fs = []Failure{{Message: ve.ErrorKind.LocalizedString(printer)}}
+	for len(fs) < maxFailures {
+		verr := s.resolved.Validate(inst)
+		if verr == nil {
+			break
+		}
+		loc := locate(s.doc, s.rootName, verr.Error())
+		more := s.failures(loc, setAside, secretValues)
+		fs = append(fs, more...)
+		switch {
+		case len(loc.path) > 0:
+			// The failure is inside a top-level member: set it aside.
+			if setAsideAll(inst, setAside, loc.path[:1]) {
+				continue
+			}
+		case loc.exact && keyword(loc.leaf) == "additionalProperties":
+			if ns, ok := names(loc.leaf, "unexpected additional properties "); ok && setAsideAll(inst, setAside, ns) {
+				continue
+			}
+		}
+		break // a failure of the whole document: the rest is unknown
+	}
+	if len(fs) == 0 {
+		return nil
 	}
 	slices.SortStableFunc(fs, func(a, b Failure) int { return strings.Compare(a.InstancePath, b.InstancePath) })
 	fs = slices.CompactFunc(fs, func(a, b Failure) bool {
@@ -190,39 +205,152 @@ func (s *Schema) Validate(doc, patch map[string]any) (err error) {
 	return &ValidationError{Failures: fs}
 }
 
-// printer renders the library's messages (English; the API's language).
-var printer = message.NewPrinter(language.English)
+// forValidator converts the json.Numbers in v for the library, which
+// reads a json.Number as a string: integers that fit stay exact as int64,
+// the rest become float64 (whether a value is an integer survives: a
+// float64 with no fraction is one).
+func forValidator(v any) any {
+	switch x := v.(type) {
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return i
+		}
+		f, _ := x.Float64()
+		return f
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = forValidator(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = forValidator(e)
+		}
+		return out
+	default:
+		return v
+	}
+}
 
-// collect appends a Failure for every leaf of the error tree (the
-// keywords that actually failed, not the "allOf failed" wrappers). A
-// missing required member is reported at the member's own path, so a form
-// can show it beside the field.
-func collect(ve *jsonschema.ValidationError, out *[]Failure) {
-	if len(*out) >= maxFailures {
-		return
-	}
-	if len(ve.Causes) > 0 {
-		for _, c := range ve.Causes {
-			collect(c, out)
+// outOfRange returns the path of the first number in v that a float64
+// cannot hold (the library would compare it as infinity), or nil.
+func outOfRange(v any, path []string) []string {
+	switch x := v.(type) {
+	case json.Number:
+		if _, err := x.Float64(); err != nil {
+			return path
 		}
-		return
-	}
-	loc := ve.InstanceLocation
-	schemaPath := ""
-	if _, frag, ok := strings.Cut(ve.SchemaURL, "#"); ok {
-		schemaPath = frag
-	}
-	schemaPath += pointer(ve.ErrorKind.KeywordPath())
-	if req, ok := ve.ErrorKind.(*kind.Required); ok {
-		for _, m := range req.Missing {
-			p := append(slices.Clone(loc), m)
-			*out = append(*out, Failure{Path: strings.Join(p, "."), InstancePath: pointer(p), SchemaPath: schemaPath,
-				Message: "is required", path: p})
+	case map[string]any:
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
 		}
-		return
+		slices.Sort(keys)
+		for _, k := range keys {
+			if p := outOfRange(x[k], append(slices.Clip(path), k)); p != nil {
+				return p
+			}
+		}
+	case []any:
+		for i, e := range x {
+			if p := outOfRange(e, append(slices.Clip(path), strconv.Itoa(i))); p != nil {
+				return p
+			}
+		}
 	}
-	*out = append(*out, Failure{Path: strings.Join(loc, "."), InstancePath: pointer(loc), SchemaPath: schemaPath,
-		Message: ve.ErrorKind.LocalizedString(printer), path: slices.Clone(loc)})
+	return nil
+}
+
+// setAsideAll takes the members ns out of inst and reports whether that
+// changed inst (if not, asking again would give the same answer).
+func setAsideAll(inst map[string]any, setAside map[string]bool, ns []string) bool {
+	changed := false
+	for _, n := range ns {
+		if _, ok := inst[n]; ok {
+			delete(inst, n)
+			setAside[n], changed = true, true
+		}
+	}
+	return changed
+}
+
+// failures turns one located failure into Failures. A missing required
+// member is reported at the member's own path, so a form can show it
+// beside the field; a top-level member that is only missing because
+// Validate set it aside is not reported again.
+func (s *Schema) failures(loc location, setAside map[string]bool, secretValues []string) []Failure {
+	if loc.exact && keyword(loc.leaf) == "required" {
+		if ns, ok := names(loc.leaf, "required: missing properties: "); ok {
+			var out []Failure
+			for _, n := range ns {
+				if len(loc.path) == 0 && setAside[n] {
+					continue
+				}
+				p := append(slices.Clone(loc.path), n)
+				out = append(out, Failure{Path: strings.Join(p, "."), InstancePath: pointer(p), SchemaPath: loc.schema,
+					Message: "is required"})
+			}
+			return out
+		}
+	}
+	return []Failure{s.failure(loc, secretValues)}
+}
+
+// failure is one Failure, its message withheld when it could show a
+// secret.
+func (s *Schema) failure(loc location, secretValues []string) Failure {
+	msg := loc.leaf
+	// Why: the library's messages quote the value ("pattern: \"sk-…\" does
+	// not match …", or a whole object for enum and type); an error body, a
+	// log line or a screenshot must not carry a secret. A failure at a
+	// secret is always masked; one at a place that holds a secret (an
+	// object around it, or an inexact location that may be the secret
+	// itself) is masked when its text contains a secret's value.
+	if s.secrets.covers(loc.path) || s.secrets.under(loc.path) && containsAny(msg, secretValues) {
+		msg = "is not valid (the value is secret and not shown; check it against " + loc.schema + ")"
+	}
+	return Failure{Path: strings.Join(loc.path, "."), InstancePath: pointer(loc.path), SchemaPath: loc.schema, Message: msg}
+}
+
+// secretValues lists the text of every secret member of doc (strings as
+// they are, anything else as JSON) for masking messages.
+func (s *Schema) secretValues(doc map[string]any) []string {
+	var out []string
+	var walk func(t secretTree, v map[string]any)
+	walk = func(t secretTree, v map[string]any) {
+		for k, sub := range t {
+			x, ok := v[k]
+			if !ok {
+				continue
+			}
+			if sub != nil {
+				if o, ok := x.(map[string]any); ok {
+					walk(sub, o)
+					continue
+				}
+			}
+			if str, ok := x.(string); ok {
+				// As it is, and as %q prints it.
+				out = append(out, str, strings.Trim(strconv.Quote(str), `"`))
+			} else if b, err := json.Marshal(x); err == nil {
+				out = append(out, string(b))
+			}
+		}
+	}
+	walk(s.secrets, doc)
+	return out
+}
+
+// containsAny reports whether msg contains any of the non-empty values.
+func containsAny(msg string, values []string) bool {
+	for _, v := range values {
+		if v != "" && strings.Contains(msg, v) {
+			return true
+		}
+	}
+	return false
 }
 
 // pointer renders path as a JSON Pointer.

@@ -253,7 +253,7 @@ func Specs(st *state.State, pol supervisor.Policy, log *slog.Logger) map[string]
 		if t.Connector != state.ConnectorHub {
 			continue
 		}
-		if !validName(name) || !filepath.IsAbs(t.ConfigPath) {
+		if !state.ValidTunnelName(name) || !filepath.IsAbs(t.ConfigPath) {
 			log.Warn("ignoring a Cloudflare tunnel record with a bad name or config path", "tunnel", name, "config", t.ConfigPath)
 			continue
 		}
@@ -278,20 +278,6 @@ func Argv(bin, configPath string) []string {
 func IsArgv(argv []string, configPath string) bool {
 	want := Argv("", configPath)[1:]
 	return len(argv) > len(want) && slices.Equal(argv[len(argv)-len(want):], want)
-}
-
-// validName is expose.ValidTunnelName, repeated so the hub does not link
-// the expose package (and the service manager behind it).
-func validName(n string) bool {
-	if n == "" || len(n) > 64 || n[0] == '-' || n[0] == '_' {
-		return false
-	}
-	for _, r := range n {
-		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
-			return false
-		}
-	}
-	return true
 }
 
 // LogFile is where the hub writes a hub-run connector's output.

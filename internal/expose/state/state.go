@@ -354,3 +354,20 @@ func SaveLastProvider(root string, p Provider, now time.Time) error {
 	}
 	return atomicfile.WriteFile(filepath.Join(root, LastProviderFile), append(b, '\n'), 0o600)
 }
+
+// ValidTunnelName reports whether n is 1–64 characters of [A-Za-z0-9_-]
+// starting with a letter or digit. A tunnel name goes into a unit name, a
+// file path and cloudflared's argv, so nothing else may pass; expose (when
+// it names a tunnel) and the hub's connector (when it reads the state
+// file) both apply this one rule.
+func ValidTunnelName(n string) bool {
+	if n == "" || len(n) > 64 || n[0] == '-' || n[0] == '_' {
+		return false
+	}
+	for _, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return false
+		}
+	}
+	return true
+}

@@ -70,7 +70,33 @@ func runVault(e *env, ctx context.Context, args []string) error {
 	cmd := exec.Command(bin, args...)
 	cmd.Env = modops.ModuleEnviron(base, row.Port, vaultIssuer(ctx, paths), vars)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, e.stdout, e.stderr
+	// Why: as root (`sudo parachute vault …`, `fly ssh console`) vault
+	// would create files the hub's user cannot write in a config root that
+	// user owns (a new vault's directory, vault.db's -wal and -shm), and
+	// the vault the hub runs would fail on them. Like the hub, it runs as
+	// the owner of the config root.
+	if cred := rootOwner(paths.Root); cred != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
+	}
 	return runForwarded(cmd)
+}
+
+// rootOwner is the credential to run a module command with when this
+// process is root and the config root belongs to another user (its owner
+// and group, no supplementary groups); nil otherwise.
+func rootOwner(root string) *syscall.Credential {
+	if os.Geteuid() != 0 {
+		return nil
+	}
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid == 0 {
+		return nil
+	}
+	return &syscall.Credential{Uid: st.Uid, Gid: st.Gid, Groups: []uint32{}}
 }
 
 // runForwarded runs cmd to its end and maps how it ended to our exit code.

@@ -13,6 +13,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/openparachute/parachute/internal/testenv"
 )
 
 // stubVault is a parachute-vault stand-in: it records its arguments (one
@@ -252,5 +254,45 @@ func TestVaultForwarderPassesSIGTERM(t *testing.T) {
 	}
 	if code := <-codec; code != 128+int(syscall.SIGTERM) {
 		t.Errorf("exit code %d, want %d", code, 128+int(syscall.SIGTERM))
+	}
+}
+
+// TestVaultForwarderRunsAsTheRootsOwner: run as root against a config root
+// another user owns (the container's volume, the system package's
+// /var/lib/parachute), parachute-vault runs as that user, so the files it
+// creates stay writable by the vault the hub runs.
+func TestVaultForwarderRunsAsTheRootsOwner(t *testing.T) {
+	testenv.NeedRoot(t, "switching to the config root's owner needs root")
+	const uid, gid = 65534, 65534 // nobody
+	s := setupVault(t, false)
+	// The stub and its output directory must be reachable by that user:
+	// t.TempDir's parent is 0700.
+	dir, err := os.MkdirTemp("", "vault-owner-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	writeExec(t, filepath.Join(dir, "bin", "parachute-vault"), "#!/bin/sh\nid -u > \"$STUB_OUT/uid\"\nid -G > \"$STUB_OUT/groups\"\n")
+	out := filepath.Join(dir, "out")
+	if err := os.Mkdir(out, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{dir, filepath.Join(dir, "bin"), filepath.Join(dir, "bin", "parachute-vault"), out, s.root} {
+		if err := os.Chown(p, uid, gid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("STUB_OUT", out)
+	t.Setenv("PATH", filepath.Join(dir, "bin")+string(os.PathListSeparator)+"/usr/bin:/bin")
+
+	var stdout, errOut bytes.Buffer
+	if code := Main(context.Background(), []string{"vault", "whoami"}, &stdout, &errOut); code != 0 {
+		t.Fatalf("vault whoami = %d: %s", code, errOut.String())
+	}
+	for file, want := range map[string]string{"uid": "65534", "groups": "65534"} {
+		b, err := os.ReadFile(filepath.Join(out, file))
+		if err != nil || strings.TrimSpace(string(b)) != want {
+			t.Errorf("parachute-vault's %s = %q, %v; want %s", file, b, err, want)
+		}
 	}
 }

@@ -27,7 +27,8 @@ func doctorCommand(e *env) *cli.Command {
 		Usage: "find out why something does not work, and what to run to fix it",
 		Description: `Checks the hub unit (state, last failure and its log), the PATH modules get
 under the service manager against your shell's (bun, node, npm; without a
-hub unit, as in a container, where they are on this PATH), lingering
+hub unit, as in a container, where they are on this PATH), the unit's config
+root and bun directory against this shell's, lingering
 for a user unit, port conflicts (naming the holder), disk space and log
 sizes, the operator token (private, yours, accepted by the hub), the hub's
 origin against its issuer, and the exposure state against what tailscale and

@@ -77,6 +77,44 @@ func checkModuleEnv(ctx context.Context, d *Doctor, r *run) {
 		r.add(Finding{Check: "module-path", Severity: OK,
 			Seen: "modules find their tools under the service manager: " + strings.Join(where, "; ")})
 	}
+	checkUnitEnv(d, r, env)
+}
+
+// checkUnitEnv compares the rest of the environment that decides where
+// things are: the config root the hub unit serves against the one this
+// shell's CLI uses (tokens, services.json and logs would be another
+// hub's), and, for a unit that runs as the operator, where the hub's
+// `bun add -g` puts modules against where this shell's bun looks.
+func checkUnitEnv(d *Doctor, r *run, env []string) {
+	p := d.Probes
+	if root, ok := lookup(env, "PARACHUTE_HOME"); ok && root != "" && filepath.Clean(root) != filepath.Clean(d.Paths.Root) {
+		r.add(Finding{Check: "module-env", Severity: Warn,
+			Seen: fmt.Sprintf("the hub unit serves the config root %s, but this shell's CLI uses %s: its verbs read another token, services.json and logs", root, d.Paths.Root),
+			Fix:  "export PARACHUTE_HOME=" + shellArg(root) + "   # or, to serve this one: parachute init"})
+	}
+	// A system unit runs as its own user with its own home, by design.
+	if p.Kind != servicemgr.KindSystemdUser && p.Kind != servicemgr.KindLaunchd {
+		return
+	}
+	unitBun, shellBun := bunHome(func(k string) string { v, _ := lookup(env, k); return v }), bunHome(d.getenv)
+	if unitBun != "" && shellBun != "" && filepath.Clean(unitBun) != filepath.Clean(shellBun) {
+		r.add(Finding{Check: "module-env", Severity: Warn,
+			Seen: fmt.Sprintf("the hub installs modules into %s (BUN_INSTALL under %s), but bun in your shell uses %s: "+
+				"what the hub installed is not where this shell's bun and `parachute vault` look", unitBun, p.Kind, shellBun),
+			Fix: "parachute init   # run from this shell: rewrites the hub unit with this BUN_INSTALL and restarts the hub"})
+	}
+}
+
+// bunHome is where bun installs global packages: $BUN_INSTALL, else
+// $HOME/.bun ("" when neither is known).
+func bunHome(getenv func(string) string) string {
+	if b := getenv("BUN_INSTALL"); b != "" {
+		return b
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".bun")
+	}
+	return ""
 }
 
 // checkTools says where bun, node and npm are when checkModuleEnv has no

@@ -638,3 +638,60 @@ func TestTokenReadableIsEnough(t *testing.T) {
 		})
 	}
 }
+
+// TestUnitEnvironment: besides PATH, the unit's PARACHUTE_HOME against the
+// shell's config root, and (for a unit that runs as the operator) where
+// the hub's bun installs modules against where the shell's bun looks.
+func TestUnitEnvironment(t *testing.T) {
+	for _, c := range []struct {
+		name      string
+		kind      servicemgr.Kind
+		unitEnv   func(h *healthy) []string
+		shellHome string
+		want      string // a substring of the module-env finding; "" for none
+	}{
+		{name: "same root, same bun", kind: servicemgr.KindSystemdUser, shellHome: "/home/alice",
+			unitEnv: func(h *healthy) []string {
+				return []string{"PATH=" + h.bin, "HOME=/home/alice", "PARACHUTE_HOME=" + h.paths.Root + "/"}
+			}},
+		{name: "another root", kind: servicemgr.KindSystemdUser, shellHome: "/home/alice",
+			unitEnv: func(h *healthy) []string {
+				return []string{"PATH=" + h.bin, "HOME=/home/alice", "PARACHUTE_HOME=/srv/parachute"}
+			},
+			want: "the hub unit serves the config root /srv/parachute, but this shell's CLI uses"},
+		{name: "another bun", kind: servicemgr.KindSystemdUser, shellHome: "/home/alice",
+			unitEnv: func(h *healthy) []string {
+				return []string{"PATH=" + h.bin, "HOME=/home/alice", "BUN_INSTALL=/opt/bun"}
+			},
+			want: "the hub installs modules into /opt/bun (BUN_INSTALL under systemd-user), but bun in your shell uses /home/alice/.bun"},
+		{name: "a system unit's own home", kind: servicemgr.KindSystemdSystem, shellHome: "/home/alice",
+			unitEnv: func(h *healthy) []string {
+				return []string{"PATH=" + h.bin, "HOME=/var/lib/parachute"}
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHealthy(t)
+			h.p.Kind = c.kind
+			env := c.unitEnv(h)
+			h.p.HubEnv = func(context.Context, servicemgr.State) ([]string, string, error) { return env, "the hub unit", nil }
+			shellPATH := h.bin + ":/usr/bin:/bin"
+			h.p.Getenv = func(k string) string {
+				switch k {
+				case "PATH":
+					return shellPATH
+				case "HOME":
+					return c.shellHome
+				}
+				return ""
+			}
+			rep := h.run(t)
+			f := find(rep, "module-env")
+			switch {
+			case c.want == "" && len(f) != 0:
+				t.Errorf("unexpected module-env findings:\n%s", dump(rep))
+			case c.want != "" && (len(f) != 1 || f[0].Severity != Warn || !strings.Contains(f[0].Seen, c.want) || f[0].Fix == ""):
+				t.Errorf("module-env findings, want %q:\n%s", c.want, dump(rep))
+			}
+		})
+	}
+}

@@ -203,6 +203,16 @@ func viaHubOrLocal(e *env, ctx context.Context, paths config.Paths, op, short st
 	if !errors.Is(herr, hubclient.ErrHubNotRunning) {
 		return fail(ExitFail, "✗ %s %s: the hub at %s did not answer /health: %v", op, short, client.Base, herr)
 	}
+	// Why: done here as root, the work would leave root-owned files
+	// (services.json, the module's directory, what its init creates) in a
+	// config root that belongs to the hub's user (the system package's
+	// /var/lib/parachute, a container's volume), and that hub could not
+	// read or rewrite them. Through the running hub it is done as that user.
+	if cred := rootOwner(paths.Root); cred != nil {
+		return fail(ExitFail, "✗ %s %s: the hub is not running, and as root this would leave files in %s that its owner (uid %d) cannot use.\n"+
+			"  Start the hub and retry (`parachute start`), or run it as that user: sudo -u '#%d' parachute %s %s",
+			op, short, paths.Root, cred.Uid, cred.Uid, op, short)
+	}
 	r := newLineRenderer(e.stdout)
 	defer r.close()
 	in := install.New(install.Options{Paths: paths, Reporter: &install.Lines{OnLine: r.line}})

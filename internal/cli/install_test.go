@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/openparachute/parachute/internal/install"
+	"github.com/openparachute/parachute/internal/testenv"
 )
 
 func TestLineRenderer(t *testing.T) {
@@ -104,5 +106,30 @@ func TestInstallPrintsTheMigrateNotice(t *testing.T) {
 	want := "parachute migrate: 1 archivable entry at " + root + " — run `parachute migrate` to archive them.\n"
 	if out := install(); !strings.HasSuffix(out, want) {
 		t.Errorf("install with a legacy file: output does not end with %q:\n%s", want, out)
+	}
+}
+
+// TestLocalInstallAsRootRefusesAnotherUsersRoot: with the hub down, root
+// does not install into a config root another user owns (the system
+// package's, a container volume): the files it would write (services.json
+// first) would be root's, and that user's hub could not use them.
+func TestLocalInstallAsRootRefusesAnotherUsersRoot(t *testing.T) {
+	testenv.NeedRoot(t, "the refusal is for root")
+	root := accountsRoot(t) // no hub
+	t.Setenv("BUN_INSTALL", filepath.Join(t.TempDir(), "no-bun"))
+	if err := os.Chown(root, 65534, 65534); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "weather")
+	writeFile(t, filepath.Join(dir, "package.json"), `{"name":"weather","version":"1.0.0"}`)
+	writeFile(t, filepath.Join(dir, ".parachute", "module.json"),
+		`{"name":"weather","port":2020,"paths":["/weather"],"health":"/weather/health"}`)
+	var out, errOut bytes.Buffer
+	code := Main(context.Background(), []string{"install", dir}, &out, &errOut)
+	if code != ExitFail || !strings.Contains(errOut.String(), "sudo -u '#65534' parachute install weather") {
+		t.Errorf("install as root into uid 65534's root = %d\n%s%s", code, out.String(), errOut.String())
+	}
+	if _, err := os.Stat(filepath.Join(root, "services.json")); err == nil {
+		t.Error("services.json was written")
 	}
 }

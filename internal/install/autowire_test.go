@@ -330,3 +330,32 @@ func TestAutoWireReusesScribesToken(t *testing.T) {
 		t.Errorf("runtime starts (-want +got):\n%s", diff)
 	}
 }
+
+// FuzzScribeRequiredToken: scribe's config.json is written by scribe too,
+// so its bytes are not ours. Whatever it holds, the token read from it
+// goes into vault/.env intact: SetEnv accepts it and ParseEnv gives it back.
+func FuzzScribeRequiredToken(f *testing.F) {
+	for _, s := range []string{`{"auth":{"required_token":"abc"}}`, `{"auth":{"required_token":"a\"b\n$c\\d"}}`,
+		`{"auth":{"required_token":"\u0000"}}`, `{"auth":null}`, `[]`, `{"auth":{"required_token":5}}`, ``} {
+		f.Add([]byte(s))
+	}
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		p := filepath.Join(dir, "config.json")
+		if err := os.WriteFile(p, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		tok := scribeRequiredToken(p)
+		if tok == "" {
+			return
+		}
+		env, err := manifest.SetEnv(nil, "SCRIBE_AUTH_TOKEN", tok)
+		if err != nil {
+			t.Fatalf("SetEnv refused %q: %v", tok, err)
+		}
+		vars, err := manifest.ParseEnv(env)
+		if err != nil || len(vars) != 1 || vars[0].Value != tok {
+			t.Fatalf("token %q came back as %+v, %v from %q", tok, vars, err, env)
+		}
+	})
+}

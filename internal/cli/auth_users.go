@@ -128,10 +128,13 @@ func setPassword(c *cli.Context, e *env) error {
 		return failf("%v", err)
 	}
 	if target != nil {
-		if err := store.SetPassword(ctx, target.ID, password); err != nil {
+		// The old password may be why the operator is here: no browser
+		// signed in with it outlives the change (the web page's change
+		// keeps only the session making it; from the box there is none).
+		if err := store.SetPasswordEndingSessions(ctx, target.ID, password); err != nil {
 			return failf("%v", err)
 		}
-		e.printf("Updated password for %q.\n", target.Username)
+		e.printf("Updated password for %q.\nBrowsers signed in as %q must sign in again.\n", target.Username, target.Username)
 		if err := writeOperatorToken(ctx, paths); err != nil {
 			return failf("%v", err)
 		}

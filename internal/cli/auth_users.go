@@ -43,9 +43,14 @@ the hub's admin) and refreshes the operator token. A hub has one user unless
 			Action: func(c *cli.Context) error { return setPassword(c, e) },
 		},
 		{
-			Name:   "list-users",
-			Usage:  "show the hub's user accounts",
-			Action: func(c *cli.Context) error { return listUsers(c, e) },
+			Name:  "list-users",
+			Usage: "show the hub's user accounts",
+			Action: func(c *cli.Context) error {
+				if err := noArgs(c, "list-users"); err != nil {
+					return err
+				}
+				return listUsers(c, e)
+			},
 		},
 	}
 }

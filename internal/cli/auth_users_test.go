@@ -49,6 +49,9 @@ func TestAuthUnknownSubcommand(t *testing.T) {
 		{"unknown", []string{"auth", "bogus"}, ExitUsage, "", "parachute auth: unknown command \"bogus\""},
 		{"unknown lists the verbs", []string{"auth", "frobnicate"}, ExitUsage, "", "set-password, list-users"},
 		{"no sub-command shows help", []string{"auth"}, ExitOK, "set-password", ""},
+		{"stray argument to rotate-key", []string{"auth", "rotate-key", "now"}, ExitUsage, "", "parachute auth rotate-key takes no arguments"},
+		{"stray argument to rotate-operator", []string{"auth", "rotate-operator", "admin"}, ExitUsage, "", "parachute auth rotate-operator takes no arguments"},
+		{"stray argument to list-users", []string{"auth", "list-users", "alice"}, ExitUsage, "", "parachute auth list-users takes no arguments"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,7 +15,16 @@ import (
 // updated_at. Ending the user's other sessions belongs to the caller that
 // knows which session is current.
 func (s *Store) SetPassword(ctx context.Context, id, password string) error {
-	return s.setPassword(ctx, id, password, true)
+	return s.setPassword(ctx, id, password, true, false)
+}
+
+// SetPasswordEndingSessions is SetPassword for a change made outside any
+// session of the user (`parachute auth set-password` on the box): none of
+// the user's sessions is the one making the change, so every one of them
+// ends in the same transaction. Tokens stay live: the user chose this
+// password, unlike a reset.
+func (s *Store) SetPasswordEndingSessions(ctx context.Context, id, password string) error {
+	return s.setPassword(ctx, id, password, true, true)
 }
 
 // ResetPassword sets the password of user id to one an admin chose: the
@@ -25,10 +34,10 @@ func (s *Store) SetPassword(ctx context.Context, id, password string) error {
 // signed in with it, may be in the wrong hands). The token rows stay,
 // anchored to the user, for the audit trail.
 func (s *Store) ResetPassword(ctx context.Context, id, password string) error {
-	return s.setPassword(ctx, id, password, false)
+	return s.setPassword(ctx, id, password, false, true)
 }
 
-func (s *Store) setPassword(ctx context.Context, id, password string, chosen bool) error {
+func (s *Store) setPassword(ctx context.Context, id, password string, chosen, endSessions bool) error {
 	// Cheap existence check first: hashing for an unknown id would spend
 	// argon2id's cost on nothing.
 	if _, err := s.ByID(ctx, id); err != nil {
@@ -49,15 +58,17 @@ func (s *Store) setPassword(ctx context.Context, id, password string, chosen boo
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrUserNotFound // deleted since the check above
 		}
-		if chosen {
+		if !chosen {
+			if _, err := tx.ExecContext(ctx,
+				`UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, stamp, id); err != nil {
+				return fmt.Errorf("revoking the tokens of user %s: %w", id, err)
+			}
+		}
+		if !endSessions {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx,
-			`UPDATE tokens SET revoked_at = ? WHERE user_id = ? AND revoked_at IS NULL`, stamp, id); err != nil {
-			return fmt.Errorf("revoking the tokens of user %s: %w", id, err)
-		}
 		// Why here and not in the caller: a browser signed in with the old
-		// password must not outlive the reset, and a reset that committed
+		// password must not outlive the change, and a change that committed
 		// without this delete would leave exactly that.
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, id); err != nil {
 			return fmt.Errorf("ending the sessions of user %s: %w", id, err)

@@ -90,11 +90,18 @@ type VerifyOptions struct {
 // before a key is even looked up.
 var allowedAlgs = []jose.SignatureAlgorithm{jose.RS256}
 
-// NewJTI returns a fresh token id: 16 random bytes, base64url.
+// NewJTI returns a fresh token id: 16 random bytes, base64url, never
+// starting with '-'. Why: operators pass jtis on the command line
+// (`parachute auth revoke-token <jti>`), where a leading '-' reads as a
+// flag; one jti in 64 would otherwise need `--` in front of it.
 func NewJTI() string {
-	var b [16]byte
-	rand.Read(b[:]) // never fails: since Go 1.24 it crashes the program instead
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	for {
+		var b [16]byte
+		rand.Read(b[:]) // never fails: since Go 1.24 it crashes the program instead
+		if s := base64.RawURLEncoding.EncodeToString(b[:]); s[0] != '-' {
+			return s
+		}
+	}
 }
 
 // SecretEqual compares two secrets in constant time (for their common

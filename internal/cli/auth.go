@@ -26,6 +26,9 @@ revokes the previous one. Whoever can read that file is the operator.`,
 					&cli.StringFlag{Name: "scope-set", Value: "admin", Usage: "install|start|expose|auth|vault|admin"},
 				},
 				Action: func(c *cli.Context) error {
+					if err := noArgs(c, "rotate-operator"); err != nil {
+						return err
+					}
 					store, paths, err := openAuthStore(e, "rotate-operator")
 					if err != nil {
 						return err
@@ -60,6 +63,9 @@ func rotateKeyCommand(e *env) *cli.Command {
 /.well-known/jwks.json and keeps verifying the tokens it signed for 24 hours,
 then it is dropped. A running hub picks the new key up at once.`,
 		Action: func(c *cli.Context) error {
+			if err := noArgs(c, "rotate-key"); err != nil {
+				return err
+			}
 			store, _, err := openAuthStore(e, "rotate-key")
 			if err != nil {
 				return err
@@ -91,4 +97,15 @@ func openAuthStore(e *env, verb string) (*auth.Store, config.Paths, error) {
 		return nil, paths, fail(ExitFail, "parachute auth %s: opening %s: %v", verb, paths.HubDB(), err)
 	}
 	return store, paths, nil
+}
+
+// noArgs refuses a stray argument to an auth verb that takes none: these
+// verbs change keys and tokens, and a typo (`rotate-key now`) must not be
+// read as consent to run them.
+func noArgs(c *cli.Context, verb string) error {
+	if c.NArg() > 0 {
+		return fail(ExitUsage, "parachute auth %s takes no arguments (got %q) — run `parachute auth %s --help` for usage",
+			verb, c.Args().First(), verb)
+	}
+	return nil
 }

@@ -39,12 +39,17 @@ func auth2FACommand(e *env) *cli.Command {
 			return groupAction(c)
 		},
 		Subcommands: []*cli.Command{
+			// UsageText names --username: it is the group's flag, so the
+			// sub-command's own OPTIONS list does not show it.
 			{Name: "status", Usage: "show whether 2FA is on and how many backup codes are left",
-				Action: func(c *cli.Context) error { return twoFAStatus(c, e) }},
+				UsageText: "parachute auth 2fa status [--username <name>] (default: the first admin)",
+				Action:    func(c *cli.Context) error { return twoFAStatus(c, e) }},
 			{Name: "enroll", Usage: "turn 2FA on: prints the secret, asks for a code, prints 10 backup codes once",
-				Action: func(c *cli.Context) error { return twoFAEnroll(c, e) }},
+				UsageText: "parachute auth 2fa enroll [--username <name>] (default: the first admin; run it on a terminal)",
+				Action:    func(c *cli.Context) error { return twoFAEnroll(c, e) }},
 			{Name: "disenroll", Usage: "turn 2FA off (the secret and backup codes are deleted)",
-				Action: func(c *cli.Context) error { return twoFADisenroll(c, e) }},
+				UsageText: "parachute auth 2fa disenroll [--username <name>] (default: the first admin)",
+				Action:    func(c *cli.Context) error { return twoFADisenroll(c, e) }},
 		},
 	}
 }
@@ -130,6 +135,11 @@ func twoFAEnroll(c *cli.Context, e *env) error {
 	line, err := readLine(e, "Code from the app: ")
 	if err != nil {
 		return failf("%v", err)
+	}
+	if strings.TrimSpace(line) == "" {
+		// Off a terminal (stdin at its end) nothing was typed: saying the
+		// code does not match would send the operator to check the clock.
+		return failf("no code was entered; run `parachute auth 2fa enroll` on a terminal and type the 6-digit code the app shows")
 	}
 	ok, err := twofactor.NewVerifier(nil).Verify(key.Secret, strings.TrimSpace(line))
 	if err != nil {

@@ -43,9 +43,14 @@ the hub's admin) and refreshes the operator token. A hub has one user unless
 			Action: func(c *cli.Context) error { return setPassword(c, e) },
 		},
 		{
-			Name:   "list-users",
-			Usage:  "show the hub's user accounts",
-			Action: func(c *cli.Context) error { return listUsers(c, e) },
+			Name:  "list-users",
+			Usage: "show the hub's user accounts",
+			Action: func(c *cli.Context) error {
+				if err := noArgs(c, "list-users"); err != nil {
+					return err
+				}
+				return listUsers(c, e)
+			},
 		},
 	}
 }
@@ -128,10 +133,13 @@ func setPassword(c *cli.Context, e *env) error {
 		return failf("%v", err)
 	}
 	if target != nil {
-		if err := store.SetPassword(ctx, target.ID, password); err != nil {
+		// The old password may be why the operator is here: no browser
+		// signed in with it outlives the change (the web page's change
+		// keeps only the session making it; from the box there is none).
+		if err := store.SetPasswordEndingSessions(ctx, target.ID, password); err != nil {
 			return failf("%v", err)
 		}
-		e.printf("Updated password for %q.\n", target.Username)
+		e.printf("Updated password for %q.\nBrowsers signed in as %q must sign in again.\n", target.Username, target.Username)
 		if err := writeOperatorToken(ctx, paths); err != nil {
 			return failf("%v", err)
 		}

@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"context"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/accounts"
 	"github.com/openparachute/parachute/internal/hubdb"
+	"github.com/openparachute/parachute/internal/sessions"
 	"github.com/openparachute/parachute/internal/testenv"
 )
 
@@ -46,6 +49,9 @@ func TestAuthUnknownSubcommand(t *testing.T) {
 		{"unknown", []string{"auth", "bogus"}, ExitUsage, "", "parachute auth: unknown command \"bogus\""},
 		{"unknown lists the verbs", []string{"auth", "frobnicate"}, ExitUsage, "", "set-password, list-users"},
 		{"no sub-command shows help", []string{"auth"}, ExitOK, "set-password", ""},
+		{"stray argument to rotate-key", []string{"auth", "rotate-key", "now"}, ExitUsage, "", "parachute auth rotate-key takes no arguments"},
+		{"stray argument to rotate-operator", []string{"auth", "rotate-operator", "admin"}, ExitUsage, "", "parachute auth rotate-operator takes no arguments"},
+		{"stray argument to list-users", []string{"auth", "list-users", "alice"}, ExitUsage, "", "parachute auth list-users takes no arguments"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -218,5 +224,59 @@ func waitForTerminal(t *testing.T, m *os.File, want string) {
 			t.Fatalf("reading the terminal after %q: %v", got, err)
 		}
 		got = append(got, buf[:n]...)
+	}
+}
+
+// TestSetPasswordEndsSessions: a password changed from the box ends every
+// browser session of that user (issue 10: "a password change or reset
+// ends that user's other sessions"), and only that user's.
+func TestSetPasswordEndsSessions(t *testing.T) {
+	root := accountsRoot(t)
+	ctx := context.Background()
+	for _, args := range [][]string{
+		{"auth", "set-password", "--username", "owner", "--password", "first passphrase"},
+		{"auth", "set-password", "--username", "friend", "--password", "friend passphrase", "--allow-multi"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := Main(ctx, args, &out, &errOut); code != ExitOK {
+			t.Fatalf("Main(%q) = %d\n%s%s", args, code, out.String(), errOut.String())
+		}
+	}
+	db, err := hubdb.Open(ctx, filepath.Join(root, "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	store, sm := accounts.NewStore(db), sessions.New(sessions.Options{DB: db})
+	session := func(name string) string {
+		u, err := store.ByName(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _, err := sm.Create(ctx, u.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	live := func(raw string) bool {
+		r := httptest.NewRequest("GET", "/account/", nil)
+		r.AddCookie(&http.Cookie{Name: sessions.SessionCookie, Value: raw})
+		_, ok := sm.Current(r)
+		return ok
+	}
+	owner1, owner2, friend := session("owner"), session("owner"), session("friend")
+
+	var out, errOut bytes.Buffer
+	args := []string{"auth", "set-password", "--username", "owner", "--password", "second passphrase"}
+	if code := Main(ctx, args, &out, &errOut); code != ExitOK ||
+		!strings.Contains(out.String(), `Browsers signed in as "owner" must sign in again.`) {
+		t.Fatalf("Main(%q) = %d\nstdout: %s\nstderr: %s", args, code, out.String(), errOut.String())
+	}
+	if live(owner1) || live(owner2) {
+		t.Errorf("owner's sessions outlived the password change (live: %v, %v)", live(owner1), live(owner2))
+	}
+	if !live(friend) {
+		t.Error("another user's session ended with owner's password change")
 	}
 }

@@ -75,6 +75,7 @@ func TestAuthMintTokenUsage(t *testing.T) {
 		"non-positive expires-in":   {"auth", "mint-token", "--scope", "a:b", "--expires-in", "0"},
 		"permissions not an object": {"auth", "mint-token", "--scope", "a:b", "--permissions", "[1]"},
 		"stray positional argument": {"auth", "mint-token", "--scope", "a:b", "extra"},
+		"host scope":                {"auth", "mint-token", "--scope", "vault:default:read parachute:host:admin"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			var out, errOut bytes.Buffer

@@ -41,6 +41,15 @@ is recorded in the hub's token registry, so it can be revoked, unless
 			if strings.TrimSpace(c.String("scope")) == "" {
 				return fail(ExitUsage, "parachute auth mint-token: --scope is required, e.g. --scope vault:default:read")
 			}
+			// Refused here as well as by the hub: the hub's refusal is
+			// phrased for any bearer, and its hint (a token with more
+			// authority) cannot help with a scope nobody may mint.
+			for _, sc := range strings.Fields(c.String("scope")) {
+				if strings.HasPrefix(sc, "parachute:host:") {
+					return fail(ExitUsage, "parachute auth mint-token: %s is never mintable: parachute:host:* scopes live only in the operator token "+
+						"(`parachute auth rotate-operator --scope-set <set>` mints that); mint a module scope such as vault:default:read", sc)
+				}
+			}
 			if c.Bool("ephemeral") && c.IsSet("expires-in") {
 				return fail(ExitUsage, "parachute auth mint-token: --ephemeral and --expires-in exclude each other")
 			}

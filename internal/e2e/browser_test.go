@@ -2,7 +2,12 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
+	"html"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +18,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/pquerna/otp"
 	"github.com/pquerna/otp/totp"
+	"golang.org/x/oauth2"
 
 	"github.com/openparachute/parachute/internal/testenv"
 )
@@ -79,7 +85,8 @@ func totpCode(t *testing.T, secret string, at time.Time) string {
 
 // TestBrowserSignInWithTwoFactor drives a real chromium through a real
 // `parachute serve`: sign in, enrol 2FA with a code computed here, sign
-// out, sign in again with the password and a fresh code.
+// out, sign in again with the password and a fresh code, then consent to
+// a client that registered itself and follow the code to its redirect_uri.
 func TestBrowserSignInWithTwoFactor(t *testing.T) {
 	h := newHome(t)
 	h.extraEnv = []string{"PARACHUTE_INITIAL_ADMIN_USERNAME=alice", "PARACHUTE_INITIAL_ADMIN_PASSWORD=correct horse battery"}
@@ -181,5 +188,52 @@ func TestBrowserSignInWithTwoFactor(t *testing.T) {
 	who = text("main")
 	if !strings.Contains(who, "Two-factor sign-in: on") {
 		t.Fatalf("account page after 2FA sign-in: %q", who)
+	}
+
+	// Consent to a client that registered itself (pending): the page says
+	// the app is new, Allow approves it and sends the browser to its
+	// redirect_uri with a code that the token endpoint takes with PKCE.
+	cb := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = io.WriteString(w, `<!doctype html><p id="q">`+html.EscapeString(r.URL.RawQuery)+`</p>`)
+	}))
+	t.Cleanup(cb.Close)
+	resp, err := http.Post(h.url("/oauth/register"), "application/json",
+		strings.NewReader(`{"redirect_uris":["`+cb.URL+`/cb"],"client_name":"Phone app"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reg struct {
+		ClientID string `json:"client_id"`
+		Status   string `json:"status"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&reg)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != 201 || reg.Status != "pending" {
+		t.Fatalf("anonymous DCR: %d %+v %v, want 201 pending", resp.StatusCode, reg, err)
+	}
+	cfg := &oauth2.Config{ClientID: reg.ClientID, RedirectURL: cb.URL + "/cb", Scopes: []string{"hub:admin"},
+		Endpoint: oauth2.Endpoint{AuthURL: h.url("/oauth/authorize"), TokenURL: h.url("/oauth/token"), AuthStyle: oauth2.AuthStyleInParams}}
+	verifier := oauth2.GenerateVerifier()
+	run("opening the consent page",
+		chromedp.Navigate(cfg.AuthCodeURL("phone", oauth2.S256ChallengeOption(verifier))),
+		chromedp.WaitVisible(chromedp.CSS(`button[value="approve"]`)),
+	)
+	screenshot(t, ctx, "consent")
+	if page := text("body"); !strings.Contains(page, "Allow Phone app?") || !strings.Contains(page, "This app is new") ||
+		!strings.Contains(page, "hub:admin") {
+		t.Fatalf("consent page: %q", page)
+	}
+	run("allowing the client",
+		chromedp.Click(chromedp.CSS(`button[value="approve"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#q`)),
+	)
+	q, err := url.ParseQuery(text("#q"))
+	if err != nil || q.Get("state") != "phone" || q.Get("code") == "" {
+		t.Fatalf("redirect_uri reached with %q (%v), want state=phone and a code", text("#q"), err)
+	}
+	tok, err := cfg.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil || tok.AccessToken == "" || tok.Extra("scope") != "hub:admin" {
+		t.Fatalf("exchanging the consented code: %+v %v", tok, err)
 	}
 }

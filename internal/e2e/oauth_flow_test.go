@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"html"
 	"io"
@@ -9,12 +10,15 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/openparachute/parachute/internal/auth"
 )
 
 // hiddenInput matches the hidden inputs of the hub's server-rendered forms
@@ -71,7 +75,8 @@ func (b browser) postForm(u string, form url.Values) (int, *url.URL, string) {
 // lands on the client's redirect_uri (a local listener) → the PKCE
 // exchange → GET /api/me with the aud "hub" access token → refresh →
 // replaying the old refresh token revokes the family → a fresh grant
-// (consent skipped: the grant covers it) → /oauth/revoke. Then the token
+// (consent skipped: the grant covers it) → an expired copy of its access
+// token is refused → /oauth/revoke. Then the token
 // endpoint's refusals that need a real code: wrong verifier, reused code,
 // mismatched redirect_uri; a parachute:host:* scope at authorize; a module
 // audience at /api/me; and an unregistered redirect_uri at authorize.
@@ -247,6 +252,13 @@ func TestOAuthFlowEndToEnd(t *testing.T) {
 	if st, _ := me(tok3.AccessToken, http.DefaultClient); st != 200 {
 		t.Fatalf("/api/me before revoke: %d", st)
 	}
+	// Expired: the same claims (jti included, so the registry row is the
+	// same) signed with the hub's own key, only iat/exp an hour back. An
+	// access token lives 15 minutes; re-signing is how a test gets an
+	// expired one without waiting.
+	if st, out := me(expired(t, h.root, tok3.AccessToken), http.DefaultClient); st != 401 {
+		t.Errorf("/api/me with an expired access token: %d %v, want 401", st, out)
+	}
 	revoke(tok3.AccessToken)
 	if st, _ := me(tok3.AccessToken, http.DefaultClient); st != 401 {
 		t.Errorf("/api/me after /oauth/revoke of the access token: %d, want 401", st)
@@ -313,4 +325,35 @@ func TestOAuthFlowEndToEnd(t *testing.T) {
 	if resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
 		t.Errorf("authorize with an unregistered redirect_uri: %d %q, want a 400 page", resp.StatusCode, resp.Header.Get("Location"))
 	}
+}
+
+// expired re-signs access token tok with the signing key in root's hub.db
+// (opened beside the running hub, as the CLI does), keeping every claim
+// but iat and exp, which move an hour and a half back.
+func expired(t *testing.T, root, tok string) string {
+	t.Helper()
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 {
+		t.Fatalf("access token %q is not a JWS", tok)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c auth.Claims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		t.Fatal(err)
+	}
+	store, err := auth.Open(filepath.Join(root, "hub.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	now := time.Now()
+	c.IssuedAt, c.ExpiresAt = now.Add(-90*time.Minute).Unix(), now.Add(-75*time.Minute).Unix()
+	out, err := store.Mint(context.Background(), c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

@@ -8,11 +8,17 @@ import (
 )
 
 // newSecret returns n random bytes, base64url: codes, refresh tokens,
-// client ids and secrets.
+// client ids and secrets. Never with a leading '-': client ids go on
+// command lines (`parachute auth approve-client <id>`), where it would read
+// as a flag (auth.NewJTI does the same for token ids).
 func newSecret(n int) string {
 	b := make([]byte, n)
-	rand.Read(b) // never fails: since Go 1.24 it crashes the program instead
-	return base64.RawURLEncoding.EncodeToString(b)
+	for {
+		rand.Read(b) // never fails: since Go 1.24 it crashes the program instead
+		if s := base64.RawURLEncoding.EncodeToString(b); s[0] != '-' {
+			return s
+		}
+	}
 }
 
 // finalize issues the authorization code for an approved request and

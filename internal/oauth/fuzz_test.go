@@ -79,3 +79,13 @@ func FuzzRedirectChecks(f *testing.F) {
 		}
 	})
 }
+
+// Client ids go on command lines: never a leading '-' (about 31 of 2000
+// plain base64url draws would have one).
+func TestNewSecretNeverLooksLikeAFlag(t *testing.T) {
+	for range 2000 {
+		if s := newSecret(16); s[0] == '-' {
+			t.Fatalf("newSecret(16) = %q", s)
+		}
+	}
+}

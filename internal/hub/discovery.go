@@ -3,24 +3,34 @@ package hub
 import (
 	"net"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/origin"
 )
 
 // publicOrigin is the origin URLs in public documents are built on: the
-// configured issuer, else, when the request named one of this hub's own
-// hosts, that host as configured, else the loopback origin. The Host
-// header itself is never copied into a document: the discovery document
-// is public and cacheable by whoever fetched it, and reflecting
+// hub origin (origin.Resolve) when an admin or the environment chose it
+// (hub_settings.hub_origin, PARACHUTE_HUB_ORIGIN, RENDER_EXTERNAL_URL,
+// FLY_APP_NAME); else, when the request named one of this hub's own hosts,
+// that host as configured (an exposure's origin for a request that came
+// through Tailscale Serve or a Cloudflare Tunnel, the loopback spelling it
+// used on the box); else the hub origin (the exposed one, or loopback).
+// The Host header itself is never copied into a document: the discovery
+// document is public and cacheable by whoever fetched it, and reflecting
 // `Host: evil.example` would make the hub hand out URLs that point a
 // client (and its bearer tokens) at another server.
 func (s *Server) publicOrigin(r *http.Request) string {
 	o := s.origins
-	if o.Configured != "" {
-		return o.Configured
+	in := o.inputs()
+	res := origin.Resolve(in)
+	switch res.Source {
+	case origin.SourceExposed, origin.SourceLoopback:
+	default:
+		return res.URL
 	}
 	host := strings.ToLower(r.Host)
 	h, _, err := net.SplitHostPort(host)
@@ -28,26 +38,36 @@ func (s *Server) publicOrigin(r *http.Request) string {
 		h = strings.Trim(host, "[]")
 	}
 	port := strconv.Itoa(o.Port)
-	switch {
-	case !o.hostAllowed(host):
-	case h == "localhost":
-		return "http://localhost:" + port
-	case h == "::1":
-		return "http://[::1]:" + port
-	default:
-		for _, x := range o.ExtraHosts {
-			if x == host || x == h {
-				// A tailnet or LAN name the operator allowed; behind a
-				// TLS-terminating proxy (tailscale serve) it is https.
-				scheme := "http"
-				if strings.EqualFold(strings.TrimSpace(strings.Split(r.Header.Get("X-Forwarded-Proto"), ",")[0]), "https") {
-					scheme = "https"
-				}
-				return scheme + "://" + x
-			}
+	if !o.hostAllowed(host) {
+		return res.URL
+	}
+	// Tailscale Serve and cloudflared pass the public Host through; the
+	// exposure's recorded origin (https) is what the client reached.
+	for _, e := range in.Exposed {
+		if u, err := url.Parse(e); err == nil && (strings.EqualFold(u.Host, host) || strings.EqualFold(u.Hostname(), h)) {
+			return e
 		}
 	}
-	return o.Loopback()
+	switch h {
+	case "localhost":
+		return "http://localhost:" + port
+	case "::1":
+		return "http://[::1]:" + port
+	case "127.0.0.1":
+		return o.Loopback()
+	}
+	for _, x := range o.ExtraHosts {
+		if x == host || x == h {
+			// A tailnet or LAN name the operator allowed; behind a
+			// TLS-terminating proxy (tailscale serve) it is https.
+			scheme := "http"
+			if strings.EqualFold(strings.TrimSpace(strings.Split(r.Header.Get("X-Forwarded-Proto"), ",")[0]), "https") {
+				scheme = "https"
+			}
+			return scheme + "://" + x
+		}
+	}
+	return res.URL
 }
 
 // The discovery document's entries, in the reference's shape and member

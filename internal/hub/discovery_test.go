@@ -84,13 +84,17 @@ func TestDiscoveryIgnoresRequestHost(t *testing.T) {
 func FuzzPublicOrigin(f *testing.F) {
 	for _, h := range []string{"", "evil.com", "evil.com:1939", "127.0.0.1:1939", "localhost", "[::1]:1939", "[::1", "BOX.tailnet.ts.net",
 		"box.tailnet.ts.net:1939", "localhost:1939@evil.com", "127.0.0.1:1939/evil", "box.tailnet.ts.net.evil.com"} {
-		f.Add(h, "https", false)
-		f.Add(h, "", true)
+		f.Add(h, "https", false, false)
+		f.Add(h, "", true, false)
+		f.Add(h, "", false, true)
 	}
-	f.Fuzz(func(t *testing.T, host, proto string, configured bool) {
+	f.Fuzz(func(t *testing.T, host, proto string, configured, exposed bool) {
 		o := Origins{Port: 1939, ExtraHosts: []string{"box.tailnet.ts.net"}}
 		if configured {
 			o.Configured = "https://hub.example"
+		}
+		if exposed {
+			o.Exposed = func() []string { return []string{"https://hub.example.org"} }
 		}
 		s := &Server{origins: o}
 		r := httptest.NewRequest(http.MethodGet, "/.well-known/parachute.json", nil)
@@ -99,6 +103,9 @@ func FuzzPublicOrigin(f *testing.F) {
 		got := s.publicOrigin(r)
 		allowed := map[string]bool{o.Loopback(): true, "http://localhost:1939": true, "http://[::1]:1939": true,
 			"http://box.tailnet.ts.net": true, "https://box.tailnet.ts.net": true}
+		if exposed {
+			allowed["https://hub.example.org"] = true
+		}
 		if configured {
 			allowed = map[string]bool{"https://hub.example": true}
 		}
@@ -139,5 +146,54 @@ func TestDiscoveryMatchesReference(t *testing.T) {
 	decodeBody(t, exp, &want)
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("discovery document differs from the reference's (-reference +ours):\n%s", d)
+	}
+}
+
+// TestDiscoveryFollowsTheHubOrigin is issue 11's "one hub origin": the
+// discovery document is on the origin the hub mints with, so the admin's
+// hub_settings.hub_origin and an exposure (a phone asking through
+// Tailscale Serve or a Cloudflare Tunnel) get URLs they can reach, never
+// the hub's loopback address. A request on the box itself keeps its
+// loopback spelling (the reference's request origin).
+func TestDiscoveryFollowsTheHubOrigin(t *testing.T) {
+	exposed := func(o ...string) func() []string { return func() []string { return o } }
+	setting := func(v string) func() string { return func() string { return v } }
+	cases := []struct {
+		name    string
+		origins Origins
+		host    string
+		want    string
+	}{
+		{"setting, loopback request", Origins{Port: 1939, Setting: setting("https://hub.example.com")}, "127.0.0.1:1939", "https://hub.example.com"},
+		{"setting wins over the environment", Origins{Port: 1939, Configured: "https://env.example", Setting: setting("https://hub.example.com")}, "127.0.0.1:1939", "https://hub.example.com"},
+		{"setting wins over an exposure", Origins{Port: 1939, Setting: setting("https://hub.example.com"), Exposed: exposed("https://box.tail1234.ts.net")}, "box.tail1234.ts.net", "https://hub.example.com"},
+		{"environment wins over an exposure", Origins{Port: 1939, Configured: "https://env.example", Exposed: exposed("https://box.tail1234.ts.net")}, "box.tail1234.ts.net", "https://env.example"},
+		{"through tailscale serve", Origins{Port: 1939, Exposed: exposed("https://box.tail1234.ts.net")}, "box.tail1234.ts.net", "https://box.tail1234.ts.net"},
+		{"through the second exposure", Origins{Port: 1939, Exposed: exposed("https://box.tail1234.ts.net", "https://hub.example.org")}, "HUB.example.org", "https://hub.example.org"},
+		{"unknown host while exposed", Origins{Port: 1939, Exposed: exposed("https://box.tail1234.ts.net")}, "evil.com", "https://box.tail1234.ts.net"},
+		{"loopback request while exposed", Origins{Port: 1939, Exposed: exposed("https://box.tail1234.ts.net")}, "127.0.0.1:1939", "http://127.0.0.1:1939"},
+	}
+	p := config.Paths{Root: t.TempDir()}
+	if err := os.WriteFile(p.ServicesJSON(), []byte(`{"services":[
+		{"name":"echo","port":1950,"paths":["/echo"],"health":"/echo/health","version":"1.0.0"},
+		{"name":"parachute-vault","port":1940,"paths":["/vault/default"],"health":"/vault/default/health","version":"2.0.0"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			s := New(Options{Paths: p, Origins: c.origins})
+			for _, path := range []string{"/.well-known/parachute.json", "/hub.html"} {
+				r := httptest.NewRequest(http.MethodGet, path, nil)
+				r.Host = c.host
+				w := httptest.NewRecorder()
+				s.ServeHTTP(w, r)
+				if w.Code != http.StatusOK {
+					t.Fatalf("%s: status %d: %s", path, w.Code, w.Body)
+				}
+				if !strings.Contains(w.Body.String(), c.want+"/echo") {
+					t.Errorf("%s: want URLs on %s, got:\n%s", path, c.want, w.Body)
+				}
+			}
+		})
 	}
 }

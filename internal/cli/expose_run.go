@@ -16,6 +16,7 @@ import (
 	"github.com/openparachute/parachute/internal/expose/connector"
 	"github.com/openparachute/parachute/internal/expose/state"
 	"github.com/openparachute/parachute/internal/hubclient"
+	"github.com/openparachute/parachute/internal/hubsvc"
 	"github.com/openparachute/parachute/internal/servicemgr"
 )
 
@@ -120,7 +121,43 @@ type exposer struct {
 	batch bool
 }
 
+// ensureHub makes sure the hub answers before anything is exposed, starting
+// its unit through the service manager when one is installed. Why: an
+// exposure of a hub that is down is a public URL answering 502 while the
+// summary says it is reachable; the reference ensures the hub unit first
+// and stops before any provider command when it cannot (lifecycle.md §6.2
+// step 9, §6.8).
+func (x *exposer) ensureHub() error {
+	ctl := &hubsvc.Controller{
+		Paths: x.paths,
+		Health: func(ctx context.Context) error {
+			_, err := hubclient.New(x.paths).Health(ctx)
+			return err
+		},
+		Logf: func(format string, args ...any) { x.logf(format+"\n", args...) },
+	}
+	probe, cancel := context.WithTimeout(x.ctx, 5*time.Second)
+	err := ctl.Health(probe)
+	cancel()
+	if err == nil {
+		return nil
+	}
+	mgr, err := x.host.mgr()
+	if err != nil {
+		return hubDownError(ctl, x.paths, err)
+	}
+	ctl.Mgr = mgr
+	if _, err := ctl.Ensure(x.ctx); err != nil {
+		return hubDownError(ctl, x.paths, err)
+	}
+	x.logf("✓ hub unit up (port %d).\n", hubPort(x.paths))
+	return nil
+}
+
 func (x *exposer) tailscaleUp(layer string) error {
+	if err := x.ensureHub(); err != nil {
+		return err
+	}
 	rec, err := x.ts.Up(x.ctx, expose.TailscaleOptions{
 		Root: x.paths.Root, Layer: layer, HubPort: x.port, HubOrigin: x.a.hubOrigin, Logf: x.logf})
 	if err != nil {
@@ -182,6 +219,9 @@ func (x *exposer) manager() (servicemgr.Manager, error) {
 }
 
 func (x *exposer) cloudflareUp(domain string) error {
+	if err := x.ensureHub(); err != nil {
+		return err
+	}
 	mgr, err := x.manager()
 	if err != nil {
 		return fail(ExitFail, "✗ %v", err)

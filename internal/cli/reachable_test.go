@@ -3,6 +3,8 @@ package cli
 import (
 	"bytes"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -95,6 +97,24 @@ func TestReachabilityListsTunnelsInOrder(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Fatalf("run %d: tunnels (-want +got):\n%s", i, diff)
+		}
+	}
+}
+
+// TestStatusReportsAMalformedExposeState: a broken expose-state.json is
+// reported with its fix, not silently read as "nothing exposed" (issue
+// 11: malformed files are reported with the fix).
+func TestStatusReportsAMalformedExposeState(t *testing.T) {
+	root := t.TempDir()
+	t.Setenv("PARACHUTE_HOME", root)
+	t.Setenv("PARACHUTE_HUB_URL", "http://127.0.0.1:"+strconv.Itoa(freeTCPPort(t)))
+	if err := os.WriteFile(filepath.Join(root, state.StateFile), []byte("{bad"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"status"}, {"status", "--json"}} {
+		_, out, errOut := runCLI(t, args...)
+		if !strings.Contains(out, "expose-state.json is malformed") || !strings.Contains(out, "remove it if nothing is exposed") {
+			t.Errorf("%v does not report the malformed state file:\n%s\n%s", args, out, errOut)
 		}
 	}
 }

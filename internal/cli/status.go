@@ -15,6 +15,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/expose/state"
 	"github.com/openparachute/parachute/internal/hubclient"
 	"github.com/openparachute/parachute/internal/manifest"
 )
@@ -145,6 +146,11 @@ func collectStatus(c *cli.Context, paths config.Paths) *statusJSON {
 		// Where the hub answers from, so a user who wants LAN access
 		// knows the one setting to change (issue 11).
 		out.Reachable = reachability(paths.Root, hub.Port)
+	}
+	// A broken expose-state.json would otherwise read as "nothing
+	// exposed"; its error says how to fix it.
+	if _, err := state.Load(paths.Root); err != nil {
+		out.Notes = append(out.Notes, "exposures unknown: "+err.Error())
 	}
 	return out
 }

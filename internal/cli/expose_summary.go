@@ -25,9 +25,20 @@ type reachable struct {
 	Protection string `json:"protection"`
 }
 
-// currentOrigin is the origin modules get now, as the hub computes it
-// (hub_settings is not visible from here; the hub applies it on top).
+// currentOrigin is the origin modules get now: the running hub's own
+// answer (GET /api/settings/hub-origin's resolved_issuer), because only
+// the hub sees hub_settings.hub_origin and its own environment, which
+// outrank the exposure. With the hub unreachable it is computed here from
+// this process's environment and expose-state.json.
 func (x *exposer) currentOrigin() string {
+	ctx, cancel := context.WithTimeout(x.ctx, 5*time.Second)
+	defer cancel()
+	var b struct {
+		ResolvedIssuer string `json:"resolved_issuer"`
+	}
+	if err := hubclient.New(x.paths).JSON(ctx, http.MethodGet, "/api/settings/hub-origin", nil, &b); err == nil && b.ResolvedIssuer != "" {
+		return b.ResolvedIssuer
+	}
 	st, _ := state.Load(x.paths.Root)
 	return origin.Resolve(origin.Inputs{Getenv: getenv, Exposed: st.Origins(), Port: x.port}).URL
 }
@@ -99,7 +110,7 @@ func (x *exposer) finish(res *exposeResult) error {
 	}
 	res.HubOrigin = x.currentOrigin()
 	res.Reachable = x.reachability()
-	res.Restarted, res.Warnings = x.restartModules()
+	res.Restarted, res.Warnings = x.restartModules(res.HubOrigin)
 	if res.Layer == "public" && res.Action == "up" {
 		res.Warnings = append(res.Warnings, "/login is now reachable on the public internet ("+res.Origin+"/login): "+
 			"set an owner password (`parachute auth set-password`) and enrol two-factor (`parachute auth 2fa enroll`, or /account/2fa)")
@@ -127,7 +138,8 @@ func (x *exposer) finish(res *exposeResult) error {
 // restartModules restarts every running module through the hub's module
 // API, vault first (it mints and checks tokens against the origin). The
 // hub not running is not an error: modules get the origin when it starts.
-func (x *exposer) restartModules() (restarted, warnings []string) {
+// hubOrigin is the origin they are restarted with (currentOrigin).
+func (x *exposer) restartModules(hubOrigin string) (restarted, warnings []string) {
 	ctx, cancel := context.WithTimeout(x.ctx, 2*time.Minute)
 	defer cancel()
 	c := hubclient.New(x.paths)
@@ -159,9 +171,9 @@ func (x *exposer) restartModules() (restarted, warnings []string) {
 		// the hub's log); say so here too, where the operator is looking.
 		if vars, err := manifest.LoadEnv(x.paths.ModuleEnv(s)); err == nil {
 			for _, v := range vars {
-				if v.Key == "PARACHUTE_HUB_ORIGIN" && origin.Normalize(v.Value) != x.currentOrigin() {
+				if v.Key == "PARACHUTE_HUB_ORIGIN" && origin.Normalize(v.Value) != hubOrigin {
 					warnings = append(warnings, fmt.Sprintf("%s sets PARACHUTE_HUB_ORIGIN=%s, which overrides the hub's %s for %s; remove that line unless you mean it",
-						x.paths.ModuleEnv(s), v.Value, x.currentOrigin(), s))
+						x.paths.ModuleEnv(s), v.Value, hubOrigin, s))
 				}
 			}
 		}

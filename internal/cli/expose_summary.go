@@ -7,13 +7,16 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"time"
 
+	"github.com/openparachute/parachute/internal/accounts"
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/expose/state"
 	"github.com/openparachute/parachute/internal/hubclient"
+	"github.com/openparachute/parachute/internal/hubdb"
 	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/origin"
 )
@@ -112,8 +115,7 @@ func (x *exposer) finish(res *exposeResult) error {
 	res.Reachable = x.reachability()
 	res.Restarted, res.Warnings = x.restartModules(res.HubOrigin)
 	if res.Layer == "public" && res.Action == "up" {
-		res.Warnings = append(res.Warnings, "/login is now reachable on the public internet ("+res.Origin+"/login): "+
-			"set an owner password (`parachute auth set-password`) and enrol two-factor (`parachute auth 2fa enroll`, or /account/2fa)")
+		res.Warnings = append(res.Warnings, x.loginWarnings(res.Origin)...)
 	}
 	if x.a.json {
 		return x.printJSON(res)
@@ -190,4 +192,41 @@ func (x *exposer) restartModules(hubOrigin string) (restarted, warnings []string
 		}
 	}
 	return restarted, warnings
+}
+
+// loginWarnings is §6.10's account check after a public exposure, read from
+// hub.db: /login now faces the internet, so say what still guards it —
+// nothing to say when the owner has a password and two-factor on. When
+// hub.db cannot be read it gives the whole advice.
+func (x *exposer) loginWarnings(public string) []string {
+	login := "/login is now reachable on the public internet (" + public + "/login): "
+	all := []string{login + "set an owner password (`parachute auth set-password`) and enrol two-factor (`parachute auth 2fa enroll`, or /account/2fa)"}
+	if _, err := os.Lstat(x.paths.HubDB()); err != nil {
+		return all // never create hub.db from here
+	}
+	ctx, cancel := context.WithTimeout(x.ctx, 5*time.Second)
+	defer cancel()
+	db, err := hubdb.Open(ctx, x.paths.HubDB())
+	if err != nil {
+		return all
+	}
+	defer db.Close()
+	store := accounts.NewStore(db)
+	id, err := store.FirstAdminID(ctx)
+	if errors.Is(err, accounts.ErrUserNotFound) {
+		return append([]string{"No owner password is configured: set one now with `parachute auth set-password` " +
+			"(until then the setup page asks for the bootstrap token in the hub's log)"}, all...)
+	}
+	if err != nil {
+		return all
+	}
+	u, err := store.ByID(ctx, id)
+	if err != nil {
+		return all
+	}
+	if u.TOTPEnrolled {
+		x.logf("✓ Owner password is set and two-factor is on (%q).\n", u.Username)
+		return nil
+	}
+	return []string{fmt.Sprintf("%stwo-factor is off for %q: enrol it with `parachute auth 2fa enroll` (or at /account/2fa)", login, u.Username)}
 }

@@ -6,9 +6,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openparachute/parachute/internal/accounts"
 	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/expose/exposetest"
 	"github.com/openparachute/parachute/internal/hubclient"
+	"github.com/openparachute/parachute/internal/hubdb"
 )
 
 // TestExposeSummaryShowsTheHubsOrigin: with hub_settings.hub_origin set
@@ -44,5 +46,64 @@ func TestExposeSummaryShowsTheHubsOrigin(t *testing.T) {
 	code, out, errOut = runCLI(t, "expose", "tailnet", "off", "--json")
 	if code != 0 || !strings.Contains(out, `"hub_origin": "`+admin+`"`) {
 		t.Errorf("off --json: exit %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// TestExposePublicLoginWarning is §6.10's account check: a public
+// exposure warns about /login only while the owner lacks a password or
+// two-factor, and names what is missing; the tailnet never warns.
+func TestExposePublicLoginWarning(t *testing.T) {
+	cases := []struct {
+		name        string
+		args        []string
+		user, totp  bool
+		want, never []string
+	}{
+		{"no owner yet", []string{"expose", "public", "--tailnet"}, false, false,
+			[]string{"⚠ No owner password is configured", "⚠ /login is now reachable on the public internet"}, nil},
+		{"password, no 2FA", []string{"expose", "public", "--tailnet"}, true, false,
+			[]string{"⚠ /login is now reachable on the public internet", `two-factor is off for "owner"`, "parachute auth 2fa enroll"},
+			[]string{"No owner password"}},
+		{"password and 2FA", []string{"expose", "public", "--tailnet"}, true, true,
+			[]string{`✓ Owner password is set and two-factor is on ("owner").`},
+			[]string{"/login is now reachable", "No owner password"}},
+		{"tailnet never warns", []string{"expose", "tailnet"}, false, false, nil,
+			[]string{"/login is now reachable", "No owner password"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			fake, root, _ := exposeEnv(t, false, "")
+			exposetest.Write(t, fake, "version", "1.82.0")
+			if c.user {
+				ctx := context.Background()
+				db, err := hubdb.Open(ctx, config.Paths{Root: root}.HubDB())
+				if err != nil {
+					t.Fatal(err)
+				}
+				store := accounts.NewStore(db)
+				u, err := store.Create(ctx, "owner", "correct horse battery staple", accounts.CreateOptions{PasswordChanged: true})
+				if err == nil && c.totp {
+					err = store.EnableTOTP(ctx, u.ID, "JBSWY3DPEHPK3PXP", "")
+				}
+				db.Close()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			code, out, errOut := runCLI(t, c.args...)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+			}
+			for _, w := range c.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, out)
+				}
+			}
+			for _, w := range c.never {
+				if strings.Contains(out, w) {
+					t.Errorf("stdout has %q:\n%s", w, out)
+				}
+			}
+		})
 	}
 }

@@ -43,7 +43,7 @@ func (x *exposer) currentOrigin() string {
 		return b.ResolvedIssuer
 	}
 	st, _ := state.Load(x.paths.Root)
-	return origin.Resolve(origin.Inputs{Getenv: getenv, Exposed: st.Origins(), Port: x.port}).URL
+	return origin.Resolve(origin.Inputs{Flag: st.Override(), Getenv: getenv, Exposed: st.Origins(), Port: x.port}).URL
 }
 
 // reachability lists where the hub can be reached from after the change.

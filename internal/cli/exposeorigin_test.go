@@ -107,3 +107,42 @@ func TestExposePublicLoginWarning(t *testing.T) {
 		})
 	}
 }
+
+// TestExposeHubOriginFlagWins is the head of issue 11's precedence:
+// `--hub-origin` outranks hub_settings.hub_origin (and the environment),
+// in the running hub (its issuer, discovery, every module's
+// PARACHUTE_HUB_ORIGIN) for as long as that exposure is recorded; `off`
+// hands the origin back to the setting.
+func TestExposeHubOriginFlagWins(t *testing.T) {
+	fake, root, h := exposeEnv(t, false, "")
+	exposetest.Write(t, fake, "version", "1.82.0")
+	const admin, flag = "https://hub.example.com", "https://hub.example.org"
+	c := hubclient.New(config.Paths{Root: root})
+	ctx := context.Background()
+	if err := c.JSON(ctx, http.MethodPut, "/api/settings/hub-origin", map[string]any{"hub_origin": admin}, nil); err != nil {
+		t.Fatal(err)
+	}
+	mark := h.out.mark()
+	code, out, errOut := runCLI(t, "expose", "tailnet", "--hub-origin", flag)
+	if code != 0 || !strings.Contains(out, "OAuth issuer: "+flag+"\n") {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	checkRestarted(t, h, mark, flag)
+	var got struct {
+		HubOrigin      *string `json:"hub_origin"`
+		ResolvedIssuer string  `json:"resolved_issuer"`
+	}
+	if err := c.JSON(ctx, http.MethodGet, "/api/settings/hub-origin", nil, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.ResolvedIssuer != flag || got.HubOrigin == nil || *got.HubOrigin != admin {
+		t.Errorf("GET /api/settings/hub-origin = %+v, want the setting kept and the issuer %s", got, flag)
+	}
+
+	mark = h.out.mark()
+	code, out, errOut = runCLI(t, "expose", "tailnet", "off")
+	if code != 0 || !strings.Contains(out, "OAuth issuer: "+admin+"\n") {
+		t.Fatalf("off: exit %d\n%s\n%s", code, out, errOut)
+	}
+	checkRestarted(t, h, mark, admin)
+}

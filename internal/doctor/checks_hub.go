@@ -98,7 +98,7 @@ func checkOrigin(ctx context.Context, d *Doctor, r *run) {
 		where = "the hub's environment"
 	}
 	st, _ := state.Load(d.Paths.Root) // a malformed file is checkExposure's finding
-	want := origin.Resolve(origin.Inputs{Getenv: getenv, Exposed: st.Origins(), Port: d.Probes.HubPort})
+	want := origin.Resolve(origin.Inputs{Flag: st.Override(), Getenv: getenv, Exposed: st.Origins(), Port: d.Probes.HubPort})
 	if err := origin.Validate(want.URL); err != nil {
 		r.add(Finding{Check: "origin", Severity: Error,
 			Seen: fmt.Sprintf("the configured hub origin (%s, from %s in %s) is unusable: %v", want.URL, want.Source, where, err),

@@ -87,6 +87,8 @@ func originSourceName(src origin.Source) string {
 		return "loopback"
 	case origin.SourceExposed:
 		return "expose"
+	case origin.SourceFlag:
+		return "expose --hub-origin"
 	default:
 		return "env"
 	}

@@ -31,6 +31,10 @@ type Origins struct {
 	// read through a state.Watcher so `parachute expose` takes effect
 	// without a restart); nil means none. Configured outranks them.
 	Exposed func() []string
+	// Override returns the origin a live exposure was made with
+	// (`parachute expose --hub-origin`, recorded in expose-state.json);
+	// "" or nil means none. It outranks everything (origin.Inputs.Flag).
+	Override func() string
 }
 
 // OriginsFromEnv builds Origins for a hub bound on port.
@@ -63,6 +67,9 @@ func (o Origins) inputs() origin.Inputs {
 	if o.Exposed != nil {
 		in.Exposed = o.Exposed()
 	}
+	if o.Override != nil {
+		in.Flag = o.Override()
+	}
 	return in
 }
 
@@ -78,7 +85,7 @@ func (o Origins) Issuer() string { return origin.Resolve(o.inputs()).URL }
 // origin it would stop verifying the moment `expose off` removed that
 // origin from Accepted, locking the CLI out of its own hub.
 func (o Origins) StableIssuer() string {
-	o.Exposed = nil
+	o.Exposed, o.Override = nil, nil
 	return o.Issuer()
 }
 

@@ -201,7 +201,8 @@ func newHubProcess(o RunOptions, ln net.Listener) *hubProcess {
 	hubOrigin := &originSetting{}
 	origins.Setting = hubOrigin.get
 	// The exposed origin follows expose-state.json as the CLI changes it.
-	origins.Exposed = state.NewWatcher(o.Paths.Root).Origins
+	exposure := state.NewWatcher(o.Paths.Root)
+	origins.Exposed, origins.Override = exposure.Origins, exposure.Override
 	// Under systemd with Delegate=yes every module gets its own cgroup;
 	// anywhere else (nil) modules run in process groups.
 	cgroups, err := supervisor.DelegatedCgroups(log.With("component", "supervisor"))

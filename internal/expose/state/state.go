@@ -289,6 +289,37 @@ func Save(root string, st *State) error {
 	return atomicfile.WriteFile(path, append(b, '\n'), 0o600)
 }
 
+// Override is the origin an operator named with `expose --hub-origin` for a
+// live exposure ("" when none did): it heads the origin precedence
+// (origin.Inputs.Flag) for as long as that exposure is recorded. A record's
+// hubOrigin that is just https://<canonicalFqdn> is the exposure's own
+// origin (Cloudflare always records it, as the reference does), not an
+// override. With several, the most preferred exposure's (Origins' order)
+// wins.
+func (st *State) Override() string {
+	if st == nil {
+		return ""
+	}
+	explicit := func(r *Record) string {
+		if r == nil {
+			return ""
+		}
+		o := strings.TrimRight(r.HubOrigin, "/")
+		if o == "https://"+r.CanonicalFQDN {
+			return ""
+		}
+		return o
+	}
+	for _, public := range []bool{true, false} {
+		for _, p := range []Provider{Cloudflare, Tailscale} {
+			if r := st.Providers[p]; r != nil && (r.Layer == LayerPublic) == public && explicit(r) != "" {
+				return explicit(r)
+			}
+		}
+	}
+	return ""
+}
+
 // Origins lists the origins of the live exposures, most preferred first:
 // a public exposure before a tailnet one, Cloudflare (the operator's own
 // domain) before Tailscale.

@@ -231,3 +231,33 @@ func TestWatcherSeesAReplacementWithTheSameSizeAndMtime(t *testing.T) {
 		t.Errorf("after replacement (-want +got):\n%s", diff)
 	}
 }
+
+// TestOverride: only a hubOrigin other than the exposure's own
+// https://<fqdn> is an operator's --hub-origin; a public exposure's wins.
+func TestOverride(t *testing.T) {
+	rec := func(layer, fqdn, hubOrigin string) *Record {
+		return &Record{Version: 1, Layer: layer, Mode: "path", CanonicalFQDN: fqdn, Port: 443, HubOrigin: hubOrigin,
+			Entries: []Entry{{Kind: "proxy", Mount: "/", Target: "http://127.0.0.1:1939/", Service: "hub"}}}
+	}
+	cases := []struct {
+		name string
+		st   *State
+		want string
+	}{
+		{"nil", nil, ""},
+		{"none", &State{Providers: map[Provider]*Record{}}, ""},
+		{"tailnet without flag", &State{Providers: map[Provider]*Record{Tailscale: rec(LayerTailnet, "box.ts.net", "")}}, ""},
+		{"cloudflare's own origin", &State{Providers: map[Provider]*Record{Cloudflare: rec(LayerPublic, "hub.example.com", "https://hub.example.com")}}, ""},
+		{"tailnet with flag", &State{Providers: map[Provider]*Record{Tailscale: rec(LayerTailnet, "box.ts.net", "https://mine.example/")}}, "https://mine.example"},
+		{"public flag wins over tailnet flag", &State{Providers: map[Provider]*Record{
+			Tailscale:  rec(LayerTailnet, "box.ts.net", "https://a.example"),
+			Cloudflare: rec(LayerPublic, "hub.example.com", "https://b.example")}}, "https://b.example"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.st.Override(); got != c.want {
+				t.Errorf("Override() = %q, want %q", got, c.want)
+			}
+		})
+	}
+}

@@ -16,10 +16,11 @@ import (
 type Watcher struct {
 	path string
 
-	mu      sync.Mutex  // guards the fields that follow
-	fi      os.FileInfo // the file last read; nil when it was missing
-	origins []string
-	err     error
+	mu       sync.Mutex  // guards the fields that follow
+	fi       os.FileInfo // the file last read; nil when it was missing
+	origins  []string
+	override string
+	err      error
 }
 
 // NewWatcher watches expose-state.json under root.
@@ -31,24 +32,41 @@ func (w *Watcher) Origins() []string {
 	if w == nil {
 		return nil
 	}
-	fi, statErr := os.Lstat(w.path)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.refresh()
+	return w.origins
+}
+
+// Override returns the live exposures' --hub-origin (State.Override), ""
+// when none; it follows the file as Origins does.
+func (w *Watcher) Override() string {
+	if w == nil {
+		return ""
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.refresh()
+	return w.override
+}
+
+// refresh re-reads the file when it changed; w.mu is held.
+func (w *Watcher) refresh() {
+	fi, statErr := os.Lstat(w.path)
 	if statErr != nil {
-		w.fi, w.origins, w.err = nil, nil, nil
-		return nil
+		w.fi, w.origins, w.override, w.err = nil, nil, "", nil
+		return
 	}
 	if w.fi != nil && os.SameFile(w.fi, fi) && fi.Size() == w.fi.Size() && fi.ModTime().Equal(w.fi.ModTime()) {
-		return w.origins
+		return
 	}
 	w.fi = fi
 	st, err := Load(filepath.Dir(w.path))
 	if err != nil {
-		w.origins, w.err = nil, err
-		return nil
+		w.origins, w.override, w.err = nil, "", err
+		return
 	}
-	w.origins, w.err = st.Origins(), nil
-	return w.origins
+	w.origins, w.override, w.err = st.Origins(), st.Override(), nil
 }
 
 // Err is the error from the last read, if the file was unreadable.

@@ -113,7 +113,20 @@ func (x *exposer) finish(res *exposeResult) error {
 	}
 	res.HubOrigin = x.currentOrigin()
 	res.Reachable = x.reachability()
-	res.Restarted, res.Warnings = x.restartModules(res.HubOrigin)
+	var down []api.ModuleInfo
+	res.Restarted, down, res.Warnings = x.restartModules(res.HubOrigin)
+	if res.Action == "up" {
+		// §6.2 step 6: never fatal, but the exposed devices now get the
+		// "unreachable" page for these paths.
+		for _, m := range down {
+			p := "/" + m.Short
+			if len(m.Paths) > 0 {
+				p = m.Paths[0]
+			}
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s is not running, so %s%s answers \"unreachable\": start it with `parachute start %s` (see `parachute logs %s`)",
+				m.Short, res.Origin, p, m.Short, m.Short))
+		}
+	}
 	if res.Layer == "public" && res.Action == "up" {
 		res.Warnings = append(res.Warnings, x.loginWarnings(res.Origin)...)
 	}
@@ -140,19 +153,23 @@ func (x *exposer) finish(res *exposeResult) error {
 // restartModules restarts every running module through the hub's module
 // API, vault first (it mints and checks tokens against the origin). The
 // hub not running is not an error: modules get the origin when it starts.
-// hubOrigin is the origin they are restarted with (currentOrigin).
-func (x *exposer) restartModules(hubOrigin string) (restarted, warnings []string) {
+// hubOrigin is the origin they are restarted with (currentOrigin). down
+// lists the installed modules that are not running.
+func (x *exposer) restartModules(hubOrigin string) (restarted []string, down []api.ModuleInfo, warnings []string) {
 	ctx, cancel := context.WithTimeout(x.ctx, 2*time.Minute)
 	defer cancel()
 	c := hubclient.New(x.paths)
 	mods, err := c.Modules(ctx)
 	if err != nil {
-		return nil, []string{fmt.Sprintf("could not ask the hub which modules run (%v); modules get the new origin when they next start (`parachute restart <module>`)", err)}
+		return nil, nil, []string{fmt.Sprintf("could not ask the hub which modules run (%v); modules get the new origin when they next start (`parachute restart <module>`)", err)}
 	}
 	var shorts []string
 	for _, m := range mods.Modules {
-		if m.SupervisorStatus != nil && (*m.SupervisorStatus == "running" || *m.SupervisorStatus == "starting") {
+		switch {
+		case m.SupervisorStatus != nil && (*m.SupervisorStatus == "running" || *m.SupervisorStatus == "starting"):
 			shorts = append(shorts, m.Short)
+		case m.Installed && (m.SupervisorStatus == nil || *m.SupervisorStatus != "restarting"):
+			down = append(down, m)
 		}
 	}
 	slices.SortFunc(shorts, func(a, b string) int {
@@ -191,7 +208,7 @@ func (x *exposer) restartModules(hubOrigin string) (restarted, warnings []string
 			warnings = append(warnings, fmt.Sprintf("%s restart failed (%v). Run manually once the issue is resolved: parachute restart %s", s, err, s))
 		}
 	}
-	return restarted, warnings
+	return restarted, down, warnings
 }
 
 // loginWarnings is §6.10's account check after a public exposure, read from

@@ -146,3 +146,30 @@ func TestExposeHubOriginFlagWins(t *testing.T) {
 	}
 	checkRestarted(t, h, mark, admin)
 }
+
+// TestExposeWarnsAboutModulesThatAreDown is §6.2 step 6: a registered
+// module that is not running is named after an exposure, with the command
+// that starts it, because its path now answers "unreachable" to the
+// devices it was exposed to (never fatal). notes is registered in
+// exposeEnv's hub but has no command, so it never runs.
+func TestExposeWarnsAboutModulesThatAreDown(t *testing.T) {
+	fake, _, _ := exposeEnv(t, false, "")
+	exposetest.Write(t, fake, "version", "1.82.0")
+	code, out, errOut := runCLI(t, "expose", "tailnet")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
+	}
+	want := "⚠ notes is not running, so https://box.tail1234.ts.net/notes answers \"unreachable\": start it with `parachute start notes` (see `parachute logs notes`)"
+	if !strings.Contains(out, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, out)
+	}
+	for _, m := range []string{"vault", "scribe"} {
+		if strings.Contains(out, "⚠ "+m+" is not running") {
+			t.Errorf("warns about running %s:\n%s", m, out)
+		}
+	}
+	code, out, _ = runCLI(t, "expose", "tailnet", "off")
+	if code != 0 || strings.Contains(out, "is not running") {
+		t.Errorf("off: exit %d, warns about modules that are down:\n%s", code, out)
+	}
+}

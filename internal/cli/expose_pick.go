@@ -127,7 +127,11 @@ func (x *exposer) pick(preselect state.Provider) error {
 		if !r.tailscale() {
 			return fail(ExitFail, "Tailscale Funnel isn't ready yet:\n%sOnce those are done, re-run: parachute expose public", r.tailscaleSteps())
 		}
-		return x.tailscaleUp("public")
+		if err := x.tailscaleUp("public"); err != nil {
+			return err
+		}
+		x.preflight(in)
+		return nil
 	}
 	if !r.cloudflare() {
 		return fail(ExitFail, "Cloudflare Tunnel isn't ready yet:\n%sAfter that, re-run: parachute expose public", r.cloudflareSteps())
@@ -140,7 +144,11 @@ func (x *exposer) pick(preselect state.Provider) error {
 			return nil
 		}
 		if expose.ValidHostname(line) {
-			return x.cloudflareUp(line)
+			if err := x.cloudflareUp(line); err != nil {
+				return err
+			}
+			x.preflight(in)
+			return nil
 		}
 		x.logf("%q doesn't look like a hostname. Expected something like vault.example.com.\n", line)
 	}

@@ -28,6 +28,9 @@ type exposeHost struct {
 	mgr   func() (servicemgr.Manager, error)
 	home  string
 	user  string
+	// run runs `parachute <args>` on the operator's terminal (the auth
+	// preflight's verbs); nil means print the command instead.
+	run func(ctx context.Context, args ...string) error
 }
 
 // newExposeHost describes the real machine. The picker is interactive only
@@ -46,6 +49,7 @@ var newExposeHost = func(e *env) exposeHost {
 		mgr:   func() (servicemgr.Manager, error) { return servicemgr.Detect(servicemgr.HostDetectOptions()) },
 		home:  home,
 		user:  name,
+		run:   runSelf,
 	}
 }
 

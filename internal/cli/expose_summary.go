@@ -218,32 +218,44 @@ func (x *exposer) restartModules(hubOrigin string) (restarted []string, down []a
 func (x *exposer) loginWarnings(public string) []string {
 	login := "/login is now reachable on the public internet (" + public + "/login): "
 	all := []string{login + "set an owner password (`parachute auth set-password`) and enrol two-factor (`parachute auth 2fa enroll`, or /account/2fa)"}
+	u, known := x.owner()
+	switch {
+	case !known:
+		return all
+	case u == nil:
+		return append([]string{"No owner password is configured: set one now with `parachute auth set-password` " +
+			"(until then the setup page asks for the bootstrap token in the hub's log)"}, all...)
+	case u.TOTPEnrolled:
+		x.logf("✓ Owner password is set and two-factor is on (%q).\n", u.Username)
+		return nil
+	}
+	return []string{fmt.Sprintf("%stwo-factor is off for %q: enrol it with `parachute auth 2fa enroll` (or at /account/2fa)", login, u.Username)}
+}
+
+// owner reads the hub's owner account (the first admin) from hub.db; nil
+// with known true when there is none yet, known false when hub.db cannot
+// be read. It never creates hub.db.
+func (x *exposer) owner() (u *accounts.User, known bool) {
 	if _, err := os.Lstat(x.paths.HubDB()); err != nil {
-		return all // never create hub.db from here
+		return nil, false
 	}
 	ctx, cancel := context.WithTimeout(x.ctx, 5*time.Second)
 	defer cancel()
 	db, err := hubdb.Open(ctx, x.paths.HubDB())
 	if err != nil {
-		return all
+		return nil, false
 	}
 	defer db.Close()
 	store := accounts.NewStore(db)
 	id, err := store.FirstAdminID(ctx)
 	if errors.Is(err, accounts.ErrUserNotFound) {
-		return append([]string{"No owner password is configured: set one now with `parachute auth set-password` " +
-			"(until then the setup page asks for the bootstrap token in the hub's log)"}, all...)
+		return nil, true
 	}
 	if err != nil {
-		return all
+		return nil, false
 	}
-	u, err := store.ByID(ctx, id)
-	if err != nil {
-		return all
+	if u, err = store.ByID(ctx, id); err != nil {
+		return nil, false
 	}
-	if u.TOTPEnrolled {
-		x.logf("✓ Owner password is set and two-factor is on (%q).\n", u.Username)
-		return nil
-	}
-	return []string{fmt.Sprintf("%stwo-factor is off for %q: enrol it with `parachute auth 2fa enroll` (or at /account/2fa)", login, u.Username)}
+	return u, true
 }

@@ -126,6 +126,9 @@ func (x *exposer) finish(res *exposeResult) error {
 			res.Warnings = append(res.Warnings, fmt.Sprintf("%s is not running, so %s%s answers \"unreachable\": start it with `parachute start %s` (see `parachute logs %s`)",
 				m.Short, res.Origin, p, m.Short, m.Short))
 		}
+		if w := x.trustWarning(res.Provider); w != "" {
+			res.Warnings = append(res.Warnings, w)
+		}
 	}
 	if res.Layer == "public" && res.Action == "up" {
 		res.Warnings = append(res.Warnings, x.loginWarnings(res.Origin)...)

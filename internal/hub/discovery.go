@@ -13,9 +13,9 @@ import (
 )
 
 // publicOrigin is the origin URLs in public documents are built on: the
-// hub origin (origin.Resolve) when an admin or the environment chose it
-// (hub_settings.hub_origin, PARACHUTE_HUB_ORIGIN, RENDER_EXTERNAL_URL,
-// FLY_APP_NAME); else, when the request named one of this hub's own hosts,
+// hub origin (origin.Resolve) when an operator, an admin or the
+// environment chose it (`expose --hub-origin`, hub_settings.hub_origin,
+// PARACHUTE_HUB_ORIGIN, RENDER_EXTERNAL_URL, FLY_APP_NAME); else, when the request named one of this hub's own hosts,
 // that host as configured (an exposure's origin for a request that came
 // through Tailscale Serve or a Cloudflare Tunnel, the loopback spelling it
 // used on the box); else the hub origin (the exposed one, or loopback).

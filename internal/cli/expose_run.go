@@ -204,11 +204,15 @@ func (x *exposer) tailscaleOff(layer string) error {
 }
 
 func (x *exposer) nothing(layer, msg string) error {
+	legacy := legacyTunnelNotes(x.paths.Root)
 	if x.a.json {
 		return x.printJSON(&exposeResult{Action: "off", Layer: layer, Nothing: true, HubOrigin: x.currentOrigin(),
-			Reachable: x.reachability()})
+			Reachable: x.reachability(), Warnings: legacy})
 	}
 	x.logf("%s\n", msg)
+	for _, n := range legacy {
+		x.logf("⚠ %s\n", n)
+	}
 	return nil
 }
 

@@ -152,6 +152,7 @@ func collectStatus(c *cli.Context, paths config.Paths) *statusJSON {
 	if _, err := state.Load(paths.Root); err != nil {
 		out.Notes = append(out.Notes, "exposures unknown: "+err.Error())
 	}
+	out.Notes = append(out.Notes, legacyTunnelNotes(paths.Root)...)
 	return out
 }
 

@@ -261,3 +261,49 @@ func TestOverride(t *testing.T) {
 		})
 	}
 }
+
+// TestLegacyTunnels: the TypeScript hub's cloudflared-state.json (v1 and
+// v2) is read, and a tunnel expose-state.json already records is left out.
+func TestLegacyTunnels(t *testing.T) {
+	root := t.TempDir()
+	if got, err := LegacyTunnels(root); err != nil || got != nil {
+		t.Fatalf("no file: %v, %v", got, err)
+	}
+	write := func(body string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(root, LegacyTunnelsFile), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(`{"version":2,"tunnels":{
+		"b":{"pid":42,"tunnelUuid":"u-b","tunnelName":"b","hostname":"b.example.com","startedAt":"x","configPath":"/c/b.yml"},
+		"a":{"pid":41,"tunnelUuid":"u-a","tunnelName":"a","hostname":"a.example.com","startedAt":"x","configPath":"/c/a.yml","serviceManaged":true}}}`)
+	got, err := LegacyTunnels(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []LegacyTunnel{
+		{PID: 41, UUID: "u-a", Name: "a", Hostname: "a.example.com", ConfigPath: "/c/a.yml", ServiceManaged: true},
+		{PID: 42, UUID: "u-b", Name: "b", Hostname: "b.example.com", ConfigPath: "/c/b.yml"},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("v2 (-want +got):\n%s", diff)
+	}
+	rec := &Record{Version: 1, Layer: LayerPublic, Mode: "subdomain", CanonicalFQDN: "a.example.com", Port: 1939,
+		Entries: []Entry{{Kind: "proxy", Mount: "/", Target: "http://localhost:1939", Service: "hub"}},
+		Tunnels: map[string]Tunnel{"a": {UUID: "u-a", Name: "a", Hostname: "a.example.com", ConfigPath: "/c/a.yml"}}}
+	if err := Save(root, &State{Providers: map[Provider]*Record{Cloudflare: rec}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := LegacyTunnels(root); len(got) != 1 || got[0].Name != "b" {
+		t.Errorf("with a recorded: %+v", got)
+	}
+	write(`{"version":1,"pid":7,"tunnelUuid":"u-p","tunnelName":"parachute","hostname":"p.example.com","startedAt":"x","configPath":"/c/p.yml"}`)
+	if got, _ := LegacyTunnels(root); len(got) != 1 || got[0].Name != "parachute" || got[0].PID != 7 {
+		t.Errorf("v1: %+v", got)
+	}
+	write(`{"version":3}`)
+	if _, err := LegacyTunnels(root); !errors.Is(err, ErrMalformed) {
+		t.Errorf("unknown version: %v", err)
+	}
+}

@@ -1,0 +1,40 @@
+package cli
+
+import (
+	"fmt"
+
+	"github.com/openparachute/parachute/internal/expose"
+	"github.com/openparachute/parachute/internal/expose/state"
+)
+
+// legacyTunnelNotes names the Cloudflare tunnels the TypeScript hub
+// recorded in cloudflared-state.json that this hub does not manage. Why:
+// their connectors (a unit under our unit name, or a detached process)
+// may still put the hub on the internet while status and `expose off`
+// would otherwise say nothing is exposed. Re-running expose for the
+// hostname adopts the tunnel (same tunnel, same unit name); nothing here
+// stops a process on a guess.
+func legacyTunnelNotes(root string) []string {
+	ts, err := state.LegacyTunnels(root)
+	if err != nil {
+		return []string{"exposures of the previous hub unknown: " + err.Error()}
+	}
+	var out []string
+	for _, t := range ts {
+		adopt := fmt.Sprintf("adopt it with `parachute expose cloudflare --domain %s --tunnel-name %s` (then `parachute expose cloudflare off` removes it)", t.Hostname, t.Name)
+		if t.Name == "parachute" {
+			// The reference's old shared tunnel name: machines sharing it
+			// served each other's hostnames (hub#491), so move the
+			// hostname to a tunnel of its own instead of adopting it.
+			adopt = fmt.Sprintf("move the hostname to a tunnel of its own with `parachute expose cloudflare --domain %s` (the shared \"parachute\" tunnel sends requests to whichever machine runs it), then stop the old connector", t.Hostname)
+		}
+		if t.ServiceManaged {
+			out = append(out, fmt.Sprintf("the previous hub left Cloudflare tunnel %q for https://%s/ with its connector service %s (launchd: %s), which this hub does not manage and which may still expose it: %s",
+				t.Name, t.Hostname, expose.ConnectorUnitName(t.Name), expose.ConnectorLabel(t.Name), adopt))
+			continue
+		}
+		out = append(out, fmt.Sprintf("the previous hub left Cloudflare tunnel %q for https://%s/ with a connector process (pid %d when recorded), which this hub does not manage and which may still expose it: %s, "+
+			"and stop the old process if `ps -p %d -o args=` still shows cloudflared (`kill %d`)", t.Name, t.Hostname, t.PID, adopt, t.PID, t.PID))
+	}
+	return out
+}

@@ -61,6 +61,29 @@ func (b *Bootstrap) Used() bool {
 	return b.used
 }
 
+// Check reports whether Claim would accept token now: ErrBootstrapUsed
+// once the token is claimed, ErrBootstrapInvalid when token is wrong,
+// nil when it is right. The setup page calls it before validating the
+// other fields, so a caller without the token learns nothing from field
+// errors (reference order: token 401 first, then 400). Claim checks again.
+func (b *Bootstrap) Check(token string) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used {
+		return ErrBootstrapUsed
+	}
+	return b.compare(token)
+}
+
+// compare checks token against the real one: length first (it is not
+// secret), then in constant time. b.mu must be held.
+func (b *Bootstrap) compare(token string) error {
+	if len(token) != len(b.token) || subtle.ConstantTimeCompare([]byte(token), []byte(b.token)) != 1 {
+		return ErrBootstrapInvalid
+	}
+	return nil
+}
+
 // Claim creates the first admin if token is this Bootstrap's token and no
 // user exists yet. Username and password rules are those of Create.
 func (b *Bootstrap) Claim(ctx context.Context, token, username, password string) (*User, error) {
@@ -69,9 +92,8 @@ func (b *Bootstrap) Claim(ctx context.Context, token, username, password string)
 	if b.used {
 		return nil, ErrBootstrapUsed
 	}
-	// Length first (it is not secret), then a constant-time compare.
-	if len(token) != len(b.token) || subtle.ConstantTimeCompare([]byte(token), []byte(b.token)) != 1 {
-		return nil, ErrBootstrapInvalid
+	if err := b.compare(token); err != nil {
+		return nil, err
 	}
 	if err := ValidateUsername(username); err != nil {
 		return nil, err

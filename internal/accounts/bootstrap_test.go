@@ -108,3 +108,37 @@ func TestSeedInitialAdminOnce(t *testing.T) {
 		t.Error("a later start re-applied the seed password")
 	}
 }
+
+// TestBootstrapCheck: Check answers as Claim would, without creating
+// anyone, and says "used" once the token is claimed.
+func TestBootstrapCheck(t *testing.T) {
+	st, _ := newStore(t)
+	ctx := context.Background()
+	b, err := st.NewBootstrap(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := b.Token()
+	for _, c := range []struct {
+		name, token string
+		want        error
+	}{
+		{"missing", "", ErrBootstrapInvalid},
+		{"wrong, same length", BootstrapPrefix + strings.Repeat("A", 43), ErrBootstrapInvalid},
+		{"longer", tok + "A", ErrBootstrapInvalid},
+		{"right", tok, nil},
+	} {
+		if err := b.Check(c.token); !errors.Is(err, c.want) {
+			t.Errorf("%s: Check = %v, want %v", c.name, err, c.want)
+		}
+	}
+	if n, _ := st.Count(ctx); n != 0 {
+		t.Fatalf("Check created %d users", n)
+	}
+	if _, err := b.Claim(ctx, tok, "alice", "correct horse battery"); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Check(tok); !errors.Is(err, ErrBootstrapUsed) {
+		t.Errorf("Check after the claim = %v, want ErrBootstrapUsed", err)
+	}
+}

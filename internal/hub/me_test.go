@@ -30,7 +30,7 @@ func TestMe(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	env := map[string]string{"PARACHUTE_INITIAL_ADMIN_USERNAME": "alice", "PARACHUTE_INITIAL_ADMIN_PASSWORD": "correct horse battery"}
 	var logs bytes.Buffer
-	pages, err := buildWeb(ctx, db, hp.store, hp.origins, func(k string) string { return env[k] }, slog.New(slog.NewTextHandler(&logs, nil)))
+	pages, err := buildWeb(ctx, db, hp.store, hp.origins, func(k string) string { return env[k] }, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

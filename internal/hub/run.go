@@ -123,7 +123,12 @@ func Run(ctx context.Context, o RunOptions) error {
 		}
 		return err
 	}
-	pages, err := buildWeb(ctx, db, store, h.origins, os.Getenv, h.log)
+	// The wizard's first admin gets operator.token as `auth set-password`
+	// gives it, if openAuth could not write one above.
+	opToken := func(ctx context.Context) (bool, error) {
+		return store.EnsureOperatorToken(ctx, o.Paths.OperatorToken(), h.origins.StableIssuer())
+	}
+	pages, err := buildWeb(ctx, db, store, h.origins, os.Getenv, opToken, h.log)
 	if err != nil {
 		h.shutdown(false)
 		return err

@@ -31,7 +31,7 @@ func newUsersHub(t *testing.T) *usersHub {
 	ctx := context.Background()
 	env := map[string]string{"PARACHUTE_INITIAL_ADMIN_USERNAME": "alice", "PARACHUTE_INITIAL_ADMIN_PASSWORD": "correct horse battery"}
 	var logs bytes.Buffer
-	pages, err := buildWeb(ctx, h.store.DB(), h.store, h.origins, func(k string) string { return env[k] }, slog.New(slog.NewTextHandler(&logs, nil)))
+	pages, err := buildWeb(ctx, h.store.DB(), h.store, h.origins, func(k string) string { return env[k] }, nil, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}

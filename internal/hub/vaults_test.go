@@ -40,7 +40,7 @@ func vaultHub(t *testing.T) (*routerHub, map[string]*http.Cookie) {
 	}
 	t.Cleanup(func() { db.Close() })
 	env := map[string]string{"PARACHUTE_INITIAL_ADMIN_USERNAME": "alice", "PARACHUTE_INITIAL_ADMIN_PASSWORD": "correct horse battery"}
-	pages, err := buildWeb(ctx, db, h.store, h.origins, func(k string) string { return env[k] }, slog.New(slog.DiscardHandler))
+	pages, err := buildWeb(ctx, db, h.store, h.origins, func(k string) string { return env[k] }, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,8 +53,11 @@ func (s *Server) handleWeb(w http.ResponseWriter, r *http.Request) {
 // keeps owning it), with tokens minting the account page's vault tokens.
 // It seeds the first admin from PARACHUTE_INITIAL_ADMIN_USERNAME/_PASSWORD
 // once, or, on a hub with no user and no seed, mints the in-memory
-// bootstrap token and logs its banner (reference server.md §3c).
-func buildWeb(ctx context.Context, db *sql.DB, tokens web.TokenMinter, origins Origins, getenv func(string) string, log *slog.Logger) (*webPages, error) {
+// bootstrap token that /admin/setup claims and logs its banner (reference
+// server.md §3c). operatorToken, when not nil, writes operator.token if
+// it is missing once the wizard has made the first admin.
+func buildWeb(ctx context.Context, db *sql.DB, tokens web.TokenMinter, origins Origins, getenv func(string) string,
+	operatorToken func(context.Context) (bool, error), log *slog.Logger) (*webPages, error) {
 	store := accounts.NewStore(db)
 	keyer, err := ratelimit.KeyerFromEnv(getenv)
 	if err != nil {
@@ -68,15 +71,6 @@ func buildWeb(ctx context.Context, db *sql.DB, tokens web.TokenMinter, origins O
 	if _, err := sm.GC(ctx); err != nil {
 		log.Warn("could not delete expired sessions", "err", err)
 	}
-	h, err := web.New(web.Options{Accounts: store, Sessions: sm, Keyer: keyer, Logger: log.With("component", "web"),
-		Tokens: tokens, Issuer: origins.Issuer})
-	if err != nil {
-		return nil, err
-	}
-	mux := http.NewServeMux()
-	h.Register(mux)
-	pages := &webPages{handler: mux, sessions: sm, accounts: store}
-
 	seeded, u, err := store.SeedInitialAdmin(ctx, getenv)
 	switch {
 	case err != nil:
@@ -84,16 +78,23 @@ func buildWeb(ctx context.Context, db *sql.DB, tokens web.TokenMinter, origins O
 	case u != nil:
 		log.Info("created the first admin from PARACHUTE_INITIAL_ADMIN_USERNAME", "username", u.Username)
 	}
+	var boot *accounts.Bootstrap
 	if n, err := store.Count(ctx); err == nil && n == 0 && !seeded {
-		b, err := store.NewBootstrap(nil)
-		if err != nil {
+		if boot, err = store.NewBootstrap(nil); err != nil {
 			return nil, err
 		}
-		pages.bootstrap = b
 		// The token goes to the log only: it is the operator's proof of
 		// owning the box, and it dies with this process.
-		log.Warn(fmt.Sprintf("[wizard] no admin account yet. Visit %s/admin/setup and paste this token: %s "+
-			"(or run: parachute auth set-password)", origins.Issuer(), b.Token()))
+		log.Warn(fmt.Sprintf("[wizard] no admin account yet. Visit %s%s and paste this token: %s "+
+			"(or run: parachute auth set-password). It works once and expires when the admin is created or the hub restarts.",
+			origins.Issuer(), web.SetupPath, boot.Token()))
 	}
-	return pages, nil
+	h, err := web.New(web.Options{Accounts: store, Sessions: sm, Keyer: keyer, Logger: log.With("component", "web"),
+		Tokens: tokens, Issuer: origins.Issuer, Bootstrap: boot, OperatorToken: operatorToken})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	h.Register(mux)
+	return &webPages{handler: mux, sessions: sm, accounts: store, bootstrap: boot}, nil
 }

@@ -6,10 +6,14 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/openparachute/parachute/internal/hubdb"
+	"github.com/openparachute/parachute/internal/sessions"
 	"github.com/openparachute/parachute/internal/web"
 )
 
@@ -29,7 +33,7 @@ func TestWebPagesRoutedAfterHubDBOpens(t *testing.T) {
 	}
 	t.Cleanup(func() { db.Close() })
 	var logs bytes.Buffer
-	pages, err := buildWeb(context.Background(), db, hp.store, hp.origins, func(string) string { return "" },
+	pages, err := buildWeb(context.Background(), db, hp.store, hp.origins, func(string) string { return "" }, nil,
 		slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +64,7 @@ func TestSeededAdminSkipsTheBootstrapToken(t *testing.T) {
 	t.Cleanup(func() { db.Close() })
 	env := map[string]string{"PARACHUTE_INITIAL_ADMIN_USERNAME": "alice", "PARACHUTE_INITIAL_ADMIN_PASSWORD": "correct horse battery"}
 	var logs bytes.Buffer
-	pages, err := buildWeb(context.Background(), db, hp.store, hp.origins, func(k string) string { return env[k] },
+	pages, err := buildWeb(context.Background(), db, hp.store, hp.origins, func(k string) string { return env[k] }, nil,
 		slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -70,5 +74,82 @@ func TestSeededAdminSkipsTheBootstrapToken(t *testing.T) {
 	}
 	if n, _ := pages.accounts.Count(context.Background()); n != 1 {
 		t.Errorf("users = %d, want 1", n)
+	}
+}
+
+// TestSetupWizardRoutedToWeb: /admin/setup and /admin/setup/account reach
+// package web through the hub's router (not the module proxy), and a
+// claim there makes the admin, signs them in and writes the operator
+// token the CLI needs when the hub had none.
+func TestSetupWizardRoutedToWeb(t *testing.T) {
+	hp := newHubParts(t, Origins{Port: routerPort}, Limits{})
+	ctx := context.Background()
+	db, err := hubdb.Open(ctx, hp.paths.HubDB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	// As if openAuth could not write it at start.
+	if err := os.Remove(hp.paths.OperatorToken()); err != nil {
+		t.Fatal(err)
+	}
+	opToken := func(ctx context.Context) (bool, error) {
+		return hp.store.EnsureOperatorToken(ctx, hp.paths.OperatorToken(), hp.origins.StableIssuer())
+	}
+	var logs bytes.Buffer
+	pages, err := buildWeb(ctx, db, hp.store, hp.origins, func(string) string { return "" }, opToken,
+		slog.New(slog.NewTextHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hp.s.SetWeb(pages)
+	if !strings.Contains(logs.String(), hp.origins.Issuer()+"/admin/setup and paste this token") {
+		t.Errorf("banner does not name the setup page: %s", logs.String())
+	}
+	serve := func(r *http.Request) *httptest.ResponseRecorder {
+		w := httptest.NewRecorder()
+		hp.s.ServeHTTP(w, r)
+		return w
+	}
+	w := serve(httptest.NewRequest("GET", "http://127.0.0.1/admin/setup", nil))
+	if w.Code != http.StatusOK || w.Header().Get("Content-Security-Policy") != web.ContentSecurityPolicy ||
+		!strings.Contains(w.Body.String(), `name="bootstrap_token"`) {
+		t.Fatalf("GET /admin/setup: %d: %s", w.Code, w.Body.String())
+	}
+	var csrf *http.Cookie
+	for _, c := range w.Result().Cookies() {
+		if c.Name == sessions.CSRFCookie {
+			csrf = c
+		}
+	}
+	if csrf == nil {
+		t.Fatal("no CSRF cookie")
+	}
+	form := url.Values{"bootstrap_token": {pages.bootstrap.Token()}, "username": {"owner"},
+		"password": {"correct horse battery"}, "password_confirm": {"correct horse battery"}, sessions.CSRFField: {csrf.Value}}
+	req := httptest.NewRequest("POST", "http://127.0.0.1/admin/setup/account", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(csrf)
+	w = serve(req)
+	if w.Code != http.StatusFound || w.Header().Get("Location") != "/admin/setup" {
+		t.Fatalf("claim: %d → %q: %s", w.Code, w.Header().Get("Location"), w.Body.String())
+	}
+	var session *http.Cookie
+	for _, c := range w.Result().Cookies() {
+		if c.Name == sessions.SessionCookie {
+			session = c
+		}
+	}
+	if session == nil {
+		t.Fatal("claim set no session cookie")
+	}
+	req = httptest.NewRequest("GET", "http://127.0.0.1/account/", nil)
+	req.AddCookie(session)
+	if w := serve(req); w.Code != http.StatusOK {
+		t.Errorf("/account/ with the new session: %d", w.Code)
+	}
+	fi, err := os.Lstat(hp.paths.OperatorToken())
+	if err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("operator.token after the claim: %v %v", fi, err)
 	}
 }

@@ -143,3 +143,39 @@ func decodeTwoFactor(v url.Values) (twoFactorForm, error) {
 type formErr string
 
 func (e formErr) Error() string { return string(e) }
+
+// setupForm is POST /admin/setup/account (reference field names).
+type setupForm struct {
+	Token    string // bootstrap_token
+	Username string
+	Password string
+}
+
+// decodeSetup reads the account step. The token is only trimmed here:
+// Bootstrap.Check judges it. Username rules are package accounts'; the
+// name is lower-cased like at /login, so "Owner" becomes "owner".
+func decodeSetup(v url.Values) (setupForm, error) {
+	f := setupForm{
+		Token:    strings.TrimSpace(v.Get("bootstrap_token")),
+		Username: strings.ToLower(strings.TrimSpace(v.Get("username"))),
+		Password: v.Get("password"),
+	}
+	if len(f.Username) > maxUsernameBytes {
+		f.Username = "" // not worth echoing back
+		return f, formErr("Choose a username of at most 32 characters.")
+	}
+	confirm := v.Get("password_confirm")
+	if len(f.Password) > accounts.MaxPasswordBytes || len(confirm) > accounts.MaxPasswordBytes {
+		return f, errTooLong
+	}
+	if err := accounts.ValidateUsername(f.Username); err != nil {
+		return f, formErr(fieldMessage(err))
+	}
+	if err := accounts.ValidatePassword(f.Password); err != nil {
+		return f, formErr(fieldMessage(err))
+	}
+	if f.Password != confirm {
+		return f, formErr("The passwords do not match.")
+	}
+	return f, nil
+}

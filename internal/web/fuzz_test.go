@@ -1,6 +1,8 @@
 package web
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -24,6 +26,8 @@ func FuzzFormDecoders(f *testing.F) {
 		"action=%00",
 		"current_password=a&new_password=bbbbbbbbbbbb&confirm_password=bbbbbbbbbbbb",
 		"%zz=1&&==",
+		"bootstrap_token=parachute-bootstrap-x&username=Owner&password=correct+horse+battery&password_confirm=correct+horse+battery",
+		"username=admin&password=short&password_confirm=short",
 	} {
 		f.Add(s)
 	}
@@ -50,6 +54,12 @@ func FuzzFormDecoders(f *testing.F) {
 				t.Fatalf("two-factor form accepted action %q", tf.Action)
 			}
 		}
+		if sf, err := decodeSetup(v); err == nil {
+			if accounts.ValidateUsername(sf.Username) != nil || accounts.ValidatePassword(sf.Password) != nil ||
+				sf.Password != v.Get("password_confirm") {
+				t.Fatalf("setup form accepted invalid fields: %+v", sf)
+			}
+		}
 		_ = isTOTPShape(v.Get("code"))
 		for _, admin := range []bool{true, false} {
 			n := safeNext(v.Get("next"), admin)
@@ -60,6 +70,39 @@ func FuzzFormDecoders(f *testing.F) {
 			}
 			if !admin && strings.HasPrefix(u.Path, "/admin/") {
 				t.Fatalf("friend sent to %q", n)
+			}
+		}
+	})
+}
+
+// FuzzJSONForm feeds arbitrary JSON bodies to the wizard's JSON-to-form
+// adapter: it must not panic, and what reaches the handler is a form
+// of the body's top-level scalar fields only.
+func FuzzJSONForm(f *testing.F) {
+	for _, s := range []string{
+		`{"__csrf":"x","username":"owner","password":"correct horse battery","password_confirm":"correct horse battery","bootstrap_token":"parachute-bootstrap-x"}`,
+		`{"n":1.5e300,"b":true,"nested":{"a":"b"},"arr":["x"]}`,
+		`[1,2]`, `null`, `{"a":"b"`, `{"\u0000":"\ud800"}`, ``,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		var got url.Values
+		h := jsonForm(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := r.ParseForm(); err != nil {
+				t.Fatalf("ParseForm after jsonForm: %v", err)
+			}
+			got = r.PostForm
+		}))
+		r := httptest.NewRequest("POST", "/admin/setup/account", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/json")
+		h.ServeHTTP(httptest.NewRecorder(), r)
+		if got == nil {
+			t.Fatal("handler saw no form")
+		}
+		for k, vs := range got {
+			if len(vs) != 1 {
+				t.Fatalf("field %q has %d values", k, len(vs))
 			}
 		}
 	})

@@ -9,7 +9,7 @@ import (
 
 // pageNames are the templates under templates/, each rendered inside
 // layout.html.
-var pageNames = []string{"login", "login_2fa", "account", "change_password", "account_2fa", "error"}
+var pageNames = []string{"login", "login_2fa", "account", "change_password", "account_2fa", "error", "setup"}
 
 // page is the data every template gets; each page reads the fields it needs.
 type page struct {
@@ -30,6 +30,10 @@ type page struct {
 	// (shown once).
 	Vaults []vaultView
 	Minted *mintedToken
+	// Setup wizard: the username typed (not Username, which the layout
+	// shows as the signed-in user) and whether the token field shows.
+	SetupUsername     string
+	BootstrapRequired bool
 }
 
 func parsePages() (map[string]*template.Template, error) {

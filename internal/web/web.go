@@ -1,11 +1,12 @@
 // Package web serves the hub's server-rendered pages: sign-in (password,
 // then the second factor when enrolled), sign-out, and the account pages
-// (change password, 2FA enrolment). Pages are html/template files and one
-// CSS file embedded in the binary; they need no JavaScript and are laid out
-// for a phone first (STYLE.md principle 18).
+// (change password, 2FA enrolment), and the first-boot wizard's account
+// step (/admin/setup, which claims the bootstrap token). Pages are
+// html/template files and one CSS file embedded in the binary; they need
+// no JavaScript and are laid out for a phone first (STYLE.md principle 18).
 //
 // Each page action is one file (login.go, login_2fa.go, logout.go,
-// account.go, change_password.go, account_2fa.go); forms are decoded into
+// account.go, change_password.go, account_2fa.go, setup.go); forms are decoded into
 // typed structs in forms.go, which holds every validation rule. Every
 // state-changing form goes through sessions.Protect (same-origin check and
 // CSRF double-submit) before its rate limiter, and every response carries
@@ -13,6 +14,7 @@
 package web
 
 import (
+	"context"
 	"embed"
 	"errors"
 	"fmt"
@@ -55,6 +57,13 @@ type Options struct {
 	// (the hub's canonical issuer). Without them that form answers 500.
 	Tokens TokenMinter
 	Issuer func() string
+	// Bootstrap is the one-time token of a hub with no user (nil when
+	// the admin exists or was seeded): /admin/setup claims it.
+	Bootstrap *accounts.Bootstrap
+	// OperatorToken writes operator.token when it is missing, after the
+	// wizard creates the first admin (the hub passes
+	// auth.Store.EnsureOperatorToken); nil skips it.
+	OperatorToken func(context.Context) (created bool, err error)
 }
 
 // Limits are the rate limits of the pages (reference server.md §4d).
@@ -63,6 +72,7 @@ type Limits struct {
 	SecondFactor   ratelimit.Config // per client IP, default 5 / 15 min
 	ChangePassword ratelimit.Config // per user, default 3 / 5 min
 	VaultToken     ratelimit.Config // per user, default 10 / 10 min
+	Setup          ratelimit.Config // per client IP, default 10 / 15 min
 }
 
 // Handler serves the pages. Create it with New and mount it with Register.
@@ -76,8 +86,12 @@ type Handler struct {
 	now      func() time.Time
 	tokens   TokenMinter
 	issuer   func() string
+	// boot is the bootstrap token (nil: none this boot); operatorToken
+	// writes operator.token for the first admin.
+	boot          *accounts.Bootstrap
+	operatorToken func(context.Context) (bool, error)
 
-	loginLimit, factorLimit, passwordLimit, tokenLimit *ratelimit.Limiter
+	loginLimit, factorLimit, passwordLimit, tokenLimit, setupLimit *ratelimit.Limiter
 
 	pages map[string]*template.Template
 	// dummyHash is verified against when a username is unknown, so an
@@ -112,7 +126,7 @@ func New(o Options) (*Handler, error) {
 		o.Keyer = k
 	}
 	h := &Handler{accounts: o.Accounts, sess: o.Sessions, keyer: o.Keyer, log: o.Logger, now: o.Now,
-		tokens: o.Tokens, issuer: o.Issuer,
+		tokens: o.Tokens, issuer: o.Issuer, boot: o.Bootstrap, operatorToken: o.OperatorToken,
 		pending: sessions.NewPendingLogins(o.Now, 0), totp: twofactor.NewVerifier(o.Now)}
 	var err error
 	mk := func(c ratelimit.Config, burst int, per time.Duration) *ratelimit.Limiter {
@@ -132,6 +146,9 @@ func New(o Options) (*Handler, error) {
 	h.factorLimit = mk(o.Limits.SecondFactor, 5, 15*time.Minute)
 	h.passwordLimit = mk(o.Limits.ChangePassword, 3, 5*time.Minute)
 	h.tokenLimit = mk(o.Limits.VaultToken, 10, 10*time.Minute)
+	// The token has 256 bits, so this only bounds the argon2id work a
+	// client can make the hub do; a typo-prone operator still has room.
+	h.setupLimit = mk(o.Limits.Setup, 10, 15*time.Minute)
 	if err != nil {
 		return nil, fmt.Errorf("building rate limits: %w", err)
 	}
@@ -157,6 +174,11 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.Handle("GET /account/2fa", secureHeaders(http.HandlerFunc(h.twoFactorPage)))
 	mux.Handle("POST /account/2fa", form(h.twoFactorSubmit))
 	mux.Handle("POST /account/vault-token/{name}", form(h.vaultTokenSubmit))
+	mux.Handle("GET "+SetupPath, secureHeaders(http.HandlerFunc(h.setupPage)))
+	// The terminal wizard posts JSON: jsonForm turns it into the form the
+	// CSRF check reads, and refusals answer in JSON.
+	mux.Handle("POST "+SetupAccountPath, secureHeaders(jsonForm(sessions.Protect(http.HandlerFunc(h.setupAccountSubmit),
+		http.HandlerFunc(h.setupForbidden)))))
 	// The one stylesheet by name: a file server on the directory would
 	// also list it.
 	mux.Handle("GET "+StylePath, secureHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -166,7 +188,8 @@ func (h *Handler) Register(mux *http.ServeMux) {
 
 // Paths are the path patterns Register serves, for a router that must
 // send them here (the hub's mux falls through to the module proxy).
-var Paths = []string{"/login", "/login/2fa", "/logout", "/account", "/account/", "/static/"}
+var Paths = []string{"/login", "/login/2fa", "/logout", "/account", "/account/", "/static/",
+	SetupPath, SetupAccountPath}
 
 // ContentSecurityPolicy is sent on every page: nothing but our own
 // stylesheet and inline data: images (the QR code), forms only to

@@ -6,11 +6,13 @@ import (
 	"html"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -20,6 +22,7 @@ import (
 	"github.com/pquerna/otp/totp"
 	"golang.org/x/oauth2"
 
+	"github.com/openparachute/parachute/internal/accounts"
 	"github.com/openparachute/parachute/internal/testenv"
 )
 
@@ -235,5 +238,105 @@ func TestBrowserSignInWithTwoFactor(t *testing.T) {
 	tok, err := cfg.Exchange(context.Background(), q.Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil || tok.AccessToken == "" || tok.Extra("scope") != "hub:admin" {
 		t.Fatalf("exchanging the consented code: %+v %v", tok, err)
+	}
+}
+
+// TestBrowserClaimsTheBootstrapToken drives a phone-sized chromium
+// through the first-boot claim on a real `parachute serve` with no admin
+// and no PARACHUTE_INITIAL_ADMIN_*: the token is read from the hub's
+// [wizard] log line, a wrong one is refused without being echoed, the
+// right one makes the admin, who lands signed in on /account/.
+func TestBrowserClaimsTheBootstrapToken(t *testing.T) {
+	h := newHome(t)
+	h.start()
+	tokenRE := regexp.MustCompile(`\[wizard\].*/admin/setup.*(parachute-bootstrap-[A-Za-z0-9_-]{43})`)
+	var token string
+	waitFor(t, "the [wizard] banner", 10*time.Second, func() bool {
+		if m := tokenRE.FindStringSubmatch(h.out.String()); m != nil {
+			token = m[1]
+			return true
+		}
+		return false
+	})
+	ctx := newBrowser(t)
+	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	eval := func(js string) string {
+		t.Helper()
+		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		s, err := chromedp.Run(sctx, chromedp.Evaluate[string](js))
+		if err != nil {
+			t.Fatalf("evaluating %s: %v", js, err)
+		}
+		return s
+	}
+	const pw = "a passphrase for the phone"
+	fill := func(tok string) []chromedp.Action[chromedp.Void] {
+		return []chromedp.Action[chromedp.Void]{
+			chromedp.WaitVisible(chromedp.CSS(`#bootstrap_token`)),
+			chromedp.SendKeys(chromedp.CSS(`#bootstrap_token`), tok),
+			chromedp.SendKeys(chromedp.CSS(`#password`), pw),
+			chromedp.SendKeys(chromedp.CSS(`#password_confirm`), pw),
+			chromedp.Submit(chromedp.CSS(`#password_confirm`)),
+		}
+	}
+	run("opening the setup page", chromedp.Navigate(h.url("/admin/setup")), chromedp.WaitVisible(chromedp.CSS(`#bootstrap_token`)))
+	// Laid out for the phone: nothing wider than the 390 px viewport.
+	const fits = `document.documentElement.scrollWidth <= window.innerWidth ? "fits" : ` +
+		`document.documentElement.scrollWidth + " px wide in " + window.innerWidth`
+	if w := eval(fits); w != "fits" {
+		t.Errorf("setup page is %s: it scrolls sideways on a phone", w)
+	}
+	screenshot(t, ctx, "setup")
+	wrong := accounts.BootstrapPrefix + strings.Repeat("A", 43)
+	run("pasting a wrong token", fill(wrong)...)
+	run("seeing the refusal", chromedp.WaitVisible(chromedp.CSS(`p.error`)))
+	if body := eval(`document.documentElement.outerHTML`); strings.Contains(body, wrong) || !strings.Contains(body, `value="owner"`) {
+		t.Fatalf("refusal page echoes the token or lost the username")
+	}
+	run("pasting the right token", fill(token)...)
+	run("landing on the account page", chromedp.WaitVisible(chromedp.CSS(`ul.links`)))
+	if who := eval(`document.querySelector("main").innerText`); !strings.Contains(who, "Signed in as owner") {
+		t.Fatalf("account page after the claim: %q", who)
+	}
+	screenshot(t, ctx, "setup-done")
+	if _, err := os.Lstat(filepath.Join(h.root, "operator.token")); err != nil {
+		t.Errorf("no operator.token after the claim: %v", err)
+	}
+	// The token is spent: a second visitor (with its own CSRF cookie)
+	// gets 410.
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	req, _ := http.NewRequest("GET", h.url("/admin/setup"), nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		Step      string `json:"step"`
+		CSRFToken string `json:"csrfToken"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || st.Step != "done" || st.CSRFToken == "" {
+		t.Fatalf("setup state after the claim: %+v, %v", st, err)
+	}
+	form := url.Values{"bootstrap_token": {token}, "username": {"mallory"}, "password": {pw}, "password_confirm": {pw},
+		"__csrf": {st.CSRFToken}}
+	resp, err = c.PostForm(h.url("/admin/setup/account"), form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGone {
+		t.Errorf("second claim: %d, want 410", resp.StatusCode)
 	}
 }

@@ -63,6 +63,7 @@ var boxScenarios = []string{
 	"not-installed",
 	"bad-unit",
 	"package-unit",
+	"output-race",
 	"user-scope",
 }
 

@@ -118,6 +118,7 @@ func TestInBox(t *testing.T) {
 		"not-installed":    boxNotInstalled,
 		"bad-unit":         boxBadUnit,
 		"package-unit":     boxPackageUnit,
+		"output-race":      boxOutputRace,
 		"user-scope":       boxUserScope,
 	}
 	for _, name := range boxScenarios {
@@ -387,4 +388,8 @@ func TestInBoxUser(t *testing.T) {
 	if len(msgs) != 2 || !strings.Contains(msgs[0], "could not enable lingering") || !strings.Contains(msgs[0], "loginctl enable-linger smuser") {
 		t.Errorf("messages %q lack the lingering note", msgs)
 	}
+
+	outputRace(t, KindSystemdUser, filepath.Join(home, "sm-race-n"), func(wait time.Duration) *Systemd {
+		return NewSystemd(SystemdOptions{User: true, UID: uid, RuntimeDir: os.Getenv("XDG_RUNTIME_DIR"), OutputWait: wait})
+	})
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/user"
 	"strconv"
+	"time"
 
 	sdbus "github.com/coreos/go-systemd/v22/dbus"
 )
@@ -33,6 +34,10 @@ type SystemdOptions struct {
 	// JournalLines is how many log lines a failed start attaches to its
 	// JobError. Zero: 20.
 	JournalLines int
+	// OutputWait bounds how long a failure's journal tail waits for the
+	// failed process's own output to arrive in the journal. Zero:
+	// DefaultOutputWait; negative: do not wait (read the journal as it is).
+	OutputWait time.Duration
 }
 
 // Systemd drives systemd through its D-Bus API (go-systemd), never by
@@ -264,32 +269,7 @@ func (m *Systemd) job(ctx context.Context, c *sdbus.Conn, op, name string) error
 		je.UnitResult, _ = v.Value.Value().(string)
 	}
 	if op != "stop" {
-		je.JournalTail, _ = m.JournalTail(ctx, name, m.opts.JournalLines)
+		je.JournalTail = m.failureTail(ctx, c, name)
 	}
 	return je
-}
-
-// JournalTail implements Manager by running journalctl.
-//
-// Why not go-systemd's sdjournal: it dlopens libsystemd through cgo, and
-// this binary is static and built without cgo. journalctl ships with every
-// systemd, reads the same files, and -o cat prints just the messages.
-func (m *Systemd) JournalTail(ctx context.Context, name string, n int) ([]string, error) {
-	if n <= 0 {
-		n = 50
-	}
-	args := []string{"-q", "--no-pager", "-o", "cat", "-n", strconv.Itoa(n)}
-	if m.opts.User {
-		args = append(args, "--user-unit", name)
-	} else {
-		args = append(args, "-u", name)
-	}
-	stdout, stderr, code, err := m.opts.Runner(ctx, "journalctl", args...)
-	if err != nil {
-		return nil, fmt.Errorf("reading the journal of %s: %w", name, err)
-	}
-	if code != 0 {
-		return nil, fmt.Errorf("reading the journal of %s: journalctl exited %d: %s", name, code, firstLine(stderr))
-	}
-	return lastLines(stdout, n), nil
 }

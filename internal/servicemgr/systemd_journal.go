@@ -25,7 +25,8 @@ const outputPoll = 50 * time.Millisecond
 //
 // When the unit's last main process failed and nothing runs now, it first
 // waits (at most OutputWait) until a line written by that process has
-// reached the journal, so the tail shows why it failed; see awaitOutput.
+// reached the journal, and merges that process's lines into the tail, so
+// the tail shows why it failed; see awaitOutput and tailWithOutput.
 //
 // Why not go-systemd's sdjournal: it dlopens libsystemd through cgo, and
 // this binary is static and built without cgo. journalctl ships with every
@@ -144,7 +145,9 @@ func failedRun(ctx context.Context, c *sdbus.Conn, name string) (mainRun, bool) 
 //
 // As root, `journalctl --sync` first asks journald to process what it has
 // pending, so the first look usually succeeds. It is skipped otherwise:
-// journald only accepts it from root.
+// journald's varlink socket is root-only (a user gets "Failed to connect to
+// /run/systemd/journal/io.systemd.journal: Permission denied", checked on
+// systemd 252).
 func (m *Systemd) awaitOutput(ctx context.Context, name string, run mainRun) bool {
 	wait := m.opts.OutputWait
 	if wait < 0 {

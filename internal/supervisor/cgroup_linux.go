@@ -294,6 +294,9 @@ func signalCgroup(dir string, sig syscall.Signal) int {
 		}
 		if inCgroup(pid, dir, mnt) && unix.PidfdSendSignal(fd, sig, nil, 0) == nil {
 			n++
+			if signalSent != nil {
+				signalSent(pid, sig)
+			}
 		}
 		unix.Close(fd)
 	}

@@ -41,6 +41,12 @@ func groupAlive(pgid int) bool {
 	return err == nil || errors.Is(err, unix.EPERM)
 }
 
+// signalSent, when set (tests), is called after each signal the package
+// sends: target is -pgid for a process group, else the pid. Tests use it to
+// let every delivery land before the next is sent, since a signal sent
+// while the same one is still pending is merged into it.
+var signalSent func(target int, sig syscall.Signal)
+
 // signalGroup sends sig to process group pgid; when the group is already
 // gone (ESRCH) and leader is non-nil it signals the leader itself (it may
 // have left the group). Other errors (EPERM) are returned.
@@ -48,6 +54,9 @@ func groupAlive(pgid int) bool {
 // Callers must only pass a pgid they know is still theirs (see run.signal).
 func signalGroup(pgid int, sig syscall.Signal, leader func(syscall.Signal) error) error {
 	err := unix.Kill(-pgid, sig)
+	if err == nil && signalSent != nil {
+		signalSent(-pgid, sig)
+	}
 	if errors.Is(err, unix.ESRCH) && leader != nil {
 		err = leader(sig)
 	}

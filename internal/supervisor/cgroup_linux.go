@@ -266,41 +266,64 @@ func cgroupPopulated(dir string) bool {
 
 // killCgroup SIGKILLs every process in the cgroup and its descendants:
 // cgroup.kill (Linux ≥ 5.14) does it atomically, forks in flight included.
-// Older kernels get signalCgroup, a few rounds to catch processes forked
-// meanwhile.
+// Older kernels get signalCgroup, which lists the cgroup again for
+// processes forked meanwhile.
 func killCgroup(dir string) {
 	err := writeCgroupFile(filepath.Join(dir, "cgroup.kill"), "1")
 	if err == nil || !dirExists(dir) {
 		return
 	}
-	for range 5 {
-		if signalCgroup(dir, unix.SIGKILL) == 0 {
-			return
-		}
-	}
+	signalCgroup(dir, unix.SIGKILL)
 }
 
-// signalCgroup sends sig to each process of the cgroup and its descendants
-// and returns how many it signalled. Why pidfds: a pid read from
-// cgroup.procs may exit and be reused by an unrelated process before the
-// kill; a pidfd pins the process, and it is signalled only if it is still
-// in the cgroup once pinned.
-func signalCgroup(dir string, sig syscall.Signal) int {
+// signalCgroupRounds bounds how often signalCgroup lists a cgroup again.
+const signalCgroupRounds = 5
+
+// signalCgroup sends sig once to each process of the cgroup and its
+// descendants and returns how many it signalled, with the errors other than
+// "already gone" (EPERM: a process that changed its user).
+//
+// Why pidfds: a pid read from cgroup.procs may exit and be reused by an
+// unrelated process before the kill; a pidfd pins the process, and it is
+// signalled only if it is still in the cgroup once pinned. Why rounds:
+// unlike kill(-pgid), a listing misses a process forked after it was read,
+// so the cgroup is listed again until a listing shows nothing new (at most
+// signalCgroupRounds times). Why once: a process seen again, or twice in one
+// walk (moving between descendant cgroups), is not signalled again, since
+// many runtimes take a second SIGTERM as "quit now" (see run.signal).
+func signalCgroup(dir string, sig syscall.Signal) (int, error) {
 	n, mnt := 0, cgroup2Mount()
-	for _, pid := range cgroupPIDs(dir) {
-		fd, err := unix.PidfdOpen(pid, 0)
-		if err != nil {
-			continue // gone already
-		}
-		if inCgroup(pid, dir, mnt) && unix.PidfdSendSignal(fd, sig, nil, 0) == nil {
-			n++
-			if signalSent != nil {
-				signalSent(pid, sig)
+	seen := map[int]bool{}
+	var errs []error
+	for range signalCgroupRounds {
+		fresh := false
+		for _, pid := range cgroupPIDs(dir) {
+			if seen[pid] {
+				continue
 			}
+			seen[pid], fresh = true, true
+			fd, err := unix.PidfdOpen(pid, 0)
+			if err != nil {
+				continue // gone already
+			}
+			if inCgroup(pid, dir, mnt) {
+				switch err := unix.PidfdSendSignal(fd, sig, nil, 0); {
+				case err == nil:
+					n++
+					if signalSent != nil {
+						signalSent(pid, sig)
+					}
+				case !errors.Is(err, unix.ESRCH):
+					errs = append(errs, fmt.Errorf("sending %s to pid %d in cgroup %s: %w", unix.SignalName(sig), pid, dir, err))
+				}
+			}
+			unix.Close(fd)
 		}
-		unix.Close(fd)
+		if !fresh {
+			break
+		}
 	}
-	return n
+	return n, errors.Join(errs...)
 }
 
 // inCgroup reports whether pid's cgroup v2 path, under the cgroup2 mount

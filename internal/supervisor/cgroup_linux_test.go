@@ -261,9 +261,9 @@ func TestSignalCgroupFallback(t *testing.T) {
 	}
 	t.Cleanup(func() { removeCgroup(dir, slog.New(slog.DiscardHandler)) })
 	cmd, exited := startSleeperIn(t, dir)
-	if n := signalCgroup(dir, unix.SIGKILL); n != 1 {
+	if n, err := signalCgroup(dir, unix.SIGKILL); n != 1 || err != nil {
 		cmd.Process.Kill()
-		t.Fatalf("signalCgroup signalled %d processes, want 1", n)
+		t.Fatalf("signalCgroup signalled %d processes (%v), want 1", n, err)
 	}
 	select {
 	case <-exited:

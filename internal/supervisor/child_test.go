@@ -89,6 +89,32 @@ func runChild(mode string) int {
 		}
 		fmt.Println("escapee", gc.Process.Pid)
 		return waitSignals(sigs)
+	case "termcount": // print each SIGTERM as "sigterm <pid> <n>", never exit on one; KIDS=1: first fork a group member and a setsid escapee doing the same
+		if os.Getenv("KIDS") != "" {
+			exe, _ := os.Executable()
+			for _, kind := range []string{"member", "escapee"} {
+				kid := exec.Command(exe)
+				kid.Env = append(os.Environ(), childModeEnv+"=termcount", "KIDS=")
+				kid.Stdout, kid.Stderr = os.Stdout, os.Stderr
+				if kind == "escapee" {
+					kid.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // leaves our process group, not our cgroup
+				}
+				if err := kid.Start(); err != nil {
+					fmt.Fprintln(os.Stderr, err)
+					return 3
+				}
+				fmt.Println(kind, kid.Process.Pid)
+			}
+		}
+		fmt.Println("termcount up", os.Getpid())
+		n := 0
+		for sig := range sigs {
+			if sig == syscall.SIGTERM {
+				n++
+				fmt.Println("sigterm", os.Getpid(), n)
+			}
+		}
+		return 0
 	case "lines": // COUNT lines of SIZE bytes as fast as possible, then "done"
 		w := bufio.NewWriterSize(os.Stdout, 64<<10)
 		line := strings.Repeat("x", envInt("SIZE", 100)-1) + "\n"

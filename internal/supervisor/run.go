@@ -235,12 +235,24 @@ func pump(f *os.File, st io.WriteCloser, wg *sync.WaitGroup, log *slog.Logger) {
 	}
 }
 
-// signal sends sig to the child's process group, but only while the group id
-// is provably still the child's. On pinning platforms that is until the
-// owner reaps the leader: an unreaped (zombie) leader keeps its pid, hence
-// its group id, from reuse. Elsewhere the leader is reaped on exit and the
-// group is signalled only while it is seen non-empty (a member pins the id;
-// the window between that check and the signal is the residual risk).
+// signal sends sig once to every process of the child, but only to
+// processes provably still the child's.
+//
+// With a cgroup that is the cgroup alone: the child was cloned into it
+// (CLONE_INTO_CGROUP) and whatever it forks starts there, so the cgroup is
+// the complete set, its process group only a part (setsid and double forks
+// leave the group). Signalling both would deliver SIGTERM twice to every
+// group member, and many runtimes read a second SIGTERM as "quit now" (node
+// and bun frameworks, Python's second Ctrl-C, our own CLI), cutting their
+// graceful shutdown short. signalCgroup pins each process with a pidfd, so
+// no pid reuse risk; SIGKILL goes through cgroup.kill.
+//
+// Without one it is the process group, while the group id is provably
+// still the child's. On pinning platforms that is until the owner reaps
+// the leader: an unreaped (zombie) leader keeps its pid, hence its group
+// id, from reuse. Elsewhere the leader is reaped on exit and the group is
+// signalled only while it is seen non-empty (a member pins the id; the
+// window between that check and the signal is the residual risk).
 func (r *run) signal(sig syscall.Signal) error {
 	exited := isClosed(r.leaderExited)
 	switch {
@@ -251,6 +263,14 @@ func (r *run) signal(sig syscall.Signal) error {
 	case canPin && exited && !r.alive():
 		return nil // only the zombie leader is left: nothing to signal
 	}
+	if r.cgroup != "" {
+		if sig == syscall.SIGKILL {
+			killCgroup(r.cgroup)
+			return nil
+		}
+		_, err := signalCgroup(r.cgroup, sig)
+		return err
+	}
 	leader := func(sig syscall.Signal) error {
 		if exited {
 			return nil
@@ -260,17 +280,7 @@ func (r *run) signal(sig syscall.Signal) error {
 		}
 		return nil
 	}
-	err := signalGroup(r.pid, sig, leader)
-	if r.cgroup != "" {
-		// What left the group (setsid, a double fork) is still in the
-		// cgroup: it gets the same signal, and SIGKILL kills the lot.
-		if sig == syscall.SIGKILL {
-			killCgroup(r.cgroup)
-		} else {
-			signalCgroup(r.cgroup, sig)
-		}
-	}
-	return err
+	return signalGroup(r.pid, sig, leader)
 }
 
 // alive reports whether anything of r is still running: its cgroup is

@@ -89,7 +89,7 @@ func runChild(mode string) int {
 		}
 		fmt.Println("escapee", gc.Process.Pid)
 		return waitSignals(sigs)
-	case "termcount": // print each SIGTERM as "sigterm <pid> <n>", never exit on one; KIDS=1: first fork a group member and a setsid escapee doing the same
+	case "termcount": // print each SIGTERM as "sigterm <pid> <n>", never exit on one (SIGUSR1: exit CODE); KIDS=1: first fork a group member and a setsid escapee doing the same
 		if os.Getenv("KIDS") != "" {
 			exe, _ := os.Executable()
 			for _, kind := range []string{"member", "escapee"} {
@@ -109,10 +109,12 @@ func runChild(mode string) int {
 		fmt.Println("termcount up", os.Getpid())
 		n := 0
 		for sig := range sigs {
-			if sig == syscall.SIGTERM {
-				n++
-				fmt.Println("sigterm", os.Getpid(), n)
+			if sig == syscall.SIGUSR1 {
+				fmt.Println("got SIGUSR1")
+				return envInt("CODE", 1)
 			}
+			n++
+			fmt.Println("sigterm", os.Getpid(), n)
 		}
 		return 0
 	case "lines": // COUNT lines of SIZE bytes as fast as possible, then "done"

@@ -228,14 +228,25 @@ func (c *Cgroups) reapStale() {
 	for _, d := range dirs {
 		if cgroupPopulated(d) {
 			c.log.Warn("killing a module cgroup left by a previous hub", "cgroup", d)
-			killCgroup(d)
-			if !waitCgroupEmpty(d, killWait) {
-				c.log.Error("module cgroup still populated after SIGKILL", "cgroup", d)
-				continue
-			}
 		}
-		removeCgroup(d, c.log)
+		if err := reapCgroup(d, killWait, c.log); err != nil {
+			c.log.Error("cannot reap a module cgroup left by a previous hub", "err", err)
+		}
 	}
+}
+
+// reapCgroup kills whatever is left in a module cgroup, waits up to wait
+// for it to empty and removes it. A cgroup still populated after SIGKILL (a
+// process in uninterruptible sleep) is left in place and reported.
+func reapCgroup(dir string, wait time.Duration, log *slog.Logger) error {
+	if cgroupPopulated(dir) {
+		killCgroup(dir)
+		if !waitCgroupEmpty(dir, wait) {
+			return fmt.Errorf("cgroup %s still has live processes after SIGKILL", dir)
+		}
+	}
+	removeCgroup(dir, log)
+	return nil
 }
 
 // intoCgroup makes the child start inside the cgroup open as fd (clone3

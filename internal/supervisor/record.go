@@ -155,12 +155,7 @@ func reapOne(path string, logger *slog.Logger) (killed, keep bool, err error) {
 			return false, false, nil
 		}
 		log.Warn("killing module cgroup left by a previous hub", "cgroup", rec.Cgroup)
-		killCgroup(rec.Cgroup)
-		if !waitCgroupEmpty(rec.Cgroup, reapKillWait) {
-			return true, false, fmt.Errorf("cgroup %s still has live processes after SIGKILL", rec.Cgroup)
-		}
-		removeCgroup(rec.Cgroup, logger)
-		return true, false, nil
+		return true, false, reapCgroup(rec.Cgroup, reapKillWait, logger)
 	}
 
 	leader, err := readProc(rec.PID)

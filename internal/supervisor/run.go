@@ -301,11 +301,11 @@ const (
 	drainWait = 500 * time.Millisecond
 )
 
-// finish ends r: SIGTERM to its group (again, if already sent), SIGKILL at
-// killAt or when Shutdown hurries, then waits for the leader to exit and the
-// group to empty, reaps the leader, drains the log pumps and removes the
-// record. It is used both for stops and after a crash (where the SIGTERM
-// reaches whatever the dead leader left behind).
+// finish ends r: one SIGTERM to each of its processes (r.signal), SIGKILL
+// at killAt or when Shutdown hurries, then waits for the leader to exit and
+// the group (or cgroup) to empty, reaps the leader, drains the log pumps
+// and removes the record. It is used both for stops and after a crash
+// (where the SIGTERM reaches whatever the dead leader left behind).
 func (o *owner) finish(r *run, killAt time.Time) exitInfo {
 	r.stopProbe()
 	if err := r.signal(syscall.SIGTERM); err != nil {

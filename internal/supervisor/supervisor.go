@@ -291,11 +291,12 @@ func (s *Supervisor) Start(ctx context.Context, spec Spec) (State, error) {
 	return call(ctx, m, cmdStart{spec: spec, reply: reply}, reply)
 }
 
-// Stop stops a module: SIGTERM to its process group (and, with a cgroup,
-// every process in it), SIGKILL after the policy's StopGrace (or at ctx's
-// deadline, if sooner; with a cgroup, cgroup.kill, which also reaches what
-// setsid()ed away), and returns once the child has exited and its group, or
-// cgroup, is empty. A pending restart is cancelled.
+// Stop stops a module: one SIGTERM to each of its processes (its process
+// group; with a cgroup, every process in the cgroup, which also holds what
+// setsid()ed away), SIGKILL after the policy's StopGrace (or at ctx's
+// deadline, if sooner; with a cgroup, through cgroup.kill), and returns
+// once the child has exited and its group, or cgroup, is empty. A pending
+// restart is cancelled.
 // Stopping a stopped or crashed module only records the stop; no signal is
 // sent to a process the supervisor does not hold. supervised is false (and
 // the State empty) when the module was never started. If ctx is done before

@@ -32,6 +32,9 @@ func TestOAuthServer(t *testing.T) {
 	}
 	doc["scopes"] = map[string]any{"defines": []string{"weather:read"}}
 	writeJSON(t, mj, doc)
+	// With an account: before the first one, /oauth/authorize sends
+	// people to /admin/setup (hub TestSetupGateThroughTheRouter).
+	h.extraEnv = []string{"PARACHUTE_INITIAL_ADMIN_USERNAME=alice", "PARACHUTE_INITIAL_ADMIN_PASSWORD=correct horse battery"}
 	h.start()
 	ctx := context.Background()
 	iss := h.url("")

@@ -25,6 +25,7 @@ package oauth
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http"
 	"time"
@@ -33,6 +34,7 @@ import (
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/ratelimit"
+	"github.com/openparachute/parachute/internal/setupgate"
 )
 
 // Lifetimes of what the server issues (reference server.md §3e).
@@ -80,6 +82,9 @@ type Options struct {
 type Server struct {
 	o   Options
 	lim limiters
+	// setup sends /oauth/authorize to /admin/setup while the hub has no
+	// user (package setupgate); it remembers the first user it sees.
+	setup *setupgate.Gate
 }
 
 // New builds a Server.
@@ -93,7 +98,24 @@ func New(o Options) *Server {
 	if o.Services == nil {
 		o.Services = func() []manifest.Service { return nil }
 	}
-	return &Server{o: o, lim: newLimiters(o)}
+	s := &Server{o: o, lim: newLimiters(o)}
+	s.setup = setupgate.New(s.countUsers, o.Logger)
+	return s
+}
+
+// errNotOpen is countUsers' answer while hub.db is still opening.
+var errNotOpen = errors.New("hub.db is not open yet")
+
+// countUsers counts the hub's users, for the setup gate.
+func (s *Server) countUsers(ctx context.Context) (int, error) {
+	if s.o.Auth == nil {
+		return 0, errNotOpen
+	}
+	a := s.o.Auth()
+	if a == nil {
+		return 0, errNotOpen
+	}
+	return accounts.NewStore(a.DB()).Count(ctx)
 }
 
 // Register mounts the endpoints on mux.
@@ -108,6 +130,13 @@ func (s *Server) Register(mux *http.ServeMux) {
 func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	switch r.URL.Path {
 	case "/oauth/authorize":
+		// Before the first account exists no one can sign in to consent:
+		// the browser goes to the setup page instead of a sign-in form
+		// it cannot pass. The reference lets this through; the other
+		// /oauth endpoints pass here too (see package setupgate).
+		if s.setup.Intercept(w, r) {
+			return
+		}
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
 			s.handleAuthorize(w, r)

@@ -126,7 +126,8 @@ func (b *browser) get(path string) resp {
 }
 
 // post submits form to path with the browser's CSRF token (fetched from
-// a GET of /login when it has none) and the headers a same-origin form
+// a GET of /login, or of /admin/setup before any user exists, when it has
+// none) and the headers a same-origin form
 // post carries.
 func (b *browser) post(path string, form url.Values) resp {
 	form.Set(sessions.CSRFField, b.csrf())
@@ -157,6 +158,11 @@ func (b *browser) csrf() string {
 		return v
 	}
 	b.get("/login")
+	if v := b.cookie(sessions.CSRFCookie); v != "" {
+		return v
+	}
+	// A hub with no user yet sends /login on to the setup page.
+	b.get(SetupPath)
 	return b.cookie(sessions.CSRFCookie)
 }
 

@@ -75,12 +75,12 @@ const (
 
 // setupPage is GET /admin/setup.
 func (h *Handler) setupPage(w http.ResponseWriter, r *http.Request) {
-	n, err := h.accounts.Count(r.Context())
+	need, err := h.setup.NeedsSetup(r.Context())
 	if err != nil {
 		h.internalError(w, r, err)
 		return
 	}
-	hasAdmin := n > 0
+	hasAdmin := !need
 	if acceptsJSON(r) {
 		csrf, err := h.sess.CSRFToken(w, r)
 		if err != nil {

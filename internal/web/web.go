@@ -26,6 +26,7 @@ import (
 	"github.com/openparachute/parachute/internal/accounts"
 	"github.com/openparachute/parachute/internal/ratelimit"
 	"github.com/openparachute/parachute/internal/sessions"
+	"github.com/openparachute/parachute/internal/setupgate"
 	"github.com/openparachute/parachute/internal/twofactor"
 )
 
@@ -90,6 +91,8 @@ type Handler struct {
 	// writes operator.token for the first admin.
 	boot          *accounts.Bootstrap
 	operatorToken func(context.Context) (bool, error)
+	// setup sends sign-in routes to /admin/setup while no user exists.
+	setup *setupgate.Gate
 
 	loginLimit, factorLimit, passwordLimit, tokenLimit, setupLimit *ratelimit.Limiter
 
@@ -127,7 +130,8 @@ func New(o Options) (*Handler, error) {
 	}
 	h := &Handler{accounts: o.Accounts, sess: o.Sessions, keyer: o.Keyer, log: o.Logger, now: o.Now,
 		tokens: o.Tokens, issuer: o.Issuer, boot: o.Bootstrap, operatorToken: o.OperatorToken,
-		pending: sessions.NewPendingLogins(o.Now, 0), totp: twofactor.NewVerifier(o.Now)}
+		pending: sessions.NewPendingLogins(o.Now, 0), totp: twofactor.NewVerifier(o.Now),
+		setup: setupgate.New(o.Accounts.Count, o.Logger)}
 	var err error
 	mk := func(c ratelimit.Config, burst int, per time.Duration) *ratelimit.Limiter {
 		if c.Burst == 0 {
@@ -163,10 +167,17 @@ func New(o Options) (*Handler, error) {
 func (h *Handler) Register(mux *http.ServeMux) {
 	deny := http.HandlerFunc(h.forbidden)
 	form := func(f http.HandlerFunc) http.Handler { return secureHeaders(sessions.Protect(f, deny)) }
-	mux.Handle("GET /login", secureHeaders(http.HandlerFunc(h.loginPage)))
-	mux.Handle("POST /login", form(h.loginSubmit))
-	mux.Handle("POST /login/2fa", form(h.secondFactorSubmit))
-	mux.Handle("POST /logout", form(h.logout))
+	// Until the first account exists nobody can sign in (or out): these
+	// send a browser to /admin/setup and answer API clients the
+	// reference's 503 setup_required (package setupgate). The gate sits
+	// before the CSRF check, so a stale form is not refused first.
+	// /account/* is not gated, as in the reference: without a session it
+	// sends people to /login, which the gate sends on.
+	gated := func(f http.Handler) http.Handler { return secureHeaders(h.setup.Wrap(f)) }
+	mux.Handle("GET /login", gated(http.HandlerFunc(h.loginPage)))
+	mux.Handle("POST /login", gated(sessions.Protect(http.HandlerFunc(h.loginSubmit), deny)))
+	mux.Handle("POST /login/2fa", gated(sessions.Protect(http.HandlerFunc(h.secondFactorSubmit), deny)))
+	mux.Handle("POST /logout", gated(sessions.Protect(http.HandlerFunc(h.logout), deny)))
 	mux.Handle("GET /account", secureHeaders(http.RedirectHandler("/account/", http.StatusMovedPermanently)))
 	mux.Handle("GET /account/{$}", secureHeaders(http.HandlerFunc(h.accountPage)))
 	mux.Handle("GET /account/change-password", secureHeaders(http.HandlerFunc(h.changePasswordPage)))

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/openparachute/parachute/internal/manifest"
+	"github.com/openparachute/parachute/internal/setupgate"
 )
 
 // The discovery page (/hub.html, and / for a browser): the reference's
@@ -29,6 +30,18 @@ func (s *Server) handleHubPage(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET")
 		http.Error(w, "use GET", http.StatusMethodNotAllowed)
 		return
+	}
+	// The reference's fresh-hub funnel: with no account yet the page has
+	// nothing to offer, and the owner at the browser needs /admin/setup.
+	// 302 so it ends with the first account (the gate remembers that).
+	// Unlike the reference, an installed vault is not required: the
+	// vault step is `parachute install vault` here, not a wizard page.
+	if p := s.web.Load(); p != nil && p.setup != nil {
+		if need, err := p.setup.NeedsSetup(r.Context()); err == nil && need {
+			w.Header().Set("Cache-Control", "no-store")
+			http.Redirect(w, r, setupgate.SetupPath, http.StatusFound)
+			return
+		}
 	}
 	doc := buildDiscovery(s.publicOrigin(r), s.table.get())
 	var entries []hubPageEntry

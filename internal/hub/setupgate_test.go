@@ -20,8 +20,9 @@ const browserAccept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*
 
 // TestSetupGateThroughTheRouter: on a hub with no user, the routes that
 // need one send a browser to /admin/setup and answer an API client the
-// reference's 503 setup_required; the setup page, the other OAuth
-// endpoints, /account/ (via /login), /api and discovery are not gated;
+// reference's 503 setup_required, and the discovery page funnels a browser
+// to /admin/setup; the setup page, the other OAuth endpoints, /account/
+// (via /login), /api and the discovery JSON are not gated;
 // once /admin/setup/account makes the admin every route behaves normally.
 func TestSetupGateThroughTheRouter(t *testing.T) {
 	hp := newHubParts(t, Origins{Port: routerPort}, Limits{})
@@ -106,6 +107,10 @@ func TestSetupGateThroughTheRouter(t *testing.T) {
 			{"token", "POST", "/oauth/token", form, 400, "", false},
 			{"api me", "GET", "/api/me", api, 200, "", false},
 			{"health", "GET", "/health", api, 200, "", false},
+			// The reference's fresh-hub funnel: the discovery page.
+			{"discovery page, browser", "GET", "/", browser, 302, "/admin/setup", false},
+			{"hub.html", "GET", "/hub.html", nil, 302, "/admin/setup", false},
+			{"root, API client", "GET", "/", api, 200, "", false},
 		})
 	})
 	if t.Failed() {
@@ -144,6 +149,8 @@ func TestSetupGateThroughTheRouter(t *testing.T) {
 			{"authorize, signed out", "GET", authorize, browser, 302, "/login?next=", false},
 			{"setup page sends on", "GET", "/admin/setup", browser, 302, "/login", false},
 			{"account", "GET", "/account/", browser, 303, "/login?next=", false},
+			{"discovery page", "GET", "/", browser, 200, "", false},
+			{"hub.html", "GET", "/hub.html", nil, 200, "", false},
 		})
 	})
 }

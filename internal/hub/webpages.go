@@ -10,6 +10,7 @@ import (
 	"github.com/openparachute/parachute/internal/accounts"
 	"github.com/openparachute/parachute/internal/ratelimit"
 	"github.com/openparachute/parachute/internal/sessions"
+	"github.com/openparachute/parachute/internal/setupgate"
 	"github.com/openparachute/parachute/internal/users"
 	"github.com/openparachute/parachute/internal/web"
 )
@@ -21,6 +22,8 @@ type webPages struct {
 	sessions  *sessions.Manager
 	accounts  *accounts.Store
 	bootstrap *accounts.Bootstrap // nil unless a bootstrap token is active
+	// setup is the pages' pre-admin gate; the discovery page reads it too.
+	setup *setupgate.Gate
 	// users serves /api/users; SetWeb builds it when nil.
 	users *users.API
 }
@@ -89,12 +92,13 @@ func buildWeb(ctx context.Context, db *sql.DB, tokens web.TokenMinter, origins O
 			"(or run: parachute auth set-password). It works once and expires when the admin is created or the hub restarts.",
 			origins.Issuer(), web.SetupPath, boot.Token()))
 	}
+	gate := setupgate.New(store.Count, log.With("component", "web"))
 	h, err := web.New(web.Options{Accounts: store, Sessions: sm, Keyer: keyer, Logger: log.With("component", "web"),
-		Tokens: tokens, Issuer: origins.Issuer, Bootstrap: boot, OperatorToken: operatorToken})
+		Tokens: tokens, Issuer: origins.Issuer, Bootstrap: boot, OperatorToken: operatorToken, Setup: gate})
 	if err != nil {
 		return nil, err
 	}
 	mux := http.NewServeMux()
 	h.Register(mux)
-	return &webPages{handler: mux, sessions: sm, accounts: store, bootstrap: boot}, nil
+	return &webPages{handler: mux, sessions: sm, accounts: store, bootstrap: boot, setup: gate}, nil
 }

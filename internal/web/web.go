@@ -65,6 +65,9 @@ type Options struct {
 	// wizard creates the first admin (the hub passes
 	// auth.Store.EnsureOperatorToken); nil skips it.
 	OperatorToken func(context.Context) (created bool, err error)
+	// Setup is the pre-admin gate of the sign-in routes; nil builds one
+	// on Accounts. The hub passes the one its discovery page also reads.
+	Setup *setupgate.Gate
 }
 
 // Limits are the rate limits of the pages (reference server.md §4d).
@@ -131,7 +134,10 @@ func New(o Options) (*Handler, error) {
 	h := &Handler{accounts: o.Accounts, sess: o.Sessions, keyer: o.Keyer, log: o.Logger, now: o.Now,
 		tokens: o.Tokens, issuer: o.Issuer, boot: o.Bootstrap, operatorToken: o.OperatorToken,
 		pending: sessions.NewPendingLogins(o.Now, 0), totp: twofactor.NewVerifier(o.Now),
-		setup: setupgate.New(o.Accounts.Count, o.Logger)}
+		setup: o.Setup}
+	if h.setup == nil {
+		h.setup = setupgate.New(o.Accounts.Count, o.Logger)
+	}
 	var err error
 	mk := func(c ratelimit.Config, burst int, per time.Duration) *ratelimit.Limiter {
 		if c.Burst == 0 {

@@ -19,6 +19,10 @@
 //     fresh hub). /oauth/register, /oauth/token and /oauth/revoke pass, as
 //     in the reference: no code or refresh token can exist before a user
 //     does, and an operator-token registration is legitimate then.
+//   - The discovery page (/ and /hub.html for a browser) reads the same
+//     Gate for the reference's fresh-hub funnel (302 to the setup page),
+//     without the reference's "no vault yet" condition: installing a
+//     vault is a CLI verb here, not a wizard step.
 //   - "Does a user exist" is a COUNT on every gated request in the
 //     reference; a Gate remembers the first yes. No user can make it false
 //     again while the hub runs: /api/users refuses to delete the first

@@ -127,8 +127,7 @@ func (b *browser) get(path string) resp {
 
 // post submits form to path with the browser's CSRF token (fetched from
 // a GET of /login, or of /admin/setup before any user exists, when it has
-// none) and the headers a same-origin form
-// post carries.
+// none) and the headers a same-origin form post carries.
 func (b *browser) post(path string, form url.Values) resp {
 	form.Set(sessions.CSRFField, b.csrf())
 	return b.postRaw(path, form, map[string]string{"Origin": b.e.srv.URL, "Sec-Fetch-Site": "same-origin"})

@@ -129,8 +129,9 @@ func TestMintedTokenVerifiesLikeAModule(t *testing.T) {
 			t.Errorf("%s: accepted", name)
 		}
 	}
-	// The hub refuses to mint host authority, and says so on stderr.
-	if out, errOut, code := h.run("auth", "mint-token", "--scope", "parachute:host:admin"); code == 0 || out != "" || !strings.Contains(errOut, "not grantable") {
+	// Host authority is never mintable: the CLI refuses it as a usage error
+	// (exit 2) and says so on stderr.
+	if out, errOut, code := h.run("auth", "mint-token", "--scope", "parachute:host:admin"); code != 2 || out != "" || !strings.Contains(errOut, "never mintable") {
 		t.Errorf("minting parachute:host:admin = %d\nstdout: %q\nstderr: %q", code, out, errOut)
 	}
 

@@ -210,11 +210,19 @@ func (t *moduleTransport) conn(ctx context.Context, addr string, fresh bool) (*m
 	for list := t.idle[addr]; !fresh && len(list) > 0; list = t.idle[addr] {
 		mc := list[len(list)-1]
 		t.idle[addr] = list[:len(list)-1]
-		if now.Sub(mc.idleSince) < t.idleTimeout {
-			t.mu.Unlock()
+		if now.Sub(mc.idleSince) >= t.idleTimeout {
+			mc.c.Close()
+			continue
+		}
+		t.mu.Unlock()
+		// Why: bytes waiting on an idle connection are not the answer to
+		// the request about to be sent (see strayBytes); a module that
+		// closed it (a restart) shows an EOF there too.
+		if mc.br.Buffered() == 0 && !strayBytes(mc.c) {
 			return mc, true, nil
 		}
 		mc.c.Close()
+		t.mu.Lock()
 	}
 	t.mu.Unlock()
 	c, err := t.dialer.DialContext(ctx, "tcp", addr)
@@ -345,7 +353,10 @@ func (b *moduleBody) finish(eof bool) {
 	b.done = true
 	// stop reports false when the cancel func already ran: the connection
 	// then has a past deadline and is of no further use.
-	if b.stop() && eof && b.keep {
+	// Bytes already buffered past the end of this answer are the module
+	// writing more than its framing said (a body on a HEAD answer or a
+	// 304, a short Content-Length): never the next request's answer.
+	if b.stop() && eof && b.keep && b.mc.br.Buffered() == 0 {
 		b.t.put(b.addr, b.mc)
 		return
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/openparachute/parachute/internal/hubdb"
 )
@@ -78,7 +79,9 @@ func (s *Store) setPassword(ctx context.Context, id, password string, chosen, en
 }
 
 // SetVaults replaces the vault assignments of user id with names (role
-// write, duplicates dropped) and bumps updated_at.
+// write, duplicates dropped), bumps updated_at and, in the same
+// transaction, revokes the user's minted tokens for a vault they no
+// longer hold (revokeUnheld).
 func (s *Store) SetVaults(ctx context.Context, id string, names []string) error {
 	stamp := hubdb.FormatTime(s.now())
 	var vs []Vault
@@ -98,8 +101,68 @@ func (s *Store) SetVaults(ctx context.Context, id string, names []string) error 
 		if _, err := tx.ExecContext(ctx, `DELETE FROM user_vaults WHERE user_id = ?`, id); err != nil {
 			return fmt.Errorf("clearing the vaults of user %s: %w", id, err)
 		}
-		return insertVaults(ctx, tx, id, vs, stamp)
+		if err := insertVaults(ctx, tx, id, vs, stamp); err != nil {
+			return err
+		}
+		return revokeUnheld(ctx, tx, id, vs, stamp)
 	})
+}
+
+// revokeUnheld revokes the user's minted tokens (the account page's
+// vault tokens) that name a vault, or a verb on it, the assignments vs no
+// longer give them.
+//
+// Why: such a token is pinned to its vault at mint time and lives for
+// months, so taking the vault away from a friend would otherwise leave
+// them its access until the token expires. OAuth refresh rows are left
+// alone: every access token they mint takes its vault_scope from the
+// assignments of that moment, so the removed vault drops out on the next
+// refresh without signing the friend out of the vaults they keep.
+func revokeUnheld(ctx context.Context, tx *sql.Tx, id string, vs []Vault, stamp string) error {
+	rows, err := tx.QueryContext(ctx, `SELECT jti, scopes FROM tokens
+		WHERE user_id = ? AND revoked_at IS NULL AND refresh_token_hash IS NULL`, id)
+	if err != nil {
+		return fmt.Errorf("reading the tokens of user %s: %w", id, err)
+	}
+	var drop []string
+	for rows.Next() {
+		var jti, scopes string
+		if err := rows.Scan(&jti, &scopes); err != nil {
+			rows.Close()
+			return fmt.Errorf("reading the tokens of user %s: %w", id, err)
+		}
+		if !heldScopes(strings.Fields(scopes), vs) {
+			drop = append(drop, jti)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("reading the tokens of user %s: %w", id, err)
+	}
+	for _, jti := range drop {
+		if _, err := tx.ExecContext(ctx, `UPDATE tokens SET revoked_at = ? WHERE jti = ?`, stamp, jti); err != nil {
+			return fmt.Errorf("revoking token %s of user %s: %w", jti, id, err)
+		}
+	}
+	return nil
+}
+
+// heldScopes reports whether every named vault scope (vault:<name>:<verb>)
+// among scopes is one the assignments vs allow; other scopes are not
+// vault assignments' to judge.
+func heldScopes(scopes []string, vs []Vault) bool {
+	for _, sc := range scopes {
+		parts := strings.Split(sc, ":")
+		if len(parts) != 3 || parts[0] != "vault" {
+			continue
+		}
+		if !slices.ContainsFunc(vs, func(v Vault) bool {
+			return v.Name == parts[1] && slices.Contains(VaultVerbs(v.Role), parts[2])
+		}) {
+			return false
+		}
+	}
+	return true
 }
 
 // VaultVerbsFor returns the verbs user id may hold on vault, and false

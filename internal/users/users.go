@@ -140,7 +140,8 @@ func (a *API) ResetPassword(w http.ResponseWriter, r *http.Request) error {
 }
 
 // SetVaults is PATCH /api/users/{id}/vaults: replaces the user's vault
-// assignments ([] clears them).
+// assignments ([] clears them) and revokes the tokens the user minted for
+// a vault taken away (accounts.Store.SetVaults).
 func (a *API) SetVaults(w http.ResponseWriter, r *http.Request) error {
 	var req api.SetVaultsRequest
 	if err := api.DecodeJSON(w, r, &req); err != nil {

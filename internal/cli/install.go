@@ -56,7 +56,7 @@ A new vault install runs ` + "`parachute-vault init`" + ` (creating the first va
 			&cli.BoolFlag{Name: "no-create", Usage: "vault: install without running `parachute-vault init` (no vault is created; the module is not started)"},
 			&cli.StringFlag{Name: "vault-name", Usage: "vault: name of the first vault `parachute-vault init` creates (default: default)"},
 			&cli.StringFlag{Name: "scribe-provider", Usage: "scribe only: transcription provider (" + strings.Join(scribeProviderNames(), ", ") + "); on a terminal without it, a picker asks"},
-			&cli.StringFlag{Name: "scribe-key", Usage: "scribe only: the API key groq or openai needs (saved to <config root>/scribe/.env)"},
+			&cli.StringFlag{Name: "scribe-key", Usage: "scribe only: the API key groq or openai needs (saved to <config root>/scribe/.env); - reads it from stdin, keeping it out of the process list"},
 		},
 		Action: func(c *cli.Context) error { return runInstall(e, c) },
 	}

@@ -25,6 +25,9 @@ type scribeChoice struct{ provider, key string }
 // nothing (the installer then leaves scribe's configuration alone). It
 // runs before the install request, so the choice travels in its body.
 func scribeProviderChoice(e *env, paths config.Paths, provider, key string) scribeChoice {
+	if key == keyFromStdin {
+		key = readStdinKey(e)
+	}
 	if provider != "" || key != "" {
 		return scribeChoice{provider, key}
 	}
@@ -41,6 +44,33 @@ func scribeProviderChoice(e *env, paths config.Paths, provider, key string) scri
 		return string(b), err
 	}
 	return pickScribeProvider(bufio.NewReader(stdin), e.stdout, readKey)
+}
+
+// keyFromStdin, given as --scribe-key, reads the key from standard input.
+//
+// Why: a key on the command line is readable by every local user in
+// /proc/<pid>/cmdline for as long as the install runs, and stays in the
+// shell's history; `--scribe-key - < keyfile` (or a hidden prompt on a
+// terminal) keeps it out of both.
+const keyFromStdin = "-"
+
+// readStdinKey reads --scribe-key - from stdin: hidden on a terminal,
+// else its first line; "" (no key) when nothing can be read.
+func readStdinKey(e *env) string {
+	if isTerminal(stdin) {
+		e.printf("Paste the API key (input hidden): ")
+		b, err := term.ReadPassword(int(stdin.Fd()))
+		e.printf("\n")
+		if err != nil {
+			return ""
+		}
+		return strings.TrimSpace(string(b))
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, 64<<10)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return ""
+	}
+	return strings.TrimSpace(line)
 }
 
 // pickScribeProvider is the interactive picker: a numbered list, a choice

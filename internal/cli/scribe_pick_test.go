@@ -91,3 +91,35 @@ func TestInstallScribeAsksOnATerminal(t *testing.T) {
 		t.Errorf("the second install asked again: scribe/config.json = %q", cfg)
 	}
 }
+
+// TestInstallScribeKeyFromStdin: `--scribe-key -` takes the key from
+// stdin, so it never appears in the process list; the key, not "-",
+// reaches scribe/.env.
+func TestInstallScribeKeyFromStdin(t *testing.T) {
+	root := accountsRoot(t) // PARACHUTE_HOME, no hub, stdin restored after
+	t.Setenv("BUN_INSTALL", filepath.Join(t.TempDir(), "no-bun"))
+	dir := filepath.Join(t.TempDir(), "scribe")
+	writeFile(t, filepath.Join(dir, "package.json"), `{"name":"@openparachute/scribe","version":"1.0.0"}`)
+	writeFile(t, filepath.Join(dir, ".parachute", "module.json"),
+		`{"name":"scribe","port":1943,"paths":["/scribe"],"health":"/scribe/health"}`)
+	keyFile := filepath.Join(t.TempDir(), "key")
+	writeFile(t, keyFile, " gsk_piped_key \n")
+	f, err := os.Open(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { f.Close() })
+	stdin = f
+	var out, errOut bytes.Buffer
+	args := []string{"install", "--scribe-provider", "groq", "--scribe-key", "-", dir}
+	if code := Main(context.Background(), args, &out, &errOut); code != ExitOK {
+		t.Fatalf("install = %d: %s", code, errOut.String())
+	}
+	env, err := os.ReadFile(filepath.Join(root, "scribe", ".env"))
+	if err != nil || string(env) != "GROQ_API_KEY=\"gsk_piped_key\"\n" {
+		t.Errorf("scribe/.env = %q, %v", env, err)
+	}
+	if strings.Contains(out.String()+errOut.String(), "gsk_piped_key") {
+		t.Errorf("the key was printed:\n%s%s", out.String(), errOut.String())
+	}
+}

@@ -31,9 +31,10 @@ import (
 // nothing else, and an idle connection costs no goroutine.
 //
 // What it keeps of http.Transport's behaviour: connections are reused only
-// after a response body was read to its end and the module did not ask to
-// close; a reused connection the module has closed meanwhile (a restart,
-// its idle timeout) is retried once on a fresh one, which is safe because
+// after a response body was read to its end, the module did not ask to
+// close and nothing arrived past the answer (strayBytes); a reused
+// connection the module has closed meanwhile (a restart, its idle
+// timeout) is retried once on a fresh one, which is safe because
 // only body-less GET and HEAD take this path; the request's context
 // cancels a dial, a request or a body read in progress (a client leaving
 // an SSE stream frees the module's connection); response headers are

@@ -45,6 +45,10 @@ func fakeCloudflared(args []string) int {
 		// (so only Restart=always brings it back after `systemctl kill`).
 		stop := make(chan os.Signal, 1)
 		signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+		if _, deaf := Read("ignore-sigterm"); deaf {
+			// A connector wedged in shutdown: only SIGKILL ends it.
+			signal.Ignore(syscall.SIGTERM)
+		}
 		fmt.Fprintf(os.Stderr, "INF Starting tunnel config=%s pid=%d\n", args[2], os.Getpid())
 		<-stop
 		fmt.Fprintln(os.Stderr, "INF Initiating graceful shutdown due to signal terminated ...")

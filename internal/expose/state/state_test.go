@@ -307,3 +307,55 @@ func TestLegacyTunnels(t *testing.T) {
 		t.Errorf("unknown version: %v", err)
 	}
 }
+
+// TestForgetLegacy: a tunnel taken over leaves cloudflared-state.json;
+// the others stay field for field (fields this hub does not model
+// included) in the reference's v2 form; the last one removes the file.
+func TestForgetLegacy(t *testing.T) {
+	root := t.TempDir()
+	path := filepath.Join(root, LegacyTunnelsFile)
+	if err := ForgetLegacy(root, "a"); err != nil {
+		t.Fatalf("no file: %v", err)
+	}
+	body := `{"version":2,"tunnels":{
+		"a":{"pid":41,"tunnelUuid":"u-a","tunnelName":"a","hostname":"a.example.com","startedAt":"x","configPath":"/c/a.yml"},
+		"b":{"pid":42,"tunnelUuid":"u-b","tunnelName":"b","hostname":"b.example.com","startedAt":"y","configPath":"/c/b.yml"}}}`
+	if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := ForgetLegacy(root, "nope"); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != body {
+		t.Fatalf("forgetting an unknown tunnel rewrote the file: %s", b)
+	}
+	if err := ForgetLegacy(root, "a"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := LegacyRecords(root)
+	if err != nil || len(got) != 1 || got[0].Name != "b" || got[0].PID != 42 {
+		t.Fatalf("after forgetting a: %+v %v", got, err)
+	}
+	if b, _ := os.ReadFile(path); !strings.Contains(string(b), `"startedAt": "y"`) || !strings.Contains(string(b), `"version": 2`) {
+		t.Errorf("the kept record lost its fields: %s", b)
+	}
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", fi.Mode().Perm())
+	}
+	if err := ForgetLegacy(root, "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("the file outlived its last tunnel: %v", err)
+	}
+	// v1: its one record.
+	if err := os.WriteFile(path, []byte(`{"version":1,"pid":7,"tunnelUuid":"u","tunnelName":"parachute","hostname":"p.example.com","configPath":"/c/p.yml"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ForgetLegacy(root, "parachute"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Errorf("v1 file kept: %v", err)
+	}
+}

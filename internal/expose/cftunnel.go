@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/openparachute/parachute/internal/atomicfile"
+	"github.com/openparachute/parachute/internal/expose/prior"
 	"github.com/openparachute/parachute/internal/expose/state"
 	"github.com/openparachute/parachute/internal/servicemgr"
 	"github.com/openparachute/parachute/internal/unit"
@@ -45,6 +46,14 @@ type CloudflareOptions struct {
 	LookPath func(string) (string, error)
 	Now      func() time.Time
 	Logf     Logf
+	// HubPID is the running hub's pid (0: unknown or not running): it and
+	// its children (the hub's own connector) are never stopped as a
+	// previous hub's connector.
+	HubPID int
+	// Prior tunes how the previous hub's connectors are stopped (Root,
+	// the spared pids and the target are filled in by Up); zero is the
+	// real thing.
+	Prior prior.Options
 }
 
 // TunnelPaths are a tunnel's files under the config root.
@@ -137,6 +146,7 @@ func (c *Cloudflare) Up(ctx context.Context, o CloudflareOptions) (*state.Record
 	}
 	tun := state.Tunnel{UUID: uuid, Name: name, Hostname: host, ConfigPath: cfg, Cloudflared: abs,
 		StartedAt: now().UTC().Format(time.RFC3339), DNSRouted: true}
+	taken := c.stopPrior(ctx, o, tun, logf)
 	if hubRun {
 		tun.Connector = state.ConnectorHub
 		logf("✓ No service manager here: the hub runs the connector.\n")
@@ -169,6 +179,16 @@ func (c *Cloudflare) Up(ctx context.Context, o CloudflareOptions) (*state.Record
 	all.Providers[state.Cloudflare] = rec
 	if err := state.Save(o.Root, all); err != nil {
 		return nil, state.Tunnel{}, fmt.Errorf("the tunnel is up but the state was not saved: %w", err)
+	}
+	// The tunnel is recorded here now (reference §6.6's fields: uuid,
+	// name, hostname, config path, started at); the previous hub's
+	// records of it would only name a connector that is gone.
+	if len(taken) > 0 {
+		if err := state.ForgetLegacy(o.Root, taken...); err != nil {
+			logf("⚠ Could not update the previous hub's %s: %v\n", state.LegacyTunnelsFile, err)
+		} else {
+			logf("✓ Took over %s from the previous hub's %s.\n", strings.Join(taken, ", "), state.LegacyTunnelsFile)
+		}
 	}
 	return rec, tun, nil
 }

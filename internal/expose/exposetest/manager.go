@@ -18,6 +18,8 @@ import (
 type Manager struct {
 	KindOf servicemgr.Kind
 	Calls  []string
+	// MainPID is what State reports as every unit's main process.
+	MainPID int
 }
 
 // Kind implements servicemgr.Manager.
@@ -53,9 +55,9 @@ func (m *Manager) Stop(context.Context, string) error { return nil }
 // Restart implements servicemgr.Manager.
 func (m *Manager) Restart(context.Context, string) error { return nil }
 
-// State reports nothing.
+// State reports MainPID and nothing else.
 func (m *Manager) State(context.Context, string, string) (servicemgr.State, error) {
-	return servicemgr.State{}, nil
+	return servicemgr.State{Kind: m.KindOf, MainPID: m.MainPID}, nil
 }
 
 // JournalTail reports nothing.

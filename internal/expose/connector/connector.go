@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/expose/prior"
 	"github.com/openparachute/parachute/internal/expose/state"
 	"github.com/openparachute/parachute/internal/supervisor"
 )
@@ -208,6 +209,8 @@ func (r *reconciler) apply(ctx context.Context, st *state.State) {
 		start := r.sup.Start
 		if running {
 			start = r.sup.Restart // with the new argv
+		} else {
+			r.stopPrior(ctx, st.Providers[state.Cloudflare].Tunnels[strings.TrimPrefix(short, Prefix)])
 		}
 		if _, err := start(ctx, spec); err != nil {
 			// Forgotten, so the next change of the state file (the
@@ -220,6 +223,33 @@ func (r *reconciler) apply(ctx context.Context, st *state.State) {
 		r.o.Logger.Info("started the Cloudflare connector", "connector", short, "argv", spec.Argv)
 	}
 	r.reconciled()
+}
+
+// stopPrior stops the connector the previous (TypeScript) hub recorded
+// for t in cloudflared-state.json before the hub starts its own, so the
+// tunnel does not get two (reference §9.30), and drops that record. The
+// hub's own children, this connector's earlier runs among them, are
+// spared; so is the hub.
+func (r *reconciler) stopPrior(ctx context.Context, t state.Tunnel) {
+	out, err := prior.Stop(ctx, prior.Options{Root: r.o.Root, SpareChildrenOf: []int{os.Getpid()}},
+		prior.Target{Name: t.Name, UUID: t.UUID, Hostname: t.Hostname, ConfigPath: t.ConfigPath})
+	var taken []string
+	for _, oc := range out {
+		if oc.Taken {
+			taken = append(taken, oc.Tunnel.Name)
+			r.o.Logger.Info(oc.Message, "tunnel", t.Name)
+		} else {
+			r.o.Logger.Warn(oc.Message, "tunnel", t.Name)
+		}
+	}
+	if err != nil {
+		r.o.Logger.Warn("could not stop every connector the previous hub recorded", "tunnel", t.Name, "err", err)
+	}
+	if len(taken) > 0 {
+		if err := state.ForgetLegacy(r.o.Root, taken...); err != nil {
+			r.o.Logger.Warn("could not update the previous hub's record of its connectors", "file", state.LegacyTunnelsFile, "err", err)
+		}
+	}
 }
 
 func (r *reconciler) reconciled() {

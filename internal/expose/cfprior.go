@@ -2,6 +2,7 @@ package expose
 
 import (
 	"context"
+	"strings"
 
 	"github.com/openparachute/parachute/internal/expose/prior"
 	"github.com/openparachute/parachute/internal/expose/state"
@@ -18,7 +19,8 @@ import (
 // cloudflared-state.json once expose-state.json records the tunnel. A
 // connector it could not stop is a warning: the exposure still works, and
 // the message says which pid to kill.
-func (c *Cloudflare) stopPrior(ctx context.Context, o CloudflareOptions, tun state.Tunnel, logf Logf) (taken []string) {
+func (c *Cloudflare) stopPrior(ctx context.Context, o CloudflareOptions, tun state.Tunnel, ours *state.State, logf Logf) (taken []string) {
+	c.removeMigratedUnits(ctx, o, tun, ours, logf)
 	po := o.Prior
 	po.Root = o.Root
 	if o.HubPID > 0 {
@@ -26,10 +28,7 @@ func (c *Cloudflare) stopPrior(ctx context.Context, o CloudflareOptions, tun sta
 		po.SpareChildrenOf = append(po.SpareChildrenOf, o.HubPID)
 	}
 	if o.Mgr != nil && o.Mgr.Kind() != servicemgr.KindNone {
-		name := ConnectorUnitName(tun.Name)
-		if k := o.Mgr.Kind(); k == servicemgr.KindLaunchd || k == servicemgr.KindLaunchdSystem {
-			name = ConnectorLabel(tun.Name)
-		}
+		name := connectorUnit(o.Mgr.Kind(), tun.Name)
 		if st, err := o.Mgr.State(ctx, name, servicemgr.UnitPath(o.Mgr.Kind(), c.Home, name)); err == nil && st.MainPID > 0 {
 			po.Spare = append(po.Spare, st.MainPID)
 		}
@@ -49,4 +48,44 @@ func (c *Cloudflare) stopPrior(ctx context.Context, o CloudflareOptions, tun sta
 		logf("⚠ Could not read the previous hub's connectors: %v\n", err)
 	}
 	return taken
+}
+
+// removeMigratedUnits removes the connector service the previous hub ran
+// for another tunnel serving this hostname (its shared "parachute"
+// tunnel, reference §6.8 legacy migration): the unit restarts whatever
+// process Stop ends, so the unit itself must go. A tunnel of that name
+// this hub records is its own and is left alone.
+func (c *Cloudflare) removeMigratedUnits(ctx context.Context, o CloudflareOptions, tun state.Tunnel, ours *state.State, logf Logf) {
+	if o.Mgr == nil || o.Mgr.Kind() == servicemgr.KindNone {
+		return
+	}
+	recs, err := state.LegacyRecords(o.Root)
+	if err != nil {
+		return // Stop reports it
+	}
+	var known map[string]state.Tunnel
+	if r := ours.Providers[state.Cloudflare]; r != nil {
+		known = r.Tunnels
+	}
+	for _, r := range recs {
+		_, mine := known[r.Name]
+		if !r.ServiceManaged || r.Name == tun.Name || mine || !ValidTunnelName(r.Name) ||
+			!strings.EqualFold(r.Hostname, tun.Hostname) {
+			continue
+		}
+		name := connectorUnit(o.Mgr.Kind(), r.Name)
+		if _, err := o.Mgr.Uninstall(ctx, name, servicemgr.UnitPath(o.Mgr.Kind(), c.Home, name)); err != nil {
+			logf("⚠ Could not remove the previous hub's connector service %s: %v\n", name, err)
+			continue
+		}
+		logf("✓ Removed the previous hub's connector service %s (migrated %s to dedicated tunnel %s).\n", name, tun.Hostname, tun.Name)
+	}
+}
+
+// connectorUnit is the manager's name for a tunnel's connector service.
+func connectorUnit(k servicemgr.Kind, tunnel string) string {
+	if k == servicemgr.KindLaunchd || k == servicemgr.KindLaunchdSystem {
+		return ConnectorLabel(tunnel)
+	}
+	return ConnectorUnitName(tunnel)
 }

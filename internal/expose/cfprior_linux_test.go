@@ -110,3 +110,44 @@ func TestUpStopsThePreviousHubsConnector(t *testing.T) {
 		})
 	}
 }
+
+// TestUpMigratesTheSharedTunnel: the previous hub served the hostname
+// from its shared "parachute" tunnel through a connector service; the
+// dedicated tunnel replaces it: that unit is removed (it would restart
+// the connector) and its connector stopped.
+func TestUpMigratesTheSharedTunnel(t *testing.T) {
+	const host = "hub.example.com"
+	fake, root, home := cfSetup(t, true)
+	_, oldCfg, _ := TunnelPaths(root, "parachute")
+	if err := os.MkdirAll(filepath.Dir(oldCfg), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	pid := exposetest.StartPrevious(t, oldCfg)
+	plantLegacy(t, root, "parachute", host, pid, true)
+	mgr := &exposetest.Manager{KindOf: servicemgr.KindSystemdUser}
+	var log strings.Builder
+	cf := &Cloudflare{Home: home, Getenv: func(string) string { return "" }}
+	_, tun, err := cf.Up(context.Background(), CloudflareOptions{Root: root, Hostname: host, HubPort: 1939, Mgr: mgr,
+		Logf: func(f string, a ...any) { fmt.Fprintf(&log, f, a...) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	argvLog(t, fake)
+	if tun.Name != "parachute-hub-example-com" {
+		t.Fatalf("tunnel %q", tun.Name)
+	}
+	if want := []string{"uninstall parachute-cloudflared-parachute.service", "install parachute-cloudflared-parachute-hub-example-com.service start=true"}; strings.Join(mgr.Calls, "\n") != strings.Join(want, "\n") {
+		t.Errorf("manager calls %q, want %q", mgr.Calls, want)
+	}
+	if exposetest.Running(pid) {
+		t.Errorf("the shared tunnel's connector %d still runs", pid)
+	}
+	for _, want := range []string{
+		"✓ Removed the previous hub's connector service parachute-cloudflared-parachute.service (migrated hub.example.com to dedicated tunnel parachute-hub-example-com).",
+		fmt.Sprintf("✓ Stopped the previous hub's cloudflared connector (pid %d, tunnel \"parachute\").", pid),
+	} {
+		if !strings.Contains(log.String(), want) {
+			t.Errorf("log lacks %q:\n%s", want, log.String())
+		}
+	}
+}

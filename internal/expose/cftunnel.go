@@ -146,7 +146,7 @@ func (c *Cloudflare) Up(ctx context.Context, o CloudflareOptions) (*state.Record
 	}
 	tun := state.Tunnel{UUID: uuid, Name: name, Hostname: host, ConfigPath: cfg, Cloudflared: abs,
 		StartedAt: now().UTC().Format(time.RFC3339), DNSRouted: true}
-	taken := c.stopPrior(ctx, o, tun, logf)
+	taken := c.stopPrior(ctx, o, tun, all, logf)
 	if hubRun {
 		tun.Connector = state.ConnectorHub
 		logf("✓ No service manager here: the hub runs the connector.\n")

@@ -12,8 +12,10 @@ import (
 // their connectors (a unit under our unit name, or a detached process)
 // may still put the hub on the internet while status and `expose off`
 // would otherwise say nothing is exposed. Re-running expose for the
-// hostname adopts the tunnel (same tunnel, same unit name); nothing here
-// stops a process on a guess.
+// hostname adopts the tunnel (same tunnel, same unit name): it stops the
+// recorded connector once /proc (ps on macOS) shows the pid still runs
+// cloudflared for that tunnel (package expose/prior), and takes the
+// record over. Status only reports: it never stops a process.
 func legacyTunnelNotes(root string) []string {
 	ts, err := state.LegacyTunnels(root)
 	if err != nil {
@@ -21,20 +23,20 @@ func legacyTunnelNotes(root string) []string {
 	}
 	var out []string
 	for _, t := range ts {
-		adopt := fmt.Sprintf("adopt it with `parachute expose cloudflare --domain %s --tunnel-name %s` (then `parachute expose cloudflare off` removes it)", t.Hostname, t.Name)
+		adopt := fmt.Sprintf("adopt it with `parachute expose cloudflare --domain %s --tunnel-name %s`, which stops the previous hub's connector and takes the tunnel over (then `parachute expose cloudflare off` removes it)", t.Hostname, t.Name)
 		if t.Name == "parachute" {
 			// The reference's old shared tunnel name: machines sharing it
 			// served each other's hostnames (hub#491), so move the
 			// hostname to a tunnel of its own instead of adopting it.
-			adopt = fmt.Sprintf("move the hostname to a tunnel of its own with `parachute expose cloudflare --domain %s` (the shared \"parachute\" tunnel sends requests to whichever machine runs it), then stop the old connector", t.Hostname)
+			adopt = fmt.Sprintf("move the hostname to a tunnel of its own with `parachute expose cloudflare --domain %s`, which also stops the old connector (the shared \"parachute\" tunnel sends requests to whichever machine runs it)", t.Hostname)
 		}
 		if t.ServiceManaged {
 			out = append(out, fmt.Sprintf("the previous hub left Cloudflare tunnel %q for https://%s/ with its connector service %s (launchd: %s), which this hub does not manage and which may still expose it: %s",
 				t.Name, t.Hostname, expose.ConnectorUnitName(t.Name), expose.ConnectorLabel(t.Name), adopt))
 			continue
 		}
-		out = append(out, fmt.Sprintf("the previous hub left Cloudflare tunnel %q for https://%s/ with a connector process (pid %d when recorded), which this hub does not manage and which may still expose it: %s, "+
-			"and stop the old process if `ps -p %d -o args=` still shows cloudflared (`kill %d`)", t.Name, t.Hostname, t.PID, adopt, t.PID, t.PID))
+		out = append(out, fmt.Sprintf("the previous hub left Cloudflare tunnel %q for https://%s/ with a connector process (pid %d when recorded), which this hub does not manage and which may still expose it: %s",
+			t.Name, t.Hostname, t.PID, adopt))
 	}
 	return out
 }

@@ -236,7 +236,7 @@ func (x *exposer) cloudflareUp(domain string) error {
 	}
 	rec, tun, err := x.cf.Up(x.ctx, expose.CloudflareOptions{
 		Root: x.paths.Root, Hostname: domain, TunnelName: x.a.tunnelName, HubPort: x.port,
-		HubOrigin: x.a.hubOrigin, Mgr: mgr, User: x.host.user, Logf: x.logf})
+		HubOrigin: x.a.hubOrigin, Mgr: mgr, User: x.host.user, Logf: x.logf, HubPID: x.hubPID()})
 	switch {
 	case errors.Is(err, expose.ErrNotInstalled):
 		return fail(ExitFail, "cloudflared is not installed or not on PATH.\n%s\nThen run `cloudflared tunnel login` and re-run this command.", cloudflaredInstallHint())
@@ -258,6 +258,18 @@ func (x *exposer) cloudflareUp(domain string) error {
 		x.logf("  Service: %s (restarts on failure and at boot)\n  Logs: journalctl %s-u %s\n", tun.Unit, userFlag(!tun.System), tun.Unit)
 	}
 	return x.finish(&exposeResult{Action: "up", Provider: "cloudflare", Layer: "public", Origin: "https://" + rec.CanonicalFQDN})
+}
+
+// hubPID is the running hub's pid, 0 when it does not answer. Why: the
+// hub and its children (its own Cloudflare connector) must never be
+// taken for a connector the previous hub left behind.
+func (x *exposer) hubPID() int {
+	ctx, cancel := context.WithTimeout(x.ctx, 5*time.Second)
+	defer cancel()
+	if h, err := hubclient.New(x.paths).Health(ctx); err == nil {
+		return h.PID
+	}
+	return 0
 }
 
 // hubConnectorNote tells the operator what a hub-run connector survives:

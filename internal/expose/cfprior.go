@@ -10,7 +10,8 @@ import (
 )
 
 // stopPrior stops the connectors the previous (TypeScript) hub recorded
-// for the tunnel tun is about to run, before ours starts: otherwise its
+// for the tunnel tun is about to run, and orphan connectors of it, before
+// ours starts: otherwise its
 // detached connector keeps serving the hostname next to ours, with
 // whatever config it started with (reference §9.30). It spares the
 // connector unit's main process (the unit has our unit's name, so it is
@@ -36,11 +37,11 @@ func (c *Cloudflare) stopPrior(ctx context.Context, o CloudflareOptions, tun sta
 	out, err := prior.Stop(ctx, po, prior.Target{Name: tun.Name, UUID: tun.UUID, Hostname: tun.Hostname, ConfigPath: tun.ConfigPath})
 	for _, oc := range out {
 		mark := "✓"
-		if !oc.Taken {
+		if !oc.Taken && !oc.Stopped {
 			mark = "⚠"
 		}
 		logf("%s %s\n", mark, oc.Message)
-		if oc.Taken {
+		if oc.Taken && !oc.Orphan {
 			taken = append(taken, oc.Tunnel.Name)
 		}
 	}

@@ -226,17 +226,19 @@ func (r *reconciler) apply(ctx context.Context, st *state.State) {
 }
 
 // stopPrior stops the connector the previous (TypeScript) hub recorded
-// for t in cloudflared-state.json before the hub starts its own, so the
-// tunnel does not get two (reference §9.30), and drops that record. The
-// hub's own children, this connector's earlier runs among them, are
-// spared; so is the hub.
+// for t in cloudflared-state.json, and orphan connectors of t, before the
+// hub starts its own, so the tunnel does not get two (reference §9.30),
+// and drops that record. The hub's own children, this connector's earlier
+// runs among them, are spared; so is the hub.
 func (r *reconciler) stopPrior(ctx context.Context, t state.Tunnel) {
 	out, err := prior.Stop(ctx, prior.Options{Root: r.o.Root, SpareChildrenOf: []int{os.Getpid()}},
 		prior.Target{Name: t.Name, UUID: t.UUID, Hostname: t.Hostname, ConfigPath: t.ConfigPath})
 	var taken []string
 	for _, oc := range out {
-		if oc.Taken {
-			taken = append(taken, oc.Tunnel.Name)
+		if oc.Taken || oc.Stopped {
+			if oc.Taken && !oc.Orphan {
+				taken = append(taken, oc.Tunnel.Name)
+			}
 			r.o.Logger.Info(oc.Message, "tunnel", t.Name)
 		} else {
 			r.o.Logger.Warn(oc.Message, "tunnel", t.Name)

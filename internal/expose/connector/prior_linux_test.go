@@ -77,3 +77,20 @@ func TestHubBootSparesAReusedPid(t *testing.T) {
 		t.Errorf("sleep (pid %d, reusing the recorded pid) was killed", cmd.Process.Pid)
 	}
 }
+
+// TestHubBootStopsAnOrphanConnector: a connector of the tunnel no record
+// names (the reference lost track of it) is stopped at boot as well.
+func TestHubBootStopsAnOrphanConnector(t *testing.T) {
+	h := newHarness(t)
+	h.expose("t1")
+	orphan := exposetest.StartPrevious(t, filepath.Join(h.root, "cloudflared", "t1", "config.yml"))
+	h.start()
+	h.waitPass("cloudflared-t1")
+	ours := h.waitStarted()
+	if diff := cmp.Diff([]int{ours}, h.connectors()); diff != "" {
+		t.Errorf("connectors after boot (-want +got):\n%s", diff)
+	}
+	if exposetest.Running(orphan) {
+		t.Errorf("the orphan connector %d still runs", orphan)
+	}
+}

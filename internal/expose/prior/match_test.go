@@ -41,15 +41,17 @@ func TestIsConnectorOf(t *testing.T) {
 }
 
 func TestParsePS(t *testing.T) {
-	p, err := parsePS(42, "  1 Ss   /opt/homebrew/bin/cloudflared tunnel --config /Users/a/.parachute/cloudflared/t/config.yml run\n")
-	if err != nil || p.PPID != 1 || p.PID != 42 || len(p.Argv) != 5 || p.Argv[4] != "run" {
+	p, err := parsePS("   42   501     1 Ss   /opt/homebrew/bin/cloudflared tunnel --config /Users/a/.parachute/cloudflared/t/config.yml run")
+	if err != nil || p.PPID != 1 || p.PID != 42 || p.UID != 501 || len(p.Argv) != 5 || p.Argv[4] != "run" {
 		t.Fatalf("parsePS = %+v, %v", p, err)
 	}
-	if _, err := parsePS(42, "  1 Z    (cloudflared)"); err != ErrNoProcess {
+	if _, err := parsePS("42 501 1 Z    (cloudflared)"); err != ErrNoProcess {
 		t.Fatalf("zombie: %v", err)
 	}
-	if _, err := parsePS(42, "x S cloudflared"); err == nil {
-		t.Fatal("bad ppid accepted")
+	for _, bad := range []string{"x 501 1 S cloudflared", "42 501 -1 S cloudflared", "42 501 1 S", ""} {
+		if _, err := parsePS(bad); err == nil || err == ErrNoProcess {
+			t.Errorf("parsePS(%q) accepted", bad)
+		}
 	}
 }
 
@@ -59,7 +61,7 @@ func FuzzIsConnectorOf(f *testing.F) {
 	f.Add("/usr/local/bin/cloudflared\x00tunnel\x00--config\x00/c/config.yml\x00run", "/c/config.yml", "t")
 	f.Add("cloudflared\x00tunnel\x00run\x00t", "", "t")
 	f.Add("sleep\x001000", "/c/config.yml", "t")
-	f.Add("  1 Ss cloudflared tunnel --config /c/config.yml run", "/c/config.yml", "")
+	f.Add("  42  501  1 Ss cloudflared tunnel --config /c/config.yml run", "/c/config.yml", "")
 	f.Fuzz(func(t *testing.T, cmdline, cfg, name string) {
 		rec := state.LegacyTunnel{Name: name, ConfigPath: cfg}
 		argv := strings.Split(cmdline, "\x00")
@@ -70,7 +72,7 @@ func FuzzIsConnectorOf(f *testing.F) {
 		if got && cfg == "" && name == "" {
 			t.Fatalf("matched an empty record: %q", argv)
 		}
-		if p, err := parsePS(7, cmdline); err == nil && (p.PID != 7 || len(p.Argv) == 0) {
+		if p, err := parsePS(cmdline); err == nil && (p.PID < 0 || p.PPID < 0 || len(p.Argv) == 0) {
 			t.Fatalf("parsePS(%q) = %+v", cmdline, p)
 		}
 	})

@@ -53,6 +53,8 @@ var ErrNoProcess = errors.New("no such process")
 type Process struct {
 	PID  int
 	PPID int
+	// UID owns the process (-1: unknown).
+	UID int
 	// Argv is the command line; on macOS (read through ps) the words of
 	// it, split at spaces.
 	Argv []string
@@ -89,6 +91,9 @@ type Options struct {
 	// Linux, `ps` elsewhere). It returns ErrNoProcess for a pid that no
 	// longer runs.
 	Inspect func(ctx context.Context, pid int) (Process, error)
+	// List lists the live processes, for orphans; nil means the
+	// platform's.
+	List func(ctx context.Context) ([]Process, error)
 	// Signal sends sig to pid; nil means syscall.Kill.
 	Signal func(pid int, sig syscall.Signal) error
 	// Grace, KillWait and Poll default to DefaultGrace, DefaultKillWait
@@ -104,15 +109,22 @@ type Outcome struct {
 	// Taken reports that the record may be forgotten: its connector is
 	// gone (stopped now, or not running), or its pid runs something else.
 	Taken bool
+	// Orphan reports a connector of the tunnel no record names (Tunnel
+	// then holds only its name and pid).
+	Orphan bool
 	// Message tells the operator what happened.
 	Message string
 }
 
 // Stop stops the running connectors cloudflared-state.json records for
-// tunnels t concerns: SIGTERM, then SIGKILL after Grace. It never
-// signals a process that is not a cloudflared connector of the recorded
-// tunnel, nor a spared one. A missing file gives no outcomes. The error
-// joins what could not be read or stopped; the outcomes are still valid.
+// tunnels t concerns, then the orphans: processes of this user running a
+// cloudflared connector of t's tunnel (its config file, UUID or name) or
+// of a concerned record's, as the reference's `pgrep -fl cloudflared`
+// sweep does (reference §6.8). Each gets SIGTERM, then SIGKILL after
+// Grace. It never signals a process that is not a cloudflared connector
+// of the tunnel, nor a spared one. With no file and no orphan it returns
+// no outcomes. The error joins what could not be read or stopped; the
+// outcomes are still valid.
 func Stop(ctx context.Context, o Options, t Target) ([]Outcome, error) {
 	recs, err := state.LegacyRecords(o.Root)
 	if err != nil {
@@ -133,8 +145,13 @@ func Stop(ctx context.Context, o Options, t Target) ([]Outcome, error) {
 	if o.Poll <= 0 {
 		o.Poll = DefaultPoll
 	}
+	if o.List == nil {
+		o.List = list
+	}
 	var out []Outcome
 	var errs []error
+	handled := map[int]bool{}
+	match := []state.LegacyTunnel{{Name: t.Name, UUID: t.UUID, ConfigPath: t.ConfigPath}}
 	for _, r := range recs {
 		if !t.concerns(r) {
 			continue
@@ -144,6 +161,45 @@ func Stop(ctx context.Context, o Options, t Target) ([]Outcome, error) {
 		if err != nil {
 			errs = append(errs, err)
 		}
+		handled[r.PID] = true
+		match = append(match, r)
+	}
+	orphans, err := o.orphans(ctx, match, handled)
+	out = append(out, orphans...)
+	return out, errors.Join(append(errs, err)...)
+}
+
+// orphans stops this user's connectors of the tunnels in match that no
+// record named (pids in handled were dealt with).
+func (o *Options) orphans(ctx context.Context, match []state.LegacyTunnel, handled map[int]bool) ([]Outcome, error) {
+	ps, err := o.List(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("looking for orphan connectors: %w", err)
+	}
+	uid := os.Getuid()
+	var out []Outcome
+	var errs []error
+	for _, p := range ps {
+		// Why the owner check: a root `parachute` must not end another
+		// user's connector of a tunnel that happens to match.
+		if handled[p.PID] || p.PID <= 1 || o.spared(p) || (uid != 0 && p.UID != uid) {
+			continue
+		}
+		i := slices.IndexFunc(match, func(r state.LegacyTunnel) bool { return IsConnectorOf(p.Argv, r) })
+		if i < 0 {
+			continue
+		}
+		r := match[i]
+		r.PID = p.PID
+		oc := Outcome{Tunnel: state.LegacyTunnel{Name: r.Name, PID: p.PID}, Orphan: true}
+		if err := o.stopProcess(ctx, r); err != nil {
+			oc.Message = fmt.Sprintf("Could not stop an orphan cloudflared connector of tunnel %q (pid %d): %v; stop it with `kill %d`.", r.Name, p.PID, err, p.PID)
+			errs = append(errs, fmt.Errorf("stopping pid %d: %w", p.PID, err))
+		} else {
+			oc.Stopped = true
+			oc.Message = fmt.Sprintf("Stopped an orphan cloudflared connector of tunnel %q (pid %d).", r.Name, p.PID)
+		}
+		out = append(out, oc)
 	}
 	return out, errors.Join(errs...)
 }

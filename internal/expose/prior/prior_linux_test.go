@@ -3,6 +3,7 @@ package prior
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -187,5 +188,36 @@ func TestStopWithoutARecord(t *testing.T) {
 	out, err := Stop(context.Background(), o, Target{Name: "t", ConfigPath: cfg})
 	if err != nil || len(out) != 1 || out[0].Stopped || !out[0].Taken || !strings.Contains(out[0].Message, "no longer running") {
 		t.Fatalf("gone: %+v %v", out, err)
+	}
+}
+
+// TestStopEndsOrphans: a connector of the tunnel no record names (the
+// reference lost track of it, hub#487) is stopped too; another tunnel's,
+// and the hub's own child, are not.
+func TestStopEndsOrphans(t *testing.T) {
+	root, cfg := box(t, "t")
+	orphan := exposetest.StartPrevious(t, cfg)
+	otherCfg := filepath.Join(root, "cloudflared", "other", "config.yml")
+	other := exposetest.StartPrevious(t, otherCfg)
+	child := exec.Command("cloudflared", "tunnel", "--config", cfg, "run")
+	if err := child.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+	o := fast()
+	o.Root, o.SpareChildrenOf = root, []int{os.Getpid()}
+	out, err := Stop(context.Background(), o, Target{Name: "t", UUID: uuid, ConfigPath: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out) != 1 || !out[0].Orphan || !out[0].Stopped || out[0].Tunnel.PID != orphan ||
+		out[0].Message != fmt.Sprintf("Stopped an orphan cloudflared connector of tunnel \"t\" (pid %d).", orphan) {
+		t.Fatalf("outcomes %+v", out)
+	}
+	if got := exposetest.Connectors(t, cfg); !slices.Equal(got, []int{child.Process.Pid}) {
+		t.Errorf("connectors of t: %v, want only the hub's child %d", got, child.Process.Pid)
+	}
+	if !exposetest.Running(other) {
+		t.Errorf("another tunnel's connector %d was stopped", other)
 	}
 }

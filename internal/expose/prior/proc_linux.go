@@ -37,7 +37,35 @@ func inspect(_ context.Context, pid int) (Process, error) {
 	if zombie {
 		return Process{}, ErrNoProcess
 	}
-	return Process{PID: pid, PPID: ppid, Argv: parseCmdline(cmd)}, nil
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return Process{}, ErrNoProcess
+	}
+	uid := -1
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		uid = int(st.Uid)
+	}
+	return Process{PID: pid, UID: uid, PPID: ppid, Argv: parseCmdline(cmd)}, nil
+}
+
+// list inspects every process in /proc; those that exit meanwhile, or
+// cannot be read, are left out.
+func list(ctx context.Context) ([]Process, error) {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("listing processes: %w", err)
+	}
+	var ps []Process
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid <= 1 {
+			continue
+		}
+		if p, err := inspect(ctx, pid); err == nil {
+			ps = append(ps, p)
+		}
+	}
+	return ps, nil
 }
 
 // parseCmdline splits /proc/<pid>/cmdline (NUL-terminated arguments).

@@ -6,21 +6,27 @@ import (
 	"strings"
 )
 
-// parsePS reads one line of `ps -o ppid=,stat=,command=`: the parent pid,
-// the state letters and the command line joined by spaces. A zombie ("Z")
-// is gone.
-func parsePS(pid int, out string) (Process, error) {
-	line, _, _ := strings.Cut(strings.TrimSpace(out), "\n")
+// psFormat is the `ps -o` list parsePS reads.
+const psFormat = "pid=,uid=,ppid=,stat=,command="
+
+// parsePS reads one line of `ps -o pid=,uid=,ppid=,stat=,command=`: the
+// pid, owner, parent pid, the state letters and the command line joined
+// by spaces. A zombie ("Z") is gone.
+func parsePS(line string) (Process, error) {
 	f := strings.Fields(line)
-	if len(f) < 3 {
-		return Process{}, errors.New("want parent pid, state and command")
+	if len(f) < 5 {
+		return Process{}, errors.New("want pid, uid, parent pid, state and command")
 	}
-	ppid, err := strconv.Atoi(f[0])
-	if err != nil || ppid < 0 {
-		return Process{}, errors.New("parent pid is not a number")
+	var n [3]int
+	for i := range n {
+		v, err := strconv.Atoi(f[i])
+		if err != nil || v < 0 {
+			return Process{}, errors.New("pid, uid or parent pid is not a number")
+		}
+		n[i] = v
 	}
-	if strings.HasPrefix(f[1], "Z") {
+	if strings.HasPrefix(f[3], "Z") {
 		return Process{}, ErrNoProcess
 	}
-	return Process{PID: pid, PPID: ppid, Argv: f[2:]}, nil
+	return Process{PID: n[0], UID: n[1], PPID: n[2], Argv: f[4:]}, nil
 }

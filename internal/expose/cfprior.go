@@ -27,6 +27,9 @@ func (c *Cloudflare) stopPrior(ctx context.Context, o CloudflareOptions, tun sta
 	if o.HubPID > 0 {
 		po.Spare = append(po.Spare, o.HubPID)
 		po.SpareChildrenOf = append(po.SpareChildrenOf, o.HubPID)
+		// Only with the hub known can its own connector be told from
+		// an orphan with the same command line.
+		po.Orphans = true
 	}
 	if o.Mgr != nil && o.Mgr.Kind() != servicemgr.KindNone {
 		name := connectorUnit(o.Mgr.Kind(), tun.Name)

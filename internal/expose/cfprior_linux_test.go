@@ -151,3 +151,42 @@ func TestUpMigratesTheSharedTunnel(t *testing.T) {
 		}
 	}
 }
+
+// TestUpStopsOrphansOnlyWhenTheHubIsKnown: an orphan connector of the
+// tunnel (no record) is stopped when the hub's pid is known, sparing the
+// hub's own connector child; with the hub unknown nothing unrecorded is
+// touched, since the hub's child has the same command line.
+func TestUpStopsOrphansOnlyWhenTheHubIsKnown(t *testing.T) {
+	const name, host = "parachute-hub-example-com", "hub.example.com"
+	for _, hubKnown := range []bool{true, false} {
+		t.Run(fmt.Sprint("hub known ", hubKnown), func(t *testing.T) {
+			fake, root, home := cfSetup(t, true)
+			_, cfg, _ := TunnelPaths(root, name)
+			if err := os.MkdirAll(filepath.Dir(cfg), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			orphan := exposetest.StartPrevious(t, cfg)
+			// This test process plays the hub; its connector is a child.
+			child := exec.Command("cloudflared", "tunnel", "--config", cfg, "run")
+			if err := child.Start(); err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { child.Process.Kill(); child.Wait() })
+			o := CloudflareOptions{Root: root, Hostname: host, HubPort: 1939, Logf: func(string, ...any) {}}
+			if hubKnown {
+				o.HubPID = os.Getpid()
+			}
+			cf := &Cloudflare{Home: home, Getenv: func(string) string { return "" }}
+			if _, _, err := cf.Up(context.Background(), o); err != nil {
+				t.Fatal(err)
+			}
+			argvLog(t, fake)
+			if got := exposetest.Running(orphan); got == hubKnown {
+				t.Errorf("orphan %d running = %v", orphan, got)
+			}
+			if !exposetest.Running(child.Process.Pid) {
+				t.Errorf("the hub's own connector %d was stopped", child.Process.Pid)
+			}
+		})
+	}
+}

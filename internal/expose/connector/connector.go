@@ -231,7 +231,7 @@ func (r *reconciler) apply(ctx context.Context, st *state.State) {
 // and drops that record. The hub's own children, this connector's earlier
 // runs among them, are spared; so is the hub.
 func (r *reconciler) stopPrior(ctx context.Context, t state.Tunnel) {
-	out, err := prior.Stop(ctx, prior.Options{Root: r.o.Root, SpareChildrenOf: []int{os.Getpid()}},
+	out, err := prior.Stop(ctx, prior.Options{Root: r.o.Root, SpareChildrenOf: []int{os.Getpid()}, Orphans: true},
 		prior.Target{Name: t.Name, UUID: t.UUID, Hostname: t.Hostname, ConfigPath: t.ConfigPath})
 	var taken []string
 	for _, oc := range out {

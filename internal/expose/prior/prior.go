@@ -91,6 +91,11 @@ type Options struct {
 	// Linux, `ps` elsewhere). It returns ErrNoProcess for a pid that no
 	// longer runs.
 	Inspect func(ctx context.Context, pid int) (Process, error)
+	// Orphans also stops connectors of the tunnel that no record names.
+	// Set it only when every connector of ours is spared (the hub's pid
+	// is known): an orphan is recognised by its command line alone, which
+	// the hub's own connector shares.
+	Orphans bool
 	// List lists the live processes, for orphans; nil means the
 	// platform's.
 	List func(ctx context.Context) ([]Process, error)
@@ -117,10 +122,10 @@ type Outcome struct {
 }
 
 // Stop stops the running connectors cloudflared-state.json records for
-// tunnels t concerns, then the orphans: processes of this user running a
-// cloudflared connector of t's tunnel (its config file, UUID or name) or
-// of a concerned record's, as the reference's `pgrep -fl cloudflared`
-// sweep does (reference §6.8). Each gets SIGTERM, then SIGKILL after
+// tunnels t concerns, then (with Orphans) the orphans: processes of this
+// user running a cloudflared connector of t's tunnel (its config file,
+// UUID or name) or of a concerned record's, as the reference's
+// `pgrep -fl cloudflared` sweep does (reference §6.8). Each gets SIGTERM, then SIGKILL after
 // Grace. It never signals a process that is not a cloudflared connector
 // of the tunnel, nor a spared one. With no file and no orphan it returns
 // no outcomes. The error joins what could not be read or stopped; the
@@ -164,9 +169,12 @@ func Stop(ctx context.Context, o Options, t Target) ([]Outcome, error) {
 		handled[r.PID] = true
 		match = append(match, r)
 	}
-	orphans, err := o.orphans(ctx, match, handled)
-	out = append(out, orphans...)
-	return out, errors.Join(append(errs, err)...)
+	if o.Orphans {
+		orphans, err := o.orphans(ctx, match, handled)
+		out = append(out, orphans...)
+		errs = append(errs, err)
+	}
+	return out, errors.Join(errs...)
 }
 
 // orphans stops this user's connectors of the tunnels in match that no

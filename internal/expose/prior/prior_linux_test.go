@@ -55,7 +55,9 @@ func sleeper(t *testing.T) int {
 	return cmd.Process.Pid
 }
 
-func fast() Options { return Options{Grace: 5 * time.Second, Poll: 5 * time.Millisecond} }
+func fast() Options {
+	return Options{Grace: 5 * time.Second, Poll: 5 * time.Millisecond, Orphans: true}
+}
 
 // TestStopEndsThePreviousHubsConnector: the reference's recorded
 // connector of the tunnel is stopped, and what it said is one line.

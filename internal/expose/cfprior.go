@@ -11,9 +11,9 @@ import (
 
 // stopPrior stops the connectors the previous (TypeScript) hub recorded
 // for the tunnel tun is about to run, and orphan connectors of it, before
-// ours starts: otherwise its
-// detached connector keeps serving the hostname next to ours, with
-// whatever config it started with (reference §9.30). It spares the
+// ours starts: otherwise its detached connector keeps serving the
+// hostname next to ours, with whatever config it started with (reference
+// §9.30). It spares the
 // connector unit's main process (the unit has our unit's name, so it is
 // ours to restart, not to kill) and the hub with its children (the hub's
 // own connector). It returns the records taken over, which Up drops from
@@ -22,8 +22,7 @@ import (
 // the message says which pid to kill.
 func (c *Cloudflare) stopPrior(ctx context.Context, o CloudflareOptions, tun state.Tunnel, ours *state.State, logf Logf) (taken []string) {
 	c.removeMigratedUnits(ctx, o, tun, ours, logf)
-	po := o.Prior
-	po.Root = o.Root
+	po := prior.Options{Root: o.Root}
 	if o.HubPID > 0 {
 		po.Spare = append(po.Spare, o.HubPID)
 		po.SpareChildrenOf = append(po.SpareChildrenOf, o.HubPID)

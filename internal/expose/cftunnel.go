@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/openparachute/parachute/internal/atomicfile"
-	"github.com/openparachute/parachute/internal/expose/prior"
 	"github.com/openparachute/parachute/internal/expose/state"
 	"github.com/openparachute/parachute/internal/servicemgr"
 	"github.com/openparachute/parachute/internal/unit"
@@ -50,10 +49,6 @@ type CloudflareOptions struct {
 	// its children (the hub's own connector) are never stopped as a
 	// previous hub's connector.
 	HubPID int
-	// Prior tunes how the previous hub's connectors are stopped (Root,
-	// the spared pids and the target are filled in by Up); zero is the
-	// real thing.
-	Prior prior.Options
 }
 
 // TunnelPaths are a tunnel's files under the config root.

@@ -30,7 +30,8 @@ const maxVaultNameLen = 64
 // page (reference account-vault-token.ts). The token is the authority the
 // user already has through OAuth, in a form a script can use: scope
 // vault:<name>:<verb>, audience vault.<name>, pinned to that vault,
-// anchored to the user so a password reset or deleting the user revokes
+// anchored to the user so a password reset, deleting the user, or taking
+// the vault (or that access level) away from them revokes
 // it. The first admin has no user_vaults rows and is refused here, as in
 // the reference: admins mint through `parachute auth mint-token`. Unlike
 // the reference, a user still on an admin-set password is refused too.

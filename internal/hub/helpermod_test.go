@@ -27,6 +27,7 @@ import (
 //	…/next     releases the next event of every open /sse stream
 //	…/upload   reads the body and answers "<bytes> <sha256>"
 //	…/setcookie  answers with a Set-Cookie line per ?c= value
+//	…/hang     never answers: holds the request until the hub leaves
 //	otherwise  "<name> <path> auth=<Authorization>"
 func helperModuleHandler(name string) http.Handler {
 	next := make(chan struct{})
@@ -39,6 +40,8 @@ func helperModuleHandler(name string) http.Handler {
 			for _, c := range r.URL.Query()["c"] {
 				w.Header().Add("Set-Cookie", c)
 			}
+		case "hang":
+			<-r.Context().Done() // a wedged module: no headers, ever
 		case "ws":
 			wsEcho(w, r)
 		case "sse":

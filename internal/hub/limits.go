@@ -83,6 +83,9 @@ type Limits struct {
 	// link passes; one byte every few seconds does not.
 	ProxyBodyGrace   time.Duration
 	ProxyMinBodyRate int64
+	// ProxyHeaderTimeout bounds the wait for a module's response headers
+	// (not its body); a module that does not answer in time gets 504.
+	ProxyHeaderTimeout time.Duration
 }
 
 // DefaultLimits are the limits of `parachute serve`.
@@ -99,6 +102,9 @@ var DefaultLimits = Limits{
 	StreamWriteIdle:  60 * time.Second,
 	ProxyBodyGrace:   10 * time.Second,
 	ProxyMinBodyRate: 256,
+	// Long-polls that hold their headers back longer need a module
+	// setting (README "Per-module supervision settings").
+	ProxyHeaderTimeout: 60 * time.Second,
 }
 
 // withDefaults fills zero fields from DefaultLimits.
@@ -117,6 +123,7 @@ func (l Limits) withDefaults() Limits {
 	l.LongWriteTimeout = pick(l.LongWriteTimeout, d.LongWriteTimeout)
 	l.StreamWriteIdle = pick(l.StreamWriteIdle, d.StreamWriteIdle)
 	l.ProxyBodyGrace = pick(l.ProxyBodyGrace, d.ProxyBodyGrace)
+	l.ProxyHeaderTimeout = pick(l.ProxyHeaderTimeout, d.ProxyHeaderTimeout)
 	if l.ProxyMinBodyRate <= 0 {
 		l.ProxyMinBodyRate = d.ProxyMinBodyRate
 	}

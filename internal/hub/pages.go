@@ -71,6 +71,13 @@ func wantsHTML(r *http.Request) bool {
 // writeProxyPage answers a browser: 503 "starting" (reloads itself after
 // Retry-After) or 502 "unreachable" (points at the admin page and the CLI).
 func writeProxyPage(w http.ResponseWriter, starting bool, short string) {
+	writeProxyPageCode(w, 0, starting, short)
+}
+
+// writeProxyPageCode is writeProxyPage with the status of the
+// "unreachable" page chosen by the caller (0: 502; 504 for a module that
+// did not answer in time).
+func writeProxyPageCode(w http.ResponseWriter, code int, starting bool, short string) {
 	h := w.Header()
 	setPageHeaders(h)
 	data := struct {
@@ -80,7 +87,9 @@ func writeProxyPage(w http.ResponseWriter, starting bool, short string) {
 		RetryS   int
 		CSS      template.CSS
 	}{Starting: starting, Short: short, RetryS: retryAfterS, CSS: template.CSS(pageCSS)}
-	code := http.StatusBadGateway
+	if code == 0 {
+		code = http.StatusBadGateway
+	}
 	data.Title = short + " is unreachable"
 	if starting {
 		code = http.StatusServiceUnavailable

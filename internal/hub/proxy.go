@@ -1,6 +1,7 @@
 package hub
 
 import (
+	"errors"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -57,7 +58,7 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 	strip := row.StripPrefix != nil && *row.StripPrefix
 	short := manifest.ShortName(row.Name)
 	rp := &httputil.ReverseProxy{
-		Transport:  proxyTransport,
+		Transport:  proxyTransportFor(s.limits.ProxyHeaderTimeout),
 		BufferPool: proxyBuffers,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -82,26 +83,66 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 	rp.ServeHTTP(w, r)
 }
 
-// proxyTransport carries every proxied request to a module on loopback:
-// body-less GET and HEAD on the caller's goroutine (proxytransport.go), the
-// rest through fallbackTransport.
-var proxyTransport = newModuleTransport(fallbackTransport)
+// proxyTransport carries every proxied request to a module on loopback
+// with the default header timeout: body-less GET and HEAD on the caller's
+// goroutine (proxytransport.go), the rest through an http.Transport.
+var proxyTransport = newProxyTransport(DefaultLimits.ProxyHeaderTimeout)
 
-// fallbackTransport carries the proxied requests moduleTransport does not
-// take itself: bodies, WebSocket upgrades, other methods.
-// Why not http.DefaultTransport: it keeps only 2 idle connections per
-// module, so a few concurrent clients would open and close a connection
-// per request (measured: a fifth of the direct throughput), it consults
-// HTTP_PROXY, and it adds its own gzip negotiation; a module should see the
-// client's Accept-Encoding and answer in kind.
-var fallbackTransport = &http.Transport{
-	Proxy:                 nil,
-	DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-	MaxIdleConns:          256,
-	MaxIdleConnsPerHost:   64,
-	IdleConnTimeout:       90 * time.Second,
-	DisableCompression:    true,
-	ExpectContinueTimeout: time.Second,
+// otherTransports holds a transport per header timeout other than the
+// default one (tests shorten it); few distinct values ever exist.
+var otherTransports struct {
+	mu sync.Mutex
+	m  map[time.Duration]*moduleTransport
+}
+
+// proxyTransportFor returns the shared transport whose module response
+// header wait is bounded by d. The default needs no lock or map lookup.
+func proxyTransportFor(d time.Duration) *moduleTransport {
+	if d == proxyTransport.headerTimeout {
+		return proxyTransport
+	}
+	otherTransports.mu.Lock()
+	defer otherTransports.mu.Unlock()
+	if otherTransports.m == nil {
+		otherTransports.m = map[time.Duration]*moduleTransport{}
+	}
+	tr := otherTransports.m[d]
+	if tr == nil {
+		tr = newProxyTransport(d)
+		otherTransports.m[d] = tr
+	}
+	return tr
+}
+
+// newProxyTransport returns a module transport bounding the wait for
+// response headers by headerTimeout, on both of its paths.
+//
+// Why a bound at all: a module that accepts the connection and never
+// answers would otherwise hold the client's request, its goroutine, its
+// descriptor and one of the hub's capped connections (limits.go) until
+// the client gives up; a wedged module plus patient clients could fill
+// the cap. Only headers are bounded: streams send them at once.
+//
+// Why the fallback is not http.DefaultTransport: it keeps only 2 idle
+// connections per module, so a few concurrent clients would open and
+// close a connection per request (measured: a fifth of the direct
+// throughput), it consults HTTP_PROXY, and it adds its own gzip
+// negotiation; a module should see the client's Accept-Encoding and answer
+// in kind.
+func newProxyTransport(headerTimeout time.Duration) *moduleTransport {
+	fb := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   64,
+		IdleConnTimeout:       90 * time.Second,
+		DisableCompression:    true,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: headerTimeout, // counted from the end of the request body
+	}
+	t := newModuleTransport(fb)
+	t.headerTimeout = headerTimeout
+	return t
 }
 
 // proxyBuffers recycles the buffers ReverseProxy copies response bodies
@@ -153,6 +194,10 @@ func matchMount(f *manifest.File, path string) (manifest.Service, string, bool) 
 // when it is down for good: a small HTML page to a browser (pages.go), the
 // JSON error to everyone else.
 func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, short string, err error) {
+	if errors.Is(err, errHeaderTimeout) {
+		s.proxyHeaderTimeout(w, r, short, err)
+		return
+	}
 	st, ok := s.sup.Get(short)
 	transient := ok && (st.Status == supervisor.StatusStarting || st.Status == supervisor.StatusRestarting ||
 		(st.Status == supervisor.StatusRunning && st.StartedAt != nil && s.now().Sub(*st.StartedAt) < bootWindow))
@@ -169,6 +214,50 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, short string
 	}
 	e := apiErr(http.StatusBadGateway, api.CodeUpstreamUnreachable,
 		"%s is not reachable: %v — see `parachute status` and `parachute logs %s`", short, err, short)
+	e.Service = short
+	writeErr(w, e)
+}
+
+// hangLogEvery is how often a module's header timeouts are logged at most.
+const hangLogEvery = time.Minute
+
+// hangLog remembers when each module's header timeout was last logged.
+type hangLog struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+// due reports whether a header timeout of short should be logged at now,
+// and if so records it.
+func (l *hangLog) due(short string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if t, ok := l.last[short]; ok && now.Sub(t) < hangLogEvery {
+		return false
+	}
+	if l.last == nil {
+		l.last = map[string]time.Time{}
+	}
+	l.last[short] = now
+	return true
+}
+
+// proxyHeaderTimeout answers 504 for a module that sent no response headers
+// in time: the "unreachable" page to a browser, the JSON error to everyone
+// else. It logs at most once a minute per module, so a wedged module
+// under load cannot flood the log.
+func (s *Server) proxyHeaderTimeout(w http.ResponseWriter, r *http.Request, short string, err error) {
+	if s.hangs.due(short, s.now()) {
+		s.log.Warn("module sent no response headers in time; answering 504 (further ones are not logged for a minute)",
+			"module", short, "path", r.URL.Path, "err", err)
+	}
+	if wantsHTML(r) {
+		writeProxyPageCode(w, http.StatusGatewayTimeout, false, short)
+		return
+	}
+	e := apiErr(http.StatusGatewayTimeout, api.CodeUpstreamUnreachable,
+		"%s did not answer in time: %v — see `parachute logs %s`, or `parachute restart %s` if it is stuck",
+		short, err, short, short)
 	e.Service = short
 	writeErr(w, e)
 }

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptrace"
 	"net/textproto"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -47,6 +48,11 @@ type moduleTransport struct {
 	maxIdlePerHost int
 	idleTimeout    time.Duration
 	maxHeaderBytes int64
+	// headerTimeout bounds the wait for a module's response headers, from
+	// the start of the request to the end of its final header block
+	// (0: no bound). The body is not bounded: SSE streams send headers
+	// at once and then may stay quiet for long.
+	headerTimeout time.Duration
 
 	mu    sync.Mutex // guards the fields that follow
 	idle  map[string][]*moduleConn
@@ -75,6 +81,10 @@ type headerLimitReader struct {
 const max1xx = 5
 
 var errResponseHeaderTooLarge = errors.New("module response headers too large")
+
+// errHeaderTimeout is wrapped by the error of a request whose module sent
+// no response headers within the transport's headerTimeout.
+var errHeaderTimeout = errors.New("module sent no response headers in time")
 
 func (l *headerLimitReader) Read(p []byte) (int, error) {
 	if l.n == 0 {
@@ -114,7 +124,18 @@ func direct(req *http.Request) bool {
 // RoundTrip implements http.RoundTripper.
 func (t *moduleTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if !direct(req) {
-		return t.fallback.RoundTrip(req)
+		resp, err := t.fallback.RoundTrip(req)
+		if err != nil && t.headerTimeout > 0 && req.Context().Err() == nil {
+			// http.Transport reports its ResponseHeaderTimeout as an
+			// unexported timeout error; the only other timeout it can
+			// report here is a dial timeout, which is as much "the
+			// module does not answer".
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				err = fmt.Errorf("%w (waited %v): %w", errHeaderTimeout, t.headerTimeout, err)
+			}
+		}
+		return resp, err
 	}
 	addr := req.URL.Host
 	for attempt := 0; ; attempt++ {
@@ -143,13 +164,23 @@ func (t *moduleTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 // exchange writes req on mc and reads the response header. On error mc is
 // closed; on success the returned body owns mc.
 func (t *moduleTransport) exchange(req *http.Request, mc *moduleConn) (*http.Response, error) {
+	// Why a deadline on the connection for the header wait: it costs no
+	// timer allocation or goroutine per request (the runtime's poller
+	// keeps one timer per descriptor), unlike a context.WithTimeout.
+	// Set before the AfterFunc below, so a cancellation always wins.
+	if t.headerTimeout > 0 {
+		_ = mc.c.SetDeadline(time.Now().Add(t.headerTimeout))
+	}
 	// Why a deadline and not a goroutine: setting a past deadline unblocks
 	// a Read or Write in progress, and context.AfterFunc starts nothing
 	// until the context is actually cancelled.
 	stop := context.AfterFunc(req.Context(), func() { _ = mc.c.SetDeadline(time.Unix(1, 0)) })
 	fail := func(err error) (*http.Response, error) {
 		stop()
-		mc.c.Close()
+		mc.c.Close() // never pooled: after a header timeout the module may still answer on it
+		if t.headerTimeout > 0 && errors.Is(err, os.ErrDeadlineExceeded) && req.Context().Err() == nil {
+			err = fmt.Errorf("%w (waited %v): %w", errHeaderTimeout, t.headerTimeout, err)
+		}
 		return nil, err
 	}
 	if err := req.Write(mc.bw); err != nil {
@@ -185,6 +216,15 @@ func (t *moduleTransport) exchange(req *http.Request, mc *moduleConn) (*http.Res
 			if err := trace.Got1xxResponse(r.StatusCode, textproto.MIMEHeader(r.Header)); err != nil {
 				return fail(err)
 			}
+		}
+	}
+	if t.headerTimeout > 0 {
+		// The body is not bounded (SSE). Clearing the deadline could undo
+		// a cancellation that ran meanwhile, so that one is re-applied:
+		// a cancellation after the check sets its past deadline itself.
+		_ = mc.c.SetDeadline(time.Time{})
+		if req.Context().Err() != nil {
+			_ = mc.c.SetDeadline(time.Unix(1, 0))
 		}
 	}
 	b := &moduleBody{t: t, ctx: req.Context(), addr: req.URL.Host, mc: mc, body: resp.Body, stop: stop, keep: !resp.Close}

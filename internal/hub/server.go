@@ -77,6 +77,8 @@ type Server struct {
 	modcfg *modconfig.Store
 	mux    *http.ServeMux
 	limits Limits
+	// hangs rate-limits the log of modules' header timeouts (proxy.go).
+	hangs hangLog
 	// hubOrigin is hub_settings.hub_origin in memory (huborigin.go).
 	hubOrigin *originSetting
 	// trust says whether a peer is a trusted proxy (forward.go).

@@ -58,7 +58,7 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 	strip := row.StripPrefix != nil && *row.StripPrefix
 	short := manifest.ShortName(row.Name)
 	rp := &httputil.ReverseProxy{
-		Transport:  proxyTransportFor(s.limits.ProxyHeaderTimeout),
+		Transport:  proxyTransportFor(row.Supervise.ResponseHeaderTimeout(s.limits.ProxyHeaderTimeout)),
 		BufferPool: proxyBuffers,
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(target)
@@ -89,7 +89,8 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 var proxyTransport = newProxyTransport(DefaultLimits.ProxyHeaderTimeout)
 
 // otherTransports holds a transport per header timeout other than the
-// default one (tests shorten it); few distinct values ever exist.
+// default one: a module's supervise.responseHeaderTimeoutSeconds (whole
+// seconds, at most an hour, so the map stays small) or a test's Limits.
 var otherTransports struct {
 	mu sync.Mutex
 	m  map[time.Duration]*moduleTransport

@@ -160,3 +160,24 @@ func TestProxyHeaderBoundSparesStreams(t *testing.T) {
 		t.Fatalf("event after the pause %q, want data: 1", l)
 	}
 }
+
+// TestProxyHeaderTimeoutPerModule: a module's
+// supervise.responseHeaderTimeoutSeconds replaces the hub's bound for that
+// module only (a long-poll module raises it; here one lowers it so the
+// test stays short).
+func TestProxyHeaderTimeoutPerModule(t *testing.T) {
+	h := newTestHub(t, Limits{ProxyHeaderTimeout: 30 * time.Second}, 64)
+	h.writeRows(h.startHelperModule("poll", map[string]any{"supervise": map[string]any{"responseHeaderTimeoutSeconds": 1}}))
+	client := &http.Client{Timeout: 20 * time.Second}
+	defer client.CloseIdleConnections()
+	start := time.Now()
+	resp, err := client.Get(h.url("/poll/hang"))
+	took := time.Since(start)
+	if err != nil {
+		t.Fatalf("no answer from the hub after %v: %v", took, err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGatewayTimeout || took < time.Second || took > 10*time.Second {
+		t.Errorf("status %d after %v, want 504 after just over the module's 1 s", resp.StatusCode, took)
+	}
+}

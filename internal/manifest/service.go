@@ -130,6 +130,11 @@ type SupervisePolicy struct {
 	StopGraceSeconds float64 `json:"stopGraceSeconds,omitempty"`
 	// ReadyTimeoutSeconds is how long start waits for the module to listen.
 	ReadyTimeoutSeconds float64 `json:"readyTimeoutSeconds,omitempty"`
+	// ResponseHeaderTimeoutSeconds is how long the hub's proxy waits for
+	// the module's response headers before it answers 504 (whole seconds,
+	// 1..MaxResponseHeaderTimeoutSeconds): a module serving long-polls
+	// that hold their headers back raises it. Bodies are never bounded.
+	ResponseHeaderTimeoutSeconds int `json:"responseHeaderTimeoutSeconds,omitempty"`
 
 	// Extra holds members this version does not know.
 	Extra map[string]json.RawMessage `json:"-"`
@@ -157,6 +162,19 @@ func (p *SupervisePolicy) ReadyTimeout(def time.Duration) time.Duration {
 		return def
 	}
 	return seconds(p.ReadyTimeoutSeconds, def)
+}
+
+// MaxResponseHeaderTimeoutSeconds bounds ResponseHeaderTimeoutSeconds: a
+// longer wait would let a wedged module hold the hub's connections again.
+const MaxResponseHeaderTimeoutSeconds = 3600
+
+// ResponseHeaderTimeout returns the proxy's wait for response headers, or
+// def when p is nil or unset.
+func (p *SupervisePolicy) ResponseHeaderTimeout(def time.Duration) time.Duration {
+	if p == nil || p.ResponseHeaderTimeoutSeconds <= 0 {
+		return def
+	}
+	return time.Duration(p.ResponseHeaderTimeoutSeconds) * time.Second
 }
 
 // Crashes returns the crash budget, or def when p is nil or unset.
@@ -340,6 +358,16 @@ func decodeSupervise(raw json.RawMessage) (SupervisePolicy, error) {
 	p.CrashWindowSeconds, _ = d.number("crashWindowSeconds", false)
 	p.StopGraceSeconds, _ = d.number("stopGraceSeconds", false)
 	p.ReadyTimeoutSeconds, _ = d.number("readyTimeoutSeconds", false)
+	// Why 0 is refused (unlike the fields above): it would read as "no
+	// bound", which is what this field must never give.
+	rng := fmt.Sprintf("1..%d", MaxResponseHeaderTimeoutSeconds)
+	if _, present := d.get("responseHeaderTimeoutSeconds"); present {
+		v := d.integer("responseHeaderTimeoutSeconds", false, rng)
+		if d.err == nil && (v < 1 || v > MaxResponseHeaderTimeoutSeconds) {
+			d.fail("responseHeaderTimeoutSeconds", "must be an integer %s, got %d", rng, v)
+		}
+		p.ResponseHeaderTimeoutSeconds = v
+	}
 	return p, d.err
 }
 

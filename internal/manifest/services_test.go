@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -379,6 +380,38 @@ func TestSupervisePolicyDefaults(t *testing.T) {
 	}
 	if got := p.ReadyTimeout(4e9); got != 4e9 {
 		t.Errorf("ReadyTimeout = %v, want the default", got)
+	}
+	if got := p.ResponseHeaderTimeout(6e10); got != 6e10 {
+		t.Errorf("ResponseHeaderTimeout = %v, want the default", got)
+	}
+	if got := nilPolicy.ResponseHeaderTimeout(6e10); got != 6e10 {
+		t.Errorf("nil ResponseHeaderTimeout = %v, want the default", got)
+	}
+}
+
+// TestSuperviseResponseHeaderTimeout: the proxy's header wait is read from
+// a row's supervise policy in whole seconds, 1..3600; anything else names
+// the field.
+func TestSuperviseResponseHeaderTimeout(t *testing.T) {
+	row := func(v string) []byte {
+		return []byte(`{"services":[{"name":"m","port":1950,"paths":["/m"],"health":"/m/health","version":"1",` +
+			`"supervise":{"responseHeaderTimeoutSeconds":` + v + `}}]}`)
+	}
+	f, err := Parse(row("600"), "services.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Services[0].Supervise.ResponseHeaderTimeout(time.Minute); got != 10*time.Minute {
+		t.Errorf("ResponseHeaderTimeout = %v, want 10m", got)
+	}
+	out, _ := json.Marshal(f.Services[0].Supervise)
+	if !strings.Contains(string(out), `"responseHeaderTimeoutSeconds":600`) {
+		t.Errorf("round trip lost the field: %s", out)
+	}
+	for _, bad := range []string{"0", "-1", "3601", "1.5", `"60"`, "1e12"} {
+		if _, err := Parse(row(bad), "services.json"); err == nil || !strings.Contains(err.Error(), "supervise.responseHeaderTimeoutSeconds") {
+			t.Errorf("responseHeaderTimeoutSeconds %s: err = %v, want one naming the field", bad, err)
+		}
 	}
 }
 

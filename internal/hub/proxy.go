@@ -85,8 +85,12 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 
 // proxyTransport carries every proxied request to a module on loopback
 // with the default header timeout: body-less GET and HEAD on the caller's
-// goroutine (proxytransport.go), the rest through an http.Transport.
-var proxyTransport = newProxyTransport(DefaultLimits.ProxyHeaderTimeout)
+// goroutine (proxytransport.go), the rest through an http.Transport. Built
+// on first use, not at init: every exec of the binary (`status` too) would
+// pay for it (cmd/parachute TestInitCost).
+var proxyTransport = sync.OnceValue(func() *moduleTransport {
+	return newProxyTransport(DefaultLimits.ProxyHeaderTimeout)
+})
 
 // otherTransports holds a transport per header timeout other than the
 // default one: a module's supervise.responseHeaderTimeoutSeconds (whole
@@ -99,8 +103,8 @@ var otherTransports struct {
 // proxyTransportFor returns the shared transport whose module response
 // header wait is bounded by d. The default needs no lock or map lookup.
 func proxyTransportFor(d time.Duration) *moduleTransport {
-	if d == proxyTransport.headerTimeout {
-		return proxyTransport
+	if def := proxyTransport(); d == def.headerTimeout {
+		return def
 	}
 	otherTransports.mu.Lock()
 	defer otherTransports.mu.Unlock()

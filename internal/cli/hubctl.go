@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -215,23 +214,31 @@ func legacyEvidence(paths config.Paths) string {
 }
 
 // journalLogs shows the hub unit's journal (system unit as root, else the
-// user unit).
+// user unit) through the service manager, so a unit that failed shows its
+// process's own last lines too: journald often files the output of a
+// process that exits at once under no unit, and `journalctl --user-unit`
+// alone never shows it (servicemgr.Systemd.JournalTail).
 func journalLogs(e *env, c *cli.Context, n int, follow bool) error {
-	bin, err := exec.LookPath("journalctl")
-	if err != nil {
-		return fail(ExitFail, "parachute logs hub: no hub log file and no journalctl here.\n  When the hub runs in the foreground (`parachute serve`), its output is on that terminal.")
-	}
-	args := []string{"-u", unit.SystemdName, "-n", strconv.Itoa(n), "--no-pager", "-o", "short-iso"}
-	if os.Geteuid() != 0 {
-		args = []string{"--user-unit", unit.SystemdName, "-n", strconv.Itoa(n), "--no-pager", "-o", "short-iso"}
+	mgr, err := servicemgr.Detect(servicemgr.HostDetectOptions())
+	if err != nil || (mgr.Kind() != servicemgr.KindSystemdSystem && mgr.Kind() != servicemgr.KindSystemdUser) {
+		return fail(ExitFail, "parachute logs hub: no hub log file and no systemd journal here.\n  When the hub runs in the foreground (`parachute serve`), its output is on that terminal.")
 	}
 	if follow {
-		args = append(args, "-f")
+		f, ok := mgr.(servicemgr.JournalFollower)
+		if !ok {
+			return fail(ExitFail, "parachute logs hub -f: %s cannot follow the hub's log; run `parachute logs hub` without -f", mgr.Kind())
+		}
+		if err := f.FollowJournal(c.Context, unit.SystemdName, n, e.stdout); err != nil && c.Context.Err() == nil {
+			return fail(ExitFail, "parachute logs hub: %v", err)
+		}
+		return nil
 	}
-	cmd := exec.CommandContext(c.Context, bin, args...)
-	cmd.Stdout, cmd.Stderr = e.stdout, e.stderr
-	if err := cmd.Run(); err != nil && c.Context.Err() == nil {
-		return fail(ExitFail, "parachute logs hub: journalctl %s: %v", strings.Join(args, " "), err)
+	lines, err := mgr.JournalTail(c.Context, unit.SystemdName, n)
+	if err != nil {
+		return fail(ExitFail, "parachute logs hub: %v", err)
+	}
+	for _, l := range lines {
+		fmt.Fprintln(e.stdout, l)
 	}
 	return nil
 }

@@ -392,4 +392,7 @@ func TestInBoxUser(t *testing.T) {
 	outputRace(t, KindSystemdUser, filepath.Join(home, "sm-race-n"), func(wait time.Duration) *Systemd {
 		return NewSystemd(SystemdOptions{User: true, UID: uid, RuntimeDir: os.Getenv("XDG_RUNTIME_DIR"), OutputWait: wait})
 	})
+	user := NewSystemd(SystemdOptions{User: true, UID: uid, RuntimeDir: os.Getenv("XDG_RUNTIME_DIR")})
+	failedLogs(t, KindSystemdUser, filepath.Join(home, "sm-logs-n"), user)
+	followKeepsGoing(t, KindSystemdUser, user)
 }

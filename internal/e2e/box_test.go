@@ -29,7 +29,7 @@ const (
 	boxTest  = boxDir + "/e2e.test"
 )
 
-var boxScenarios = []string{"system-unit", "failing-unit", "migrate", "cgroups", "user-unit"}
+var boxScenarios = []string{"system-unit", "failing-unit", "migrate", "cgroups", "user-unit", "logs-hub"}
 
 // TestServiceManager boots systemd in a box and runs the CLI scenarios there.
 func TestServiceManager(t *testing.T) {
@@ -65,6 +65,10 @@ func TestInBox(t *testing.T) {
 	t.Run("failing-unit", func(t *testing.T) { failingScenario(t, rootScope(t, "/var/lib/ptest-fail"), "/opt/ptest-fail") })
 	t.Run("migrate", func(t *testing.T) { migrateScenario(t, rootScope(t, "/var/lib/ptest-migrate")) })
 	t.Run("cgroups", func(t *testing.T) { cgroupScenario(t, rootScope(t, "/var/lib/ptest-cgroups")) })
+	t.Run("logs-hub", func(t *testing.T) {
+		u := logsUser(t)
+		logsHubScenario(t, userScope(t, u, u.HomeDir+"/logs-root"), u.HomeDir+"/logs-bin")
+	})
 	t.Run("user-unit", func(t *testing.T) {
 		u := boxUser(t)
 		unitScenario(t, userScope(t, u, u.HomeDir+"/.parachute"))

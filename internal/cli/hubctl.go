@@ -233,6 +233,9 @@ func journalLogs(e *env, c *cli.Context, n int, follow bool) error {
 		}
 		return nil
 	}
+	if n == 0 {
+		return nil // JournalTail reads 0 as its default
+	}
 	lines, err := mgr.JournalTail(c.Context, unit.SystemdName, n)
 	if err != nil {
 		return fail(ExitFail, "parachute logs hub: %v", err)

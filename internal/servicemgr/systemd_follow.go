@@ -15,7 +15,8 @@ type JournalFollower interface {
 	// FollowJournal writes the unit's last n log lines to w, one a line, as
 	// JournalTail selects them (so a failed unit's own last words are among
 	// them), then each line the unit logs afterwards, until ctx ends. The
-	// end of ctx is not an error.
+	// end of ctx is not an error. n == 0 shows no past lines (only what
+	// comes); n < 0 means the default, 50.
 	FollowJournal(ctx context.Context, name string, n int, w io.Writer) error
 }
 
@@ -29,12 +30,16 @@ var _ JournalFollower = (*Systemd)(nil)
 // journalctl's stdout goes straight to w; its stderr is kept apart and only
 // quoted in the error, so a warning never mixes into the log lines.
 func (m *Systemd) FollowJournal(ctx context.Context, name string, n int, w io.Writer) error {
-	if n <= 0 {
+	if n < 0 {
 		n = 50
 	}
-	lines, cursor, err := m.followStart(ctx, name, n)
-	if err != nil {
-		return err
+	var lines []string
+	cursor := ""
+	if n > 0 {
+		var err error
+		if lines, cursor, err = m.followStart(ctx, name, n); err != nil {
+			return err
+		}
 	}
 	if len(lines) > 0 {
 		if _, err := io.WriteString(w, strings.Join(lines, "\n")+"\n"); err != nil {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,4 +82,15 @@ func TestInitCost(t *testing.T) {
 			"find it among these (bytes, package) and replace it or keep it out of the binary:\n%s",
 			total, totalInitBudget, strings.Join(heaviest, "\n"))
 	}
+}
+
+// buildBinary builds parachute into t's temp directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "parachute")
+	build := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
 }

@@ -1,16 +1,14 @@
+//go:build linux
+
 package main
 
 import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/openparachute/parachute/internal/testenv"
 )
@@ -46,8 +44,8 @@ func TestCtrlCAtThePasswordPromptRestoresEcho(t *testing.T) {
 		}
 	}()
 
-	out := readUntil(t, master, "Password for")
-	for deadline := time.Now().Add(10 * time.Second); echoOn(t, slave); time.Sleep(time.Millisecond) {
+	out := testenv.ReadUntil(t, master, "Password for")
+	for deadline := time.Now().Add(10 * time.Second); testenv.EchoOn(t, slave); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("echo is still on 10 s after the password prompt")
 		}
@@ -65,46 +63,7 @@ func TestCtrlCAtThePasswordPromptRestoresEcho(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("set-password still runs 10 s after Ctrl-C")
 	}
-	if !echoOn(t, slave) {
+	if !testenv.EchoOn(t, slave) {
 		t.Error("the terminal's echo is still off after Ctrl-C at the password prompt")
 	}
-}
-
-// buildBinary builds parachute into t's temp directory.
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "parachute")
-	build := exec.Command("go", "build", "-tags", "urfave_cli_no_docs", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
-func echoOn(t *testing.T, f *os.File) bool {
-	t.Helper()
-	tio, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tio.Lflag&unix.ECHO != 0
-}
-
-// readUntil reads the pty master until want appears, each wait bounded.
-func readUntil(t *testing.T, m *os.File, want string) string {
-	t.Helper()
-	buf := make([]byte, 4096)
-	var got []byte
-	for !strings.Contains(string(got), want) {
-		fds := []unix.PollFd{{Fd: int32(m.Fd()), Events: unix.POLLIN}}
-		if n, err := unix.Poll(fds, 10000); err != nil || n == 0 {
-			t.Fatalf("no %q on the terminal after %q (poll: %d, %v)", want, got, n, err)
-		}
-		n, err := unix.Read(int(m.Fd()), buf)
-		if err != nil {
-			t.Fatalf("reading the terminal after %q: %v", got, err)
-		}
-		got = append(got, buf[:n]...)
-	}
-	return string(got)
 }

@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/openparachute/parachute/internal/accounts"
 	"github.com/openparachute/parachute/internal/hubdb"
 	"github.com/openparachute/parachute/internal/sessions"
@@ -170,10 +168,10 @@ func TestSetPasswordInterruptedRestoresEcho(t *testing.T) {
 	var errOut bytes.Buffer
 	done := make(chan int, 1)
 	go func() { done <- Main(ctx, []string{"auth", "set-password"}, slave, &errOut) }()
-	waitForTerminal(t, master, "Password for")
+	testenv.ReadUntil(t, master, "Password for")
 	// The prompt is printed just before the read turns echo off: wait
 	// for the terminal state itself, bounded.
-	for deadline := time.Now().Add(10 * time.Second); echo(t, slave); time.Sleep(time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); testenv.EchoOn(t, slave); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("echo is still on 10 s after the password prompt")
 		}
@@ -187,7 +185,7 @@ func TestSetPasswordInterruptedRestoresEcho(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("set-password still waits for the password 10 s after its context was cancelled")
 	}
-	if !echo(t, slave) {
+	if !testenv.EchoOn(t, slave) {
 		t.Error("the terminal's echo is still off after the interrupted prompt")
 	}
 	if !strings.Contains(errOut.String(), "interrupted") {
@@ -195,35 +193,6 @@ func TestSetPasswordInterruptedRestoresEcho(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(root, "operator.token")); !os.IsNotExist(err) {
 		t.Errorf("operator.token after an interrupted set-password: %v", err)
-	}
-}
-
-// echo reports whether the terminal f echoes input.
-func echo(t *testing.T, f *os.File) bool {
-	t.Helper()
-	tio, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tio.Lflag&unix.ECHO != 0
-}
-
-// waitForTerminal reads the pty master until want appears; poll bounds
-// each wait so a missing prompt fails the test instead of hanging it.
-func waitForTerminal(t *testing.T, m *os.File, want string) {
-	t.Helper()
-	buf := make([]byte, 4096)
-	var got []byte
-	for !strings.Contains(string(got), want) {
-		fds := []unix.PollFd{{Fd: int32(m.Fd()), Events: unix.POLLIN}}
-		if n, err := unix.Poll(fds, 10000); err != nil || n == 0 {
-			t.Fatalf("no %q on the terminal after %q (poll: %d, %v)", want, got, n, err)
-		}
-		n, err := unix.Read(int(m.Fd()), buf)
-		if err != nil {
-			t.Fatalf("reading the terminal after %q: %v", got, err)
-		}
-		got = append(got, buf[:n]...)
 	}
 }
 

@@ -3,6 +3,7 @@ package testenv
 import (
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 	"unsafe"
 
@@ -41,4 +42,35 @@ func OpenPTY(t testing.TB) (master, slave *os.File) {
 	}
 	t.Cleanup(func() { s.Close(); m.Close() })
 	return m, s
+}
+
+// ReadUntil reads the pty master m until want appears and returns what
+// was read; each wait is bounded (10 s), so a missing prompt fails t
+// instead of hanging it.
+func ReadUntil(t testing.TB, m *os.File, want string) string {
+	t.Helper()
+	buf := make([]byte, 4096)
+	var got []byte
+	for !strings.Contains(string(got), want) {
+		fds := []unix.PollFd{{Fd: int32(m.Fd()), Events: unix.POLLIN}}
+		if n, err := unix.Poll(fds, 10000); err != nil || n == 0 {
+			t.Fatalf("no %q on the terminal after %q (poll: %d, %v)", want, got, n, err)
+		}
+		n, err := unix.Read(int(m.Fd()), buf)
+		if err != nil {
+			t.Fatalf("reading the terminal after %q: %v", got, err)
+		}
+		got = append(got, buf[:n]...)
+	}
+	return string(got)
+}
+
+// EchoOn reports whether the terminal f echoes input.
+func EchoOn(t testing.TB, f *os.File) bool {
+	t.Helper()
+	tio, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tio.Lflag&unix.ECHO != 0
 }

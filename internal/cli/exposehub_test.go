@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -21,7 +20,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/expose/exposetest"
-	"github.com/openparachute/parachute/internal/hub"
+	"github.com/openparachute/parachute/internal/hub/hubtest"
 	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/testenv"
 )
@@ -181,28 +180,8 @@ func startRealHub(t *testing.T, root string) *realHub {
 	if err := os.WriteFile(paths.ServicesJSON(), data, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	port := freeTCPPort(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	listening := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- hub.Run(ctx, hub.RunOptions{Paths: paths, Port: port, Version: "test",
-			Logger: slog.New(slog.NewTextHandler(h.out, nil)), Output: h.out,
-			Listening: func(net.Addr) { close(listening) }})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("hub: %v", err)
-		}
-	})
-	select {
-	case <-listening:
-	case err := <-done:
-		done <- err
-		t.Fatalf("hub exited: %v\n%s", err, h.out)
-	}
-	h.url = "http://127.0.0.1:" + strconv.Itoa(port)
+	h.url = hubtest.Start(t, hubtest.Options{Paths: paths, Output: h.out,
+		Logger: slog.New(slog.NewTextHandler(h.out, nil))}).URL
 	t.Setenv("PARACHUTE_HUB_URL", h.url)
 	// Boot starts the modules in the background; wait for both.
 	seen := map[string]bool{}

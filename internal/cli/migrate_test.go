@@ -19,7 +19,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/openparachute/parachute/internal/config"
-	"github.com/openparachute/parachute/internal/hub"
+	"github.com/openparachute/parachute/internal/hub/hubtest"
 	"github.com/openparachute/parachute/internal/testenv"
 )
 
@@ -286,24 +286,7 @@ func TestMigrateSweepRefusesWhileRunning(t *testing.T) {
 		mustDo(t, os.WriteFile(filepath.Join(root, "server.yaml"), []byte("x"), 0o600))
 		sweepEnv(t, root, false, nil)
 		t.Setenv("PARACHUTE_HUB_URL", "") // find the hub by its hub.port
-		ctx, cancel := context.WithCancel(context.Background())
-		up := make(chan struct{})
-		done := make(chan error, 1)
-		go func() {
-			done <- hub.Run(ctx, hub.RunOptions{Paths: config.Paths{Root: root}, Port: freeTCPPort(t), Version: "test",
-				Output: io.Discard, Listening: func(net.Addr) { close(up) }})
-		}()
-		t.Cleanup(func() {
-			cancel()
-			if err := <-done; err != nil {
-				t.Errorf("hub.Run: %v", err)
-			}
-		})
-		select {
-		case <-up:
-		case err := <-done:
-			t.Fatalf("hub.Run ended early: %v", err)
-		}
+		hubtest.Start(t, hubtest.Options{Paths: config.Paths{Root: root}})
 		waitPortFile(t, config.Paths{Root: root})
 		assertRefused(t, root, "  - hub\n")
 	})

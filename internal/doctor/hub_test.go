@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,7 +14,7 @@ import (
 	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/expose/exposetest"
 	"github.com/openparachute/parachute/internal/expose/state"
-	"github.com/openparachute/parachute/internal/hub"
+	"github.com/openparachute/parachute/internal/hub/hubtest"
 )
 
 // TestAgainstARealHub runs the real probes against an in-process hub: its
@@ -61,29 +60,7 @@ func TestAgainstARealHub(t *testing.T) {
 // output to out.
 func startHub(t *testing.T, paths config.Paths, out io.Writer) {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	up, done := make(chan struct{}), make(chan error, 1)
-	go func() {
-		done <- hub.Run(ctx, hub.RunOptions{Paths: paths, Port: port, Version: "test", Output: out,
-			Listening: func(net.Addr) { close(up) }})
-	}()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("hub.Run: %v", err)
-		}
-	})
-	select {
-	case <-up:
-	case err := <-done:
-		t.Fatalf("hub.Run ended early: %v", err)
-	}
+	hubtest.Start(t, hubtest.Options{Paths: paths, Output: out})
 }
 
 // lineWaiter closes seen when a line containing want is written.

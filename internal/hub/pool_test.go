@@ -1,10 +1,7 @@
 package hub
 
 import (
-	"context"
 	"encoding/base64"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -13,7 +10,6 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/hubdb"
 	"github.com/openparachute/parachute/internal/sessions"
 	"github.com/openparachute/parachute/internal/testenv"
@@ -46,28 +42,7 @@ func TestRunSharesOneHubDBPool(t *testing.T) {
 		testenv.Unavailable(t, "counting descriptors needs /proc/self/fd: %v", err)
 		return
 	}
-	p := config.Paths{Root: t.TempDir()}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	addrc := make(chan net.Addr, 1)
-	logs := &testenv.SyncBuffer{}
-	runErr := make(chan error, 1)
-	go func() {
-		runErr <- Run(ctx, RunOptions{Paths: p, Port: freePort(t), Version: "test",
-			Logger: slog.New(slog.NewTextHandler(logs, nil)), Output: logs,
-			Listening: func(a net.Addr) { addrc <- a }})
-	}()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a.String()
-	case err := <-runErr:
-		t.Fatalf("Run returned before listening: %v\n%s", err, logs)
-	}
-	tok, err := os.ReadFile(p.OperatorToken())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := startRunHub(t)
 	// A well-formed session value nobody signed in with: every page
 	// request looks it up in hub.db.
 	session := base64.RawURLEncoding.EncodeToString(make([]byte, 32))
@@ -77,8 +52,8 @@ func TestRunSharesOneHubDBPool(t *testing.T) {
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	defer client.CloseIdleConnections()
 	do := func(method, path, body string) {
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+		req, _ := http.NewRequest(method, h.base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+h.token)
 		req.Header.Set("Content-Type", "application/json")
 		req.AddCookie(&http.Cookie{Name: sessions.SessionCookie, Value: session})
 		resp, err := client.Do(req)
@@ -98,7 +73,7 @@ func TestRunSharesOneHubDBPool(t *testing.T) {
 	go func() {
 		defer close(sampled)
 		for {
-			if n := int64(hubDBFDs(t, p.HubDB())); n > peak.Load() {
+			if n := int64(hubDBFDs(t, h.paths.HubDB())); n > peak.Load() {
 				peak.Store(n)
 			}
 			select {
@@ -135,11 +110,11 @@ func TestRunSharesOneHubDBPool(t *testing.T) {
 	}
 
 	client.CloseIdleConnections()
-	stop()
-	if err := <-runErr; err != nil {
-		t.Fatalf("Run = %v\n%s", err, logs)
+	h.stop()
+	if err := <-h.runErr; err != nil {
+		t.Fatalf("Run = %v\n%s", err, h.logs)
 	}
-	if n := hubDBFDs(t, p.HubDB()); n != 0 {
+	if n := hubDBFDs(t, h.paths.HubDB()); n != 0 {
 		t.Errorf("%d descriptor(s) on hub.db still open after Run returned", n)
 	}
 }

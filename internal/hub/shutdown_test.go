@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io/fs"
-	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -17,9 +15,7 @@ import (
 	"time"
 
 	"github.com/openparachute/parachute/internal/api"
-	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/manifest"
-	"github.com/openparachute/parachute/internal/testenv"
 )
 
 // TestShutdownDuringInstall is issue 9's shutdown test: `parachute serve`
@@ -85,32 +81,11 @@ func killPidFile(path string) {
 }
 
 func shutdownMidInstall(t *testing.T, source, busy string) {
-	p := config.Paths{Root: t.TempDir()}
-	ctx, stop := context.WithCancel(context.Background())
-	defer stop()
-	addrc := make(chan net.Addr, 1)
-	logs := &testenv.SyncBuffer{}
-	runErr := make(chan error, 1)
-	go func() {
-		runErr <- Run(ctx, RunOptions{Paths: p, Port: freePort(t), Version: "test",
-			Logger: slog.New(slog.NewTextHandler(logs, nil)), Output: logs,
-			Listening: func(a net.Addr) { addrc <- a }})
-	}()
-	var base string
-	select {
-	case a := <-addrc:
-		base = "http://" + a.String()
-	case err := <-runErr:
-		t.Fatalf("Run returned before listening: %v\n%s", err, logs)
-	}
-	tok, err := os.ReadFile(p.OperatorToken())
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := startRunHub(t)
 	do := func(method, path, body string) *http.Response {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+		req, _ := http.NewRequest(method, h.base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+h.token)
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -120,7 +95,7 @@ func shutdownMidInstall(t *testing.T, source, busy string) {
 	}
 	resp := do(http.MethodPost, "/api/modules/slowmod/install", `{"source":"`+source+`"}`)
 	var acc api.OperationAccepted
-	err = json.NewDecoder(resp.Body).Decode(&acc)
+	err := json.NewDecoder(resp.Body).Decode(&acc)
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusAccepted || err != nil {
 		t.Fatalf("install = %d (%v)", resp.StatusCode, err)
@@ -141,33 +116,33 @@ func shutdownMidInstall(t *testing.T, source, busy string) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the install never got to %q: %+v\n%s", busy, op, logs)
+			t.Fatalf("the install never got to %q: %+v\n%s", busy, op, h.logs)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 
 	began := time.Now()
-	stop()
+	h.stop()
 	limit := OpsShutdownDeadline + ShutdownDeadline + 5*time.Second
 	select {
-	case err := <-runErr:
+	case err := <-h.runErr:
 		if err != nil {
 			t.Fatalf("Run = %v", err)
 		}
 	case <-time.After(limit):
-		t.Fatalf("Run did not return within %s of the shutdown\n%s", limit, logs)
+		t.Fatalf("Run did not return within %s of the shutdown\n%s", limit, h.logs)
 	}
 	t.Logf("Run returned %s after the shutdown began", time.Since(began).Round(time.Millisecond))
 	// The operation was cancelled and finished before Run returned: no
 	// goroutine is still writing into the root.
-	if !strings.Contains(logs.String(), "module operation failed") {
-		t.Errorf("Run returned before the install operation finished:\n%s", logs)
+	if !strings.Contains(h.logs.String(), "module operation failed") {
+		t.Errorf("Run returned before the install operation finished:\n%s", h.logs)
 	}
 
-	if _, err := manifest.Load(p.ServicesJSON()); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if _, err := manifest.Load(h.paths.ServicesJSON()); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("services.json after the shutdown: %v", err)
 	}
-	_ = filepath.WalkDir(p.Root, func(path string, d fs.DirEntry, err error) error {
+	_ = filepath.WalkDir(h.paths.Root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
 		}

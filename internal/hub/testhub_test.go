@@ -178,3 +178,45 @@ func statusOf(raw string) int {
 	n, _ := strconv.Atoi(raw[9:12])
 	return n
 }
+
+// runHub is Run itself (`parachute serve`) in this process on a free
+// port over a fresh root, for the tests that stop it themselves to time
+// or inspect the shutdown. (hubtest.Start cannot serve package hub's own
+// tests: it imports hub.)
+type runHub struct {
+	base   string // "http://127.0.0.1:<port>"
+	paths  config.Paths
+	token  string // the operator token Run wrote, trimmed
+	logs   *testenv.SyncBuffer
+	stop   context.CancelFunc // begins the shutdown; Run's result then arrives on runErr
+	runErr chan error
+}
+
+// startRunHub returns once Run listens and has written the operator
+// token. The test ends with stop called in any case; waiting for runErr
+// is the test's part.
+func startRunHub(t *testing.T) *runHub {
+	t.Helper()
+	h := &runHub{paths: config.Paths{Root: t.TempDir()}, logs: &testenv.SyncBuffer{}, runErr: make(chan error, 1)}
+	ctx, stop := context.WithCancel(context.Background())
+	h.stop = stop
+	t.Cleanup(stop)
+	addrc := make(chan net.Addr, 1)
+	go func() {
+		h.runErr <- Run(ctx, RunOptions{Paths: h.paths, Port: freePort(t), Version: "test",
+			Logger: slog.New(slog.NewTextHandler(h.logs, nil)), Output: h.logs,
+			Listening: func(a net.Addr) { addrc <- a }})
+	}()
+	select {
+	case a := <-addrc:
+		h.base = "http://" + a.String()
+	case err := <-h.runErr:
+		t.Fatalf("Run returned before listening: %v\n%s", err, h.logs)
+	}
+	tok, err := os.ReadFile(h.paths.OperatorToken())
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.token = strings.TrimSpace(string(tok))
+	return h
+}

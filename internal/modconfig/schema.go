@@ -212,32 +212,31 @@ func (s *Schema) view(v map[string]any) map[string]any {
 
 // covers reports whether the member at path is a secret or inside one.
 func (t secretTree) covers(path []string) bool {
-	for _, p := range path {
-		sub, marked := t[p]
-		if !marked {
-			return false
-		}
-		if sub == nil {
-			return true
-		}
-		t = sub
-	}
-	return false
+	_, inside := t.walk(path)
+	return inside
 }
 
 // under reports whether a secret is at path, inside it, or contains it.
 func (t secretTree) under(path []string) bool {
+	rest, inside := t.walk(path)
+	return inside || len(rest) > 0
+}
+
+// walk follows path down the tree. inside is true once it meets a secret
+// at or above the end of path; otherwise rest is the tree below path (nil
+// when no secret lies there).
+func (t secretTree) walk(path []string) (rest secretTree, inside bool) {
 	for _, p := range path {
 		sub, marked := t[p]
 		if !marked {
-			return false
+			return nil, false
 		}
 		if sub == nil {
-			return true
+			return nil, true
 		}
 		t = sub
 	}
-	return len(t) > 0
+	return t, false
 }
 
 // mask returns a copy of v without the secret members; v itself is not

@@ -4,15 +4,11 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/openparachute/parachute/internal/accounts"
-	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/expose/exposetest"
-	"github.com/openparachute/parachute/internal/hubdb"
 )
 
 // TestExposeAuthPreflight is §6.10's interactive auth preflight: after the
@@ -55,20 +51,7 @@ func TestExposeAuthPreflight(t *testing.T) {
 			fake, root, _ := exposeEnv(t, true, c.stdin)
 			exposetest.Write(t, fake, "version", "1.82.0")
 			if c.user {
-				ctx := context.Background()
-				db, err := hubdb.Open(ctx, config.Paths{Root: root}.HubDB())
-				if err != nil {
-					t.Fatal(err)
-				}
-				store := accounts.NewStore(db)
-				u, err := store.Create(ctx, "owner", "correct horse battery staple", accounts.CreateOptions{PasswordChanged: true})
-				if err == nil && c.totp {
-					err = store.EnableTOTP(ctx, u.ID, "JBSWY3DPEHPK3PXP", "")
-				}
-				db.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
+				createOwner(t, root, c.totp)
 			}
 			var runs [][]string
 			host := newExposeHost
@@ -90,16 +73,7 @@ func TestExposeAuthPreflight(t *testing.T) {
 			if diff := cmp.Diff(c.wantRuns, runs); diff != "" {
 				t.Errorf("verbs run (-want +got):\n%s\n%s", diff, out)
 			}
-			for _, w := range c.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("stdout lacks %q:\n%s", w, out)
-				}
-			}
-			for _, w := range c.never {
-				if strings.Contains(out, w) {
-					t.Errorf("stdout has %q:\n%s", w, out)
-				}
-			}
+			checkStdout(t, out, c.want, c.never)
 		})
 	}
 }

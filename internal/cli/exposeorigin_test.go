@@ -75,35 +75,13 @@ func TestExposePublicLoginWarning(t *testing.T) {
 			fake, root, _ := exposeEnv(t, false, "")
 			exposetest.Write(t, fake, "version", "1.82.0")
 			if c.user {
-				ctx := context.Background()
-				db, err := hubdb.Open(ctx, config.Paths{Root: root}.HubDB())
-				if err != nil {
-					t.Fatal(err)
-				}
-				store := accounts.NewStore(db)
-				u, err := store.Create(ctx, "owner", "correct horse battery staple", accounts.CreateOptions{PasswordChanged: true})
-				if err == nil && c.totp {
-					err = store.EnableTOTP(ctx, u.ID, "JBSWY3DPEHPK3PXP", "")
-				}
-				db.Close()
-				if err != nil {
-					t.Fatal(err)
-				}
+				createOwner(t, root, c.totp)
 			}
 			code, out, errOut := runCLI(t, c.args...)
 			if code != 0 {
 				t.Fatalf("exit %d\n%s\n%s", code, out, errOut)
 			}
-			for _, w := range c.want {
-				if !strings.Contains(out, w) {
-					t.Errorf("stdout lacks %q:\n%s", w, out)
-				}
-			}
-			for _, w := range c.never {
-				if strings.Contains(out, w) {
-					t.Errorf("stdout has %q:\n%s", w, out)
-				}
-			}
+			checkStdout(t, out, c.want, c.never)
 		})
 	}
 }
@@ -171,5 +149,41 @@ func TestExposeWarnsAboutModulesThatAreDown(t *testing.T) {
 	code, out, _ = runCLI(t, "expose", "tailnet", "off")
 	if code != 0 || strings.Contains(out, "is not running") {
 		t.Errorf("off: exit %d, warns about modules that are down:\n%s", code, out)
+	}
+}
+
+// createOwner makes the account "owner" with a password in root's hub.db,
+// and with two-factor on when totp is set.
+func createOwner(t *testing.T, root string, totp bool) {
+	t.Helper()
+	ctx := context.Background()
+	db, err := hubdb.Open(ctx, config.Paths{Root: root}.HubDB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := accounts.NewStore(db)
+	u, err := store.Create(ctx, "owner", "correct horse battery staple", accounts.CreateOptions{PasswordChanged: true})
+	if err == nil && totp {
+		err = store.EnableTOTP(ctx, u.ID, "JBSWY3DPEHPK3PXP", "")
+	}
+	db.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// checkStdout fails the test for each of want that out lacks and each of
+// never that it has.
+func checkStdout(t *testing.T, out string, want, never []string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(out, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, out)
+		}
+	}
+	for _, w := range never {
+		if strings.Contains(out, w) {
+			t.Errorf("stdout has %q:\n%s", w, out)
+		}
 	}
 }

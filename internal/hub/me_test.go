@@ -79,12 +79,7 @@ func TestMe(t *testing.T) {
 	}
 
 	w, out := me("", session)
-	var minted *http.Cookie
-	for _, c := range w.Result().Cookies() {
-		if c.Name == sessions.CSRFCookie {
-			minted = c
-		}
-	}
+	minted := setCookie(w, sessions.CSRFCookie)
 	if w.Code != 200 || !out.HasSession || out.Via != "session" || out.User == nil || out.User.ID != alice.ID ||
 		out.User.DisplayName != "alice" || out.CSRF == "" || minted == nil || minted.Value != out.CSRF || !minted.HttpOnly {
 		t.Fatalf("session: %d %+v, CSRF cookie %v", w.Code, out, minted)

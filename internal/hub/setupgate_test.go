@@ -119,21 +119,12 @@ func TestSetupGateThroughTheRouter(t *testing.T) {
 
 	// The wizard's account step, as a browser does it.
 	w = serveReq(hp, "GET", "/admin/setup", "", browser)
-	var csrf *http.Cookie
-	for _, c := range w.Result().Cookies() {
-		if c.Name == sessions.CSRFCookie {
-			csrf = c
-		}
-	}
+	csrf := setCookie(w, sessions.CSRFCookie)
 	if csrf == nil {
 		t.Fatal("no CSRF cookie from /admin/setup")
 	}
-	claim := url.Values{"bootstrap_token": {pages.bootstrap.Token()}, "username": {"owner"},
-		"password": {"correct horse battery"}, "password_confirm": {"correct horse battery"}, sessions.CSRFField: {csrf.Value}}
-	req := httptest.NewRequest("POST", "http://127.0.0.1/admin/setup/account", strings.NewReader(claim.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req := setupClaim(pages.bootstrap.Token(), csrf)
 	req.Header.Set("Accept", browserAccept)
-	req.AddCookie(csrf)
 	w = httptest.NewRecorder()
 	hp.s.ServeHTTP(w, req)
 	if w.Code != http.StatusFound {
@@ -168,4 +159,26 @@ func serveReq(hp *hubParts, method, path, body string, headers map[string]string
 	w := httptest.NewRecorder()
 	hp.s.ServeHTTP(w, req)
 	return w
+}
+
+// setCookie is the last cookie named name that w's response sets, or nil.
+func setCookie(w *httptest.ResponseRecorder, name string) *http.Cookie {
+	var found *http.Cookie
+	for _, c := range w.Result().Cookies() {
+		if c.Name == name {
+			found = c
+		}
+	}
+	return found
+}
+
+// setupClaim is the wizard's account step as its form posts it: the
+// bootstrap token, the owner "owner" with a password, and the CSRF pair.
+func setupClaim(bootstrap string, csrf *http.Cookie) *http.Request {
+	form := url.Values{"bootstrap_token": {bootstrap}, "username": {"owner"},
+		"password": {"correct horse battery"}, "password_confirm": {"correct horse battery"}, sessions.CSRFField: {csrf.Value}}
+	req := httptest.NewRequest("POST", "http://127.0.0.1/admin/setup/account", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(csrf)
+	return req
 }

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -118,30 +117,16 @@ func TestSetupWizardRoutedToWeb(t *testing.T) {
 		!strings.Contains(w.Body.String(), `name="bootstrap_token"`) {
 		t.Fatalf("GET /admin/setup: %d: %s", w.Code, w.Body.String())
 	}
-	var csrf *http.Cookie
-	for _, c := range w.Result().Cookies() {
-		if c.Name == sessions.CSRFCookie {
-			csrf = c
-		}
-	}
+	csrf := setCookie(w, sessions.CSRFCookie)
 	if csrf == nil {
 		t.Fatal("no CSRF cookie")
 	}
-	form := url.Values{"bootstrap_token": {pages.bootstrap.Token()}, "username": {"owner"},
-		"password": {"correct horse battery"}, "password_confirm": {"correct horse battery"}, sessions.CSRFField: {csrf.Value}}
-	req := httptest.NewRequest("POST", "http://127.0.0.1/admin/setup/account", strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.AddCookie(csrf)
+	req := setupClaim(pages.bootstrap.Token(), csrf)
 	w = serve(req)
 	if w.Code != http.StatusFound || w.Header().Get("Location") != "/admin/setup" {
 		t.Fatalf("claim: %d → %q: %s", w.Code, w.Header().Get("Location"), w.Body.String())
 	}
-	var session *http.Cookie
-	for _, c := range w.Result().Cookies() {
-		if c.Name == sessions.SessionCookie {
-			session = c
-		}
-	}
+	session := setCookie(w, sessions.SessionCookie)
 	if session == nil {
 		t.Fatal("claim set no session cookie")
 	}

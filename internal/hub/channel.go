@@ -22,15 +22,7 @@ import (
 // like install: it changes what every later install fetches) of
 // /api/modules/channel. The reference had only the PUT.
 func (s *Server) handleModulesChannel(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		s.authed("parachute:host:auth", s.getModulesChannel)(w, r)
-	case http.MethodPut:
-		s.admin(s.putModulesChannel)(w, r)
-	default:
-		w.Header().Set("Allow", "GET, PUT")
-		writeErr(w, apiErr(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "use GET or PUT"))
-	}
+	s.getPut(s.authed("parachute:host:auth", s.getModulesChannel), s.admin(s.putModulesChannel))(w, r)
 }
 
 func (s *Server) getModulesChannel(w http.ResponseWriter, r *http.Request) error {

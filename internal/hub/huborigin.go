@@ -50,15 +50,7 @@ type hubOriginBody struct {
 // handleHubOrigin serves GET and PUT /api/settings/hub-origin (admin). The
 // method is checked before the token, as on every API route.
 func (s *Server) handleHubOrigin(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		s.admin(s.getHubOrigin)(w, r)
-	case http.MethodPut:
-		s.admin(s.putHubOrigin)(w, r)
-	default:
-		w.Header().Set("Allow", "GET, PUT")
-		writeErr(w, apiErr(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "use GET or PUT"))
-	}
+	s.getPut(s.admin(s.getHubOrigin), s.admin(s.putHubOrigin))(w, r)
 }
 
 func (s *Server) getHubOrigin(w http.ResponseWriter, r *http.Request) error {

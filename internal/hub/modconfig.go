@@ -24,15 +24,7 @@ import (
 // handleModuleConfig serves GET and PUT /api/modules/<short>/config; the
 // method is checked before the token, as on every API route.
 func (s *Server) handleModuleConfig(w http.ResponseWriter, r *http.Request) {
-	switch r.Method {
-	case http.MethodGet, http.MethodHead:
-		s.admin(s.getModuleConfig)(w, r)
-	case http.MethodPut:
-		s.admin(s.putModuleConfig)(w, r)
-	default:
-		w.Header().Set("Allow", "GET, PUT")
-		writeErr(w, apiErr(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "use GET or PUT"))
-	}
+	s.getPut(s.admin(s.getModuleConfig), s.admin(s.putModuleConfig))(w, r)
 }
 
 // handleModuleConfigSchema serves GET /api/modules/<short>/config/schema.

@@ -231,6 +231,23 @@ func (s *Server) method(want string, h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// getPut serves GET (and HEAD) with get and PUT with put; any other
+// method is answered 405 before either handler looks at the token, as
+// with method.
+func (s *Server) getPut(get, put http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		switch r.Method {
+		case http.MethodGet, http.MethodHead:
+			get(w, r)
+		case http.MethodPut:
+			put(w, r)
+		default:
+			w.Header().Set("Allow", "GET, PUT")
+			writeErr(w, apiErr(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "use GET or PUT"))
+		}
+	}
+}
+
 // dispatchModule routes /api/modules/operations/<id> and
 // /api/modules/<short>/<action>. It is hand-written because the two shapes
 // overlap as ServeMux patterns.

@@ -104,19 +104,8 @@ func TestSetupOnATerminal(t *testing.T) {
 		return nil
 	}
 
-	master, slave := testenv.OpenPTY(t)
-	stdin = slave
-	var shown bytes.Buffer
-	drained := make(chan struct{})
-	go func() { _, _ = io.Copy(&shown, master); close(drained) }()
 	// Typed ahead; the terminal hands each read one line.
-	if _, err := master.WriteString("banana\nvault, 2 scribe\n-bad\nwork\ngroq\ngsk_hidden\n"); err != nil {
-		t.Fatal(err)
-	}
-	var errOut bytes.Buffer
-	code := Main(context.Background(), []string{"setup", "--tag", "rc", "--no-start"}, slave, &errOut)
-	slave.Close() // ends the drain: the master reads EIO once no slave is open
-	<-drained
+	code, shown, errOut := runOnPTY(t, "banana\nvault, 2 scribe\n-bad\nwork\ngroq\ngsk_hidden\n", "setup", "--tag", "rc", "--no-start")
 
 	if code != 3 || !strings.Contains(errOut.String(), "✗ channel: npm said no") ||
 		!strings.Contains(errOut.String(), "One or more installs returned a non-zero exit code (3)") {
@@ -154,18 +143,7 @@ func TestSetupSummary(t *testing.T) {
 		writeFile(t, filepath.Join(root, "services.json"), string(data))
 		return nil
 	}
-	master, slave := testenv.OpenPTY(t)
-	stdin = slave
-	var shown bytes.Buffer
-	drained := make(chan struct{})
-	go func() { _, _ = io.Copy(&shown, master); close(drained) }()
-	if _, err := master.WriteString("scribe\ns\n"); err != nil {
-		t.Fatal(err)
-	}
-	var errOut bytes.Buffer
-	code := Main(context.Background(), []string{"setup"}, slave, &errOut)
-	slave.Close()
-	<-drained
+	code, shown, errOut := runOnPTY(t, "scribe\ns\n", "setup")
 	if code != ExitOK || !strings.Contains(shown.String(), "Setup complete.\n  ✓ parachute-scribe — http://127.0.0.1:1943/scribe\n") {
 		t.Errorf("setup = %d, stderr %s\n%s", code, errOut.String(), shown.String())
 	}
@@ -194,4 +172,23 @@ func TestSetupQuit(t *testing.T) {
 	if code != ExitFail || !strings.Contains(errOut.String(), "Aborted: nothing was installed.") {
 		t.Errorf("setup, q = %d: %s", code, errOut.String())
 	}
+}
+
+// runOnPTY runs the CLI with args, its stdin and stdout on a terminal
+// where typed was typed ahead, and returns its exit code, everything the
+// terminal showed, and stderr.
+func runOnPTY(t *testing.T, typed string, args ...string) (code int, shown, errOut *bytes.Buffer) {
+	t.Helper()
+	master, slave := testenv.OpenPTY(t)
+	stdin = slave
+	shown, errOut = &bytes.Buffer{}, &bytes.Buffer{}
+	drained := make(chan struct{})
+	go func() { _, _ = io.Copy(shown, master); close(drained) }()
+	if _, err := master.WriteString(typed); err != nil {
+		t.Fatal(err)
+	}
+	code = Main(context.Background(), args, slave, errOut)
+	slave.Close() // ends the drain: the master reads EIO once no slave is open
+	<-drained
+	return code, shown, errOut
 }

@@ -77,6 +77,46 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	}
 }
 
+// tab drives the page of newBrowser's context: each step has 30 s, and a
+// step that fails fails the test.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+}
+
+// run does actions, what naming them in the failure.
+func (b *tab) run(what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	sctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// text is the text of the element sel selects.
+func (b *tab) text(sel string) string {
+	b.t.Helper()
+	return tabGet(b, "reading "+sel, chromedp.Text(chromedp.CSS(sel)))
+}
+
+// eval is the string the script js evaluates to.
+func (b *tab) eval(js string) string {
+	b.t.Helper()
+	return tabGet(b, "evaluating "+js, chromedp.Evaluate[string](js))
+}
+
+func tabGet[T any](b *tab, what string, a chromedp.Action[T]) T {
+	b.t.Helper()
+	sctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(sctx, a)
+	if err != nil {
+		b.t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
+
 func totpCode(t *testing.T, secret string, at time.Time) string {
 	t.Helper()
 	c, err := totp.GenerateCodeCustom(secret, at, totp.ValidateOpts{Period: 30, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1})
@@ -91,36 +131,10 @@ func totpCode(t *testing.T, secret string, at time.Time) string {
 // out, sign in again with the password and a fresh code, then consent to
 // a client that registered itself and follow the code to its redirect_uri.
 func TestBrowserSignInWithTwoFactor(t *testing.T) {
-	h := newHome(t)
-	h.extraEnv = []string{"PARACHUTE_INITIAL_ADMIN_USERNAME=alice", "PARACHUTE_INITIAL_ADMIN_PASSWORD=correct horse battery"}
-	h.start()
-	waitFor(t, "the sign-in page", 10*time.Second, func() bool {
-		resp, err := http.Get(h.url("/login"))
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
+	h := startWithAlice(t)
 	ctx := newBrowser(t)
-	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	text := func(sel string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(sctx, chromedp.Text(chromedp.CSS(sel)))
-		if err != nil {
-			t.Fatalf("reading %s: %v", sel, err)
-		}
-		return s
-	}
+	bt := &tab{t: t, ctx: ctx}
+	run, text := bt.run, bt.text
 	login := func() {
 		run("signing in with the password",
 			chromedp.Navigate(h.url("/login")),
@@ -201,22 +215,11 @@ func TestBrowserSignInWithTwoFactor(t *testing.T) {
 		_, _ = io.WriteString(w, `<!doctype html><p id="q">`+html.EscapeString(r.URL.RawQuery)+`</p>`)
 	}))
 	t.Cleanup(cb.Close)
-	resp, err := http.Post(h.url("/oauth/register"), "application/json",
-		strings.NewReader(`{"redirect_uris":["`+cb.URL+`/cb"],"client_name":"Phone app"}`))
-	if err != nil {
-		t.Fatal(err)
+	status, reg, err := register(t, h.url(""), `{"redirect_uris":["`+cb.URL+`/cb"],"client_name":"Phone app"}`, "")
+	if err != nil || status != 201 || reg.Status != "pending" {
+		t.Fatalf("anonymous DCR: %d %+v %v, want 201 pending", status, reg, err)
 	}
-	var reg struct {
-		ClientID string `json:"client_id"`
-		Status   string `json:"status"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&reg)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != 201 || reg.Status != "pending" {
-		t.Fatalf("anonymous DCR: %d %+v %v, want 201 pending", resp.StatusCode, reg, err)
-	}
-	cfg := &oauth2.Config{ClientID: reg.ClientID, RedirectURL: cb.URL + "/cb", Scopes: []string{"hub:admin"},
-		Endpoint: oauth2.Endpoint{AuthURL: h.url("/oauth/authorize"), TokenURL: h.url("/oauth/token"), AuthStyle: oauth2.AuthStyleInParams}}
+	cfg := adminClient(h.url(""), reg.ClientID, cb.URL+"/cb")
 	verifier := oauth2.GenerateVerifier()
 	run("opening the consent page",
 		chromedp.Navigate(cfg.AuthCodeURL("phone", oauth2.S256ChallengeOption(verifier))),
@@ -259,24 +262,8 @@ func TestBrowserClaimsTheBootstrapToken(t *testing.T) {
 		return false
 	})
 	ctx := newBrowser(t)
-	run := func(what string, actions ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(sctx, actions...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	eval := func(js string) string {
-		t.Helper()
-		sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		s, err := chromedp.Run(sctx, chromedp.Evaluate[string](js))
-		if err != nil {
-			t.Fatalf("evaluating %s: %v", js, err)
-		}
-		return s
-	}
+	bt := &tab{t: t, ctx: ctx}
+	run, eval := bt.run, bt.eval
 	const pw = "a passphrase for the phone"
 	fill := func(tok string) []chromedp.Action[chromedp.Void] {
 		return []chromedp.Action[chromedp.Void]{

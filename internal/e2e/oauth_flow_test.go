@@ -68,6 +68,58 @@ func (b browser) postForm(u string, form url.Values) (int, *url.URL, string) {
 	return b.do(r)
 }
 
+// startWithAlice starts a hub whose admin, alice (password "correct horse
+// battery"), was seeded by PARACHUTE_INITIAL_ADMIN_*, and returns once its
+// sign-in page answers.
+func startWithAlice(t *testing.T) *hubEnv {
+	t.Helper()
+	h := newHome(t)
+	h.extraEnv = []string{"PARACHUTE_INITIAL_ADMIN_USERNAME=alice", "PARACHUTE_INITIAL_ADMIN_PASSWORD=correct horse battery"}
+	h.start()
+	waitFor(t, "the sign-in page", 10*time.Second, func() bool {
+		resp, err := http.Get(h.url("/login"))
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return h
+}
+
+// dcrReply is the part of /oauth/register's answer these tests check.
+type dcrReply struct {
+	ClientID string `json:"client_id"`
+	Status   string `json:"status"`
+}
+
+// register posts the DCR body to iss's /oauth/register, as the bearer of
+// token when it is not empty, and returns the status and the reply; err
+// is the decoding's.
+func register(t *testing.T, iss, body, token string) (int, dcrReply, error) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, iss+"/oauth/register", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var reg dcrReply
+	err = json.NewDecoder(resp.Body).Decode(&reg)
+	return resp.StatusCode, reg, err
+}
+
+// adminClient is the oauth2 client, asking for hub:admin, of the client id
+// registered at iss with redirect.
+func adminClient(iss, clientID, redirect string) *oauth2.Config {
+	return &oauth2.Config{ClientID: clientID, RedirectURL: redirect, Scopes: []string{"hub:admin"},
+		Endpoint: oauth2.Endpoint{AuthURL: iss + "/oauth/authorize", TokenURL: iss + "/oauth/token", AuthStyle: oauth2.AuthStyleInParams}}
+}
+
 // TestOAuthFlowEndToEnd drives the whole authorization-code flow against
 // the real binary with golang.org/x/oauth2 as the client: DCR as the
 // operator → /oauth/authorize hands off to /login → the login form with
@@ -81,19 +133,9 @@ func (b browser) postForm(u string, form url.Values) (int, *url.URL, string) {
 // mismatched redirect_uri; a parachute:host:* scope at authorize; a module
 // audience at /api/me; and an unregistered redirect_uri at authorize.
 func TestOAuthFlowEndToEnd(t *testing.T) {
-	h := newHome(t)
-	h.extraEnv = []string{"PARACHUTE_INITIAL_ADMIN_USERNAME=alice", "PARACHUTE_INITIAL_ADMIN_PASSWORD=correct horse battery"}
-	h.start()
+	h := startWithAlice(t)
 	ctx := context.Background()
 	iss := h.url("")
-	waitFor(t, "the sign-in page", 10*time.Second, func() bool {
-		resp, err := http.Get(h.url("/login"))
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	})
 
 	// The client's redirect_uri: it answers with the query it was sent,
 	// so the browser's last hop hands the test the code.
@@ -104,24 +146,11 @@ func TestOAuthFlowEndToEnd(t *testing.T) {
 	redirect := cb.URL + "/cb"
 
 	body := `{"redirect_uris":["` + redirect + `"],"client_name":"e2e flow","scope":"hub:admin"}`
-	req, _ := http.NewRequest(http.MethodPost, iss+"/oauth/register", strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+h.token())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	status, reg, err := register(t, iss, body, h.token())
+	if err != nil || status != 201 || reg.Status != "approved" {
+		t.Fatalf("DCR as the operator: %d %+v %v", status, reg, err)
 	}
-	var reg struct {
-		ClientID string `json:"client_id"`
-		Status   string `json:"status"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&reg)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != 201 || reg.Status != "approved" {
-		t.Fatalf("DCR as the operator: %d %+v %v", resp.StatusCode, reg, err)
-	}
-	cfg := &oauth2.Config{ClientID: reg.ClientID, RedirectURL: redirect, Scopes: []string{"hub:admin"},
-		Endpoint: oauth2.Endpoint{AuthURL: iss + "/oauth/authorize", TokenURL: iss + "/oauth/token", AuthStyle: oauth2.AuthStyleInParams}}
+	cfg := adminClient(iss, reg.ClientID, redirect)
 
 	jar, err := cookiejar.New(nil)
 	if err != nil {
@@ -298,7 +327,7 @@ func TestOAuthFlowEndToEnd(t *testing.T) {
 	mreq, _ := http.NewRequest(http.MethodPost, iss+"/api/auth/mint-token", strings.NewReader(`{"scope":"vault:default:read","ephemeral":true}`))
 	mreq.Header.Set("Content-Type", "application/json")
 	mreq.Header.Set("Authorization", "Bearer "+h.token())
-	resp, err = http.DefaultClient.Do(mreq)
+	resp, err := http.DefaultClient.Do(mreq)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -121,12 +121,7 @@ func TestModuleConfigAPI(t *testing.T) {
 	}
 	var pids []int
 	var fileBefore []byte
-	steps := []struct {
-		name   string
-		req    routerReq
-		status int
-		check  func(t *testing.T, b []byte)
-	}{
+	steps := []routerStep{
 		{"schema served verbatim", get("/api/modules/cfgmod/config/schema", operator), 200, func(t *testing.T, b []byte) {
 			var want bytes.Buffer
 			if err := json.Compact(&want, []byte(cfgSchema)); err != nil {
@@ -240,15 +235,7 @@ func TestModuleConfigAPI(t *testing.T) {
 		}},
 		{"stop", post("/api/modules/cfgmod/stop", operator), 200, nil},
 	}
-	for _, s := range steps {
-		w := h.do(s.req)
-		if w.Code != s.status {
-			t.Fatalf("step %q: %s %s answered %d, want %d; body %s", s.name, s.req.method, s.req.path, w.Code, s.status, w.Body)
-		}
-		if s.check != nil {
-			s.check(t, w.Body.Bytes())
-		}
-	}
+	h.runSteps(steps)
 }
 
 // TestModuleConfigRefusals covers who may call the config routes and

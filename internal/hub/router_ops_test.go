@@ -243,12 +243,7 @@ func TestRouterModuleLifecycle(t *testing.T) {
 		} `json:"state"`
 	}
 	var pids []int
-	steps := []struct {
-		name   string
-		req    routerReq
-		status int
-		check  func(t *testing.T, body []byte)
-	}{
+	steps := []routerStep{
 		{"start", post("/api/modules/tiny/start", operator), 200, func(t *testing.T, b []byte) {
 			var s stateBody
 			decodeBody(t, b, &s)
@@ -310,13 +305,5 @@ func TestRouterModuleLifecycle(t *testing.T) {
 		{"start again", post("/api/modules/tiny/start", operator), 200, nil},
 		{"stop again", post("/api/modules/tiny/stop", operator), 200, nil},
 	}
-	for _, s := range steps {
-		w := h.do(s.req)
-		if w.Code != s.status {
-			t.Fatalf("step %q: %s %s answered %d, want %d; body %s", s.name, s.req.method, s.req.path, w.Code, s.status, w.Body)
-		}
-		if s.check != nil {
-			s.check(t, w.Body.Bytes())
-		}
-	}
+	h.runSteps(steps)
 }

@@ -118,6 +118,29 @@ type routerReq struct {
 	body         string
 }
 
+// routerStep is one request of a scripted sequence, the status it must
+// get, and (if set) a check of the body.
+type routerStep struct {
+	name   string
+	req    routerReq
+	status int
+	check  func(t *testing.T, body []byte)
+}
+
+// runSteps serves steps in order; a wrong status ends the test there.
+func (h *routerHub) runSteps(steps []routerStep) {
+	h.t.Helper()
+	for _, s := range steps {
+		w := h.do(s.req)
+		if w.Code != s.status {
+			h.t.Fatalf("step %q: %s %s answered %d, want %d; body %s", s.name, s.req.method, s.req.path, w.Code, s.status, w.Body)
+		}
+		if s.check != nil {
+			s.check(h.t, w.Body.Bytes())
+		}
+	}
+}
+
 // do serves one request and returns the recorded response.
 func (h *routerHub) do(q routerReq) *httptest.ResponseRecorder {
 	h.t.Helper()

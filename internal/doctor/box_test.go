@@ -1,7 +1,6 @@
 package doctor
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -31,16 +30,7 @@ func TestDoctorBox(t *testing.T) {
 	}
 	dir := testenv.SelfDir(t, "doctor.test")
 	box := testenv.BootBox(t, dir+":"+doctorBoxDir)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	out, err := box.Run(ctx, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", doctorInBoxEnv+"=1",
-		doctorBoxDir+"/doctor.test", "-test.run", "^TestDoctorInBox$", "-test.v", "-test.count=1")
-	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestDoctorInBox")) {
-		t.Fatalf("in-box doctor test: %v\n%s", err, out)
-	}
-	if testing.Verbose() {
-		t.Logf("in-box output:\n%s", out)
-	}
+	box.RunTest(t, 2*time.Minute, doctorBoxDir+"/doctor.test", "TestDoctorInBox", "HOME=/root", doctorInBoxEnv+"=1")
 }
 
 // TestDoctorInBox runs the real probes (HostProbes) against real units.

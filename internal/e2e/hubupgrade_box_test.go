@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -58,17 +57,9 @@ func TestHubSelfUpgradeInBox(t *testing.T) {
 	}
 
 	box := testenv.BootBox(t, dir+":"+upgradeBoxDir)
-	rctx, rcancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	defer rcancel()
-	out, err := box.Run(rctx, "env", "-i", "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+	box.RunTest(t, 4*time.Minute, upgradeBoxDir+"/e2e.test", "TestInBoxHubUpgrade", "PATH=/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		// inBoxEnv makes TestMain skip building (there is no Go in the box).
-		"HOME=/root", upgradeBoxEnv+"=1", inBoxEnv+"=upgrade", upgradeBoxDir+"/e2e.test", "-test.run", "^TestInBoxHubUpgrade$", "-test.v", "-test.count=1")
-	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestInBoxHubUpgrade")) {
-		t.Fatalf("in-box hub upgrade: %v\n%s", err, out)
-	}
-	if testing.Verbose() {
-		t.Logf("in-box output:\n%s", out)
-	}
+		"HOME=/root", upgradeBoxEnv+"=1", inBoxEnv+"=upgrade")
 }
 
 // TestInBoxHubUpgrade runs inside the box, as root, started by

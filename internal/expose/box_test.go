@@ -1,7 +1,6 @@
 package expose
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -30,16 +29,7 @@ func TestConnectorBox(t *testing.T) {
 	}
 	dir := testenv.SelfDir(t, "expose.test")
 	box := testenv.BootBox(t, dir+":"+exposeBoxDir)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	out, err := box.Run(ctx, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", exposeInBoxEnv+"=1",
-		exposeBoxDir+"/expose.test", "-test.run", "^TestConnectorInBox$", "-test.v", "-test.count=1")
-	if err != nil || !bytes.Contains(out, []byte("--- PASS: TestConnectorInBox")) {
-		t.Fatalf("in-box connector test: %v\n%s", err, out)
-	}
-	if testing.Verbose() {
-		t.Logf("in-box output:\n%s", out)
-	}
+	box.RunTest(t, 90*time.Second, exposeBoxDir+"/expose.test", "TestConnectorInBox", exposeInBoxEnv+"=1")
 }
 
 // TestConnectorInBox: cloudflare up installs the connector as an enabled,

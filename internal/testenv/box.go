@@ -98,6 +98,29 @@ func (b *Box) Run(ctx context.Context, args ...string) ([]byte, error) {
 	return exec.CommandContext(ctx, b.Tool, append([]string{"run", b.PID}, args...)...).CombinedOutput()
 }
 
+// BoxPATH is the PATH a command run in a box gets from RunTest unless env
+// names another.
+const BoxPATH = "PATH=/usr/sbin:/usr/bin:/sbin:/bin"
+
+// RunTest runs the test named test ("TestX", or "TestX/sub") of the test
+// binary exe inside the box, with only BoxPATH and env in its environment
+// (a later PATH= in env wins), and fails t unless it passes within
+// timeout. Its output is logged when this test runs with -v.
+func (b *Box) RunTest(t testing.TB, timeout time.Duration, exe, test string, env ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	pattern := "^" + strings.ReplaceAll(test, "/", "$/^") + "$"
+	args := append(append([]string{"env", "-i", BoxPATH}, env...), exe, "-test.run", pattern, "-test.v", "-test.count=1")
+	out, err := b.Run(ctx, args...)
+	if err != nil || !bytes.Contains(out, []byte("--- PASS: "+test)) {
+		t.Fatalf("in-box %s: %v\n%s", test, err, out)
+	}
+	if testing.Verbose() {
+		t.Logf("in-box output:\n%s", out)
+	}
+}
+
 // SelfDir copies the running test binary to name in a fresh directory that
 // others can enter and read (t.TempDir is 0700; a box's non-root user must
 // run the binary), and returns the directory, ready to bind into a box.

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -40,16 +39,7 @@ func TestServiceManager(t *testing.T) {
 	box := testenv.BootBox(t, dir+":"+boxDir, filepath.Dir(parachuteBin)+":"+boxBin)
 	for _, name := range boxScenarios {
 		t.Run(name, func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-			defer cancel()
-			out, err := box.Run(ctx, "env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "HOME=/root", inBoxEnv+"=root",
-				boxTest, "-test.run", "^TestInBox$/^"+name+"$", "-test.v", "-test.count=1")
-			if err != nil || !bytes.Contains(out, []byte("--- PASS: TestInBox/"+name)) {
-				t.Fatalf("in-box scenario %s: %v\n%s", name, err, out)
-			}
-			if testing.Verbose() {
-				t.Logf("in-box output:\n%s", out)
-			}
+			box.RunTest(t, 3*time.Minute, boxTest, "TestInBox/"+name, "HOME=/root", inBoxEnv+"=root")
 		})
 	}
 }
@@ -66,11 +56,11 @@ func TestInBox(t *testing.T) {
 	t.Run("migrate", func(t *testing.T) { migrateScenario(t, rootScope(t, "/var/lib/ptest-migrate")) })
 	t.Run("cgroups", func(t *testing.T) { cgroupScenario(t, rootScope(t, "/var/lib/ptest-cgroups")) })
 	t.Run("logs-hub", func(t *testing.T) {
-		u := logsUser(t)
+		u := lingerUser(t, "logsop")
 		logsHubScenario(t, userScope(t, u, u.HomeDir+"/logs-root"), u.HomeDir+"/logs-bin")
 	})
 	t.Run("user-unit", func(t *testing.T) {
-		u := boxUser(t)
+		u := lingerUser(t, "pop")
 		unitScenario(t, userScope(t, u, u.HomeDir+"/.parachute"))
 		failingScenario(t, userScope(t, u, u.HomeDir+"/fail-root"), u.HomeDir+"/fail-bin")
 		migrateScenario(t, userScope(t, u, u.HomeDir+"/migrate-root"))
@@ -98,17 +88,19 @@ func userScope(t *testing.T, u *user.User, root string) *scope {
 	return &scope{t: t, root: root, user: u, uid: uid, gid: gid}
 }
 
-// boxUser makes a user with lingering, so its user manager runs without a
-// login, and waits for its bus.
-func boxUser(t *testing.T) *user.User {
-	if out, err := exec.Command("useradd", "--create-home", "--user-group", "pop").CombinedOutput(); err != nil {
+// lingerUser makes the user name with lingering, so its user manager
+// runs without a login, and waits for its bus. Each scenario that runs in
+// the same box needs its own name: user-unit makes "pop", logs-hub
+// "logsop".
+func lingerUser(t *testing.T, name string) *user.User {
+	if out, err := exec.Command("useradd", "--create-home", "--user-group", name).CombinedOutput(); err != nil {
 		t.Fatalf("useradd: %v\n%s", err, out)
 	}
-	u, err := user.Lookup("pop")
+	u, err := user.Lookup(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("loginctl", "enable-linger", "pop").CombinedOutput(); err != nil {
+	if out, err := exec.Command("loginctl", "enable-linger", name).CombinedOutput(); err != nil {
 		t.Fatalf("enable-linger: %v\n%s", err, out)
 	}
 	waitFor(t, "the user's bus", 20*time.Second, func() bool {
@@ -359,6 +351,26 @@ func rowState(status, name string) string {
 // replaces that copy with one that fails: ExecStart fails, and the CLI must
 // say so with the journal's lines.
 func failingScenario(t *testing.T, s *scope, binDir string) {
+	installBroken(t, s, binDir, "#!/bin/sh\necho 'parachute: simulated broken build' >&2\nexit 3\n")
+	out, code := s.run("start")
+	if code == 0 {
+		t.Fatalf("start with a failing ExecStart exited 0:\n%s", out)
+	}
+	if !strings.Contains(out, "simulated broken build") {
+		t.Fatalf("start failure does not show the journal lines:\n%s", out)
+	}
+	out, code = s.run("status")
+	if code != 1 || rowState(out, "parachute-hub") != "failing" {
+		t.Fatalf("status with a failed unit: exit %d\n%s", code, out)
+	}
+	s.must("migrate", "--teardown")
+}
+
+// installBroken installs the hub's unit from a copy of the binary in
+// binDir, stops it, and replaces that copy with the shell script broken,
+// so that the unit's ExecStart fails from then on.
+func installBroken(t *testing.T, s *scope, binDir, broken string) {
+	t.Helper()
 	if err := os.MkdirAll(binDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -374,22 +386,9 @@ func failingScenario(t *testing.T, s *scope, binDir string) {
 		t.Fatalf("init: %v\n%s", err, out)
 	}
 	s.must("stop")
-	broken := "#!/bin/sh\necho 'parachute: simulated broken build' >&2\nexit 3\n"
 	if err := os.WriteFile(bin, []byte(broken), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	out, code := s.run("start")
-	if code == 0 {
-		t.Fatalf("start with a failing ExecStart exited 0:\n%s", out)
-	}
-	if !strings.Contains(out, "simulated broken build") {
-		t.Fatalf("start failure does not show the journal lines:\n%s", out)
-	}
-	out, code = s.run("status")
-	if code != 1 || rowState(out, "parachute-hub") != "failing" {
-		t.Fatalf("status with a failed unit: exit %d\n%s", code, out)
-	}
-	s.must("migrate", "--teardown")
 }
 
 func migrateScenario(t *testing.T, s *scope) {

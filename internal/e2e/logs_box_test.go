@@ -5,16 +5,12 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/openparachute/parachute/internal/testenv"
 )
 
 // logsRuns is how many failing starts logsHubScenario makes: journald files
@@ -30,26 +26,8 @@ const logsRuns = 20
 // the output of a process that exits at once without the unit's field, and
 // `journalctl --user-unit` alone (what logs hub ran before) misses it.
 func logsHubScenario(t *testing.T, s *scope, binDir string) {
-	if err := os.MkdirAll(binDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(binDir, "parachute")
-	if err := testenv.CopyFile(parachuteBin, bin, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	s.register()
-	s.own(binDir)
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	if out, err := s.command(ctx, bin, "init").CombinedOutput(); err != nil {
-		t.Fatalf("init: %v\n%s", err, out)
-	}
-	s.must("stop")
 	counter := filepath.Join(binDir, "run")
-	broken := "#!/bin/sh\nread n < " + counter + "\necho \"parachute: simulated broken build, run $n\" >&2\nexit 3\n"
-	if err := os.WriteFile(bin, []byte(broken), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	installBroken(t, s, binDir, "#!/bin/sh\nread n < "+counter+"\necho \"parachute: simulated broken build, run $n\" >&2\nexit 3\n")
 	missed := 0
 	for run := 1; run <= logsRuns; run++ {
 		if err := os.WriteFile(counter, []byte(strconv.Itoa(run)+"\n"), 0o644); err != nil {
@@ -126,24 +104,4 @@ func (s *scope) followUntil(want string) (string, error) {
 		res = fmt.Errorf("ended by SIGTERM: %w (stderr %q)", err, stderr.String())
 	}
 	return seen + stderr.String(), res
-}
-
-// logsUser makes a user with lingering, its own so this scenario can run
-// in the same box as user-unit (which makes "pop"), and waits for its bus.
-func logsUser(t *testing.T) *user.User {
-	if out, err := exec.Command("useradd", "--create-home", "--user-group", "logsop").CombinedOutput(); err != nil {
-		t.Fatalf("useradd: %v\n%s", err, out)
-	}
-	u, err := user.Lookup("logsop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command("loginctl", "enable-linger", "logsop").CombinedOutput(); err != nil {
-		t.Fatalf("enable-linger: %v\n%s", err, out)
-	}
-	waitFor(t, "the user's bus", 20*time.Second, func() bool {
-		_, err := os.Stat("/run/user/" + u.Uid + "/bus")
-		return err == nil
-	})
-	return u
 }

@@ -269,7 +269,14 @@ func (h *hubEnv) token() string {
 // api calls the hub API with the operator token.
 func (h *hubEnv) api(method, path string, hdr map[string]string) (int, []byte) {
 	h.t.Helper()
-	req, err := http.NewRequest(method, h.url(path), nil)
+	return h.send(method, path, nil, hdr)
+}
+
+// send calls the hub API with the operator token, body (if not nil) and
+// the headers hdr ("Host" sets the request's Host).
+func (h *hubEnv) send(method, path string, body io.Reader, hdr map[string]string) (int, []byte) {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.url(path), body)
 	if err != nil {
 		h.t.Fatal(err)
 	}

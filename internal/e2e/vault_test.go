@@ -252,19 +252,7 @@ func TestVaultInstances(t *testing.T) {
 // putJSON sends a JSON PUT with the operator token.
 func (h *hubEnv) putJSON(path, body string) (int, []byte) {
 	h.t.Helper()
-	req, err := http.NewRequest("PUT", h.url(path), strings.NewReader(body))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+h.token())
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	return h.send("PUT", path, strings.NewReader(body), map[string]string{"Content-Type": "application/json"})
 }
 
 // modulePID is a module's pid from GET /api/modules (0 when not running).

@@ -37,12 +37,7 @@ func TestDiscoveryIgnoresRequestHost(t *testing.T) {
 		{"allowed tailnet host behind tls", Origins{Port: 1939, ExtraHosts: []string{"box.tailnet.ts.net"}}, "BOX.tailnet.ts.net", "https", "https://box.tailnet.ts.net"},
 		{"configured wins over allowed host", Origins{Port: 1939, Configured: "https://hub.example", ExtraHosts: []string{"box.tailnet.ts.net"}}, "box.tailnet.ts.net", "", "https://hub.example"},
 	}
-	p := config.Paths{Root: t.TempDir()}
-	if err := os.WriteFile(p.ServicesJSON(), []byte(`{"services":[
-		{"name":"echo","port":1950,"paths":["/echo"],"health":"/echo/health","version":"1.0.0"},
-		{"name":"parachute-vault","port":1940,"paths":["/vault/default"],"health":"/vault/default/health","version":"2.0.0"}]}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	p := discoveryRoot(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := New(Options{Paths: p, Origins: c.origins})
@@ -173,12 +168,7 @@ func TestDiscoveryFollowsTheHubOrigin(t *testing.T) {
 		{"unknown host while exposed", Origins{Port: 1939, Exposed: exposed("https://box.tail1234.ts.net")}, "evil.com", "https://box.tail1234.ts.net"},
 		{"loopback request while exposed", Origins{Port: 1939, Exposed: exposed("https://box.tail1234.ts.net")}, "127.0.0.1:1939", "http://127.0.0.1:1939"},
 	}
-	p := config.Paths{Root: t.TempDir()}
-	if err := os.WriteFile(p.ServicesJSON(), []byte(`{"services":[
-		{"name":"echo","port":1950,"paths":["/echo"],"health":"/echo/health","version":"1.0.0"},
-		{"name":"parachute-vault","port":1940,"paths":["/vault/default"],"health":"/vault/default/health","version":"2.0.0"}]}`), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	p := discoveryRoot(t)
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s := New(Options{Paths: p, Origins: c.origins})
@@ -196,4 +186,17 @@ func TestDiscoveryFollowsTheHubOrigin(t *testing.T) {
 			}
 		})
 	}
+}
+
+// discoveryRoot is a config root whose services.json lists two modules,
+// echo and the default vault, for the discovery documents to show.
+func discoveryRoot(t *testing.T) config.Paths {
+	t.Helper()
+	p := config.Paths{Root: t.TempDir()}
+	if err := os.WriteFile(p.ServicesJSON(), []byte(`{"services":[
+		{"name":"echo","port":1950,"paths":["/echo"],"health":"/echo/health","version":"1.0.0"},
+		{"name":"parachute-vault","port":1940,"paths":["/vault/default"],"health":"/vault/default/health","version":"2.0.0"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -54,12 +54,7 @@ func TestPickScribeProvider(t *testing.T) {
 // on a pseudo-terminal with the hub down: the picker asks, and the
 // choice and the hidden key reach scribe's configuration.
 func TestInstallScribeAsksOnATerminal(t *testing.T) {
-	root := accountsRoot(t) // PARACHUTE_HOME, no hub, stdin restored after
-	t.Setenv("BUN_INSTALL", filepath.Join(t.TempDir(), "no-bun"))
-	dir := filepath.Join(t.TempDir(), "scribe")
-	writeFile(t, filepath.Join(dir, "package.json"), `{"name":"@openparachute/scribe","version":"1.0.0"}`)
-	writeFile(t, filepath.Join(dir, ".parachute", "module.json"),
-		`{"name":"scribe","port":1943,"paths":["/scribe"],"health":"/scribe/health"}`)
+	root, dir := scribeSource(t)
 	master, slave := testenv.OpenPTY(t)
 	stdin = slave
 	// Typed ahead; the terminal hands each read one line.
@@ -96,12 +91,7 @@ func TestInstallScribeAsksOnATerminal(t *testing.T) {
 // stdin, so it never appears in the process list; the key, not "-",
 // reaches scribe/.env.
 func TestInstallScribeKeyFromStdin(t *testing.T) {
-	root := accountsRoot(t) // PARACHUTE_HOME, no hub, stdin restored after
-	t.Setenv("BUN_INSTALL", filepath.Join(t.TempDir(), "no-bun"))
-	dir := filepath.Join(t.TempDir(), "scribe")
-	writeFile(t, filepath.Join(dir, "package.json"), `{"name":"@openparachute/scribe","version":"1.0.0"}`)
-	writeFile(t, filepath.Join(dir, ".parachute", "module.json"),
-		`{"name":"scribe","port":1943,"paths":["/scribe"],"health":"/scribe/health"}`)
+	root, dir := scribeSource(t)
 	keyFile := filepath.Join(t.TempDir(), "key")
 	writeFile(t, keyFile, " gsk_piped_key \n")
 	f, err := os.Open(keyFile)
@@ -122,4 +112,18 @@ func TestInstallScribeKeyFromStdin(t *testing.T) {
 	if strings.Contains(out.String()+errOut.String(), "gsk_piped_key") {
 		t.Errorf("the key was printed:\n%s%s", out.String(), errOut.String())
 	}
+}
+
+// scribeSource points the CLI at a fresh root (accountsRoot: no hub,
+// stdin restored after) with no bun, and returns it with a local scribe
+// checkout to install from.
+func scribeSource(t *testing.T) (root, dir string) {
+	t.Helper()
+	root = accountsRoot(t)
+	t.Setenv("BUN_INSTALL", filepath.Join(t.TempDir(), "no-bun"))
+	dir = filepath.Join(t.TempDir(), "scribe")
+	writeFile(t, filepath.Join(dir, "package.json"), `{"name":"@openparachute/scribe","version":"1.0.0"}`)
+	writeFile(t, filepath.Join(dir, ".parachute", "module.json"),
+		`{"name":"scribe","port":1943,"paths":["/scribe"],"health":"/scribe/health"}`)
+	return root, dir
 }

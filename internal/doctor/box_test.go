@@ -40,10 +40,7 @@ func TestDoctorInBox(t *testing.T) {
 	}
 	t.Setenv("PARACHUTE_HUB_URL", "http://127.0.0.1:1") // no hub answers in these scenarios
 	t.Run("failed unit shows its journal", func(t *testing.T) {
-		writeHubUnit(t, "ExecStart=/bin/sh -c 'echo doctor-planted-failure; exit 3'")
-		systemctl(t, "start", "parachute-hub.service")
-		waitState(t, "failed")
-		f := findOne(t, inBoxReport(t), "hub-unit", Error)
+		f := hubUnitError(t, "failed", "ExecStart=/bin/sh -c 'echo doctor-planted-failure; exit 3'")
 		if !strings.Contains(f.Seen, "parachute-hub.service has failed (result exit-code") {
 			t.Errorf("seen = %q", f.Seen)
 		}
@@ -55,30 +52,21 @@ func TestDoctorInBox(t *testing.T) {
 		}
 	})
 	t.Run("failed on its configuration says EX_CONFIG", func(t *testing.T) {
-		writeHubUnit(t, "ExecStart=/bin/sh -c 'exit 78'", "Restart=on-failure", "RestartPreventExitStatus=78")
-		systemctl(t, "start", "parachute-hub.service")
-		waitState(t, "failed")
-		f := findOne(t, inBoxReport(t), "hub-unit", Error)
+		f := hubUnitError(t, "failed", "ExecStart=/bin/sh -c 'exit 78'", "Restart=on-failure", "RestartPreventExitStatus=78")
 		if !strings.Contains(f.Seen, "has failed (result exit-code, exited 78 (EX_CONFIG: ") || !strings.Contains(f.Fix, "the setting to fix") {
 			t.Errorf("exit 78: %+v", f)
 		}
 	})
 	t.Run("killed by a signal says which", func(t *testing.T) {
 		// systemd turns $$ into $, so the shell sees its own pid in $$.
-		writeHubUnit(t, "ExecStart=/bin/sh -c 'kill -KILL $$$$'")
-		systemctl(t, "start", "parachute-hub.service")
-		waitState(t, "failed")
-		f := findOne(t, inBoxReport(t), "hub-unit", Error)
+		f := hubUnitError(t, "failed", "ExecStart=/bin/sh -c 'kill -KILL $$$$'")
 		if !strings.Contains(f.Seen, "has failed (result signal, killed by signal 9 (killed))") {
 			t.Errorf("SIGKILL: %+v", f)
 		}
 	})
 	t.Run("crash-looping shows the last exit", func(t *testing.T) {
 		// A long RestartSec holds the unit in auto-restart while doctor looks.
-		writeHubUnit(t, "ExecStart=/bin/sh -c 'exit 3'", "Restart=always", "RestartSec=1h")
-		systemctl(t, "start", "parachute-hub.service")
-		waitState(t, "activating")
-		f := findOne(t, inBoxReport(t), "hub-unit", Error)
+		f := hubUnitError(t, "activating", "ExecStart=/bin/sh -c 'exit 3'", "Restart=always", "RestartSec=1h")
 		if !strings.Contains(f.Seen, "is crash-looping") || !strings.Contains(f.Seen, "result exit-code, exited 3") {
 			t.Errorf("crash loop: %+v", f)
 		}
@@ -132,6 +120,17 @@ func inBoxReport(t *testing.T) Report {
 	}
 	ctl := &hubsvc.Controller{Paths: paths, Mgr: m}
 	return (&Doctor{Paths: paths, Probes: HostProbes(paths, ctl)}).Run(context.Background())
+}
+
+// hubUnitError starts a hub unit with the [Service] lines service, waits
+// for it to reach the ActiveState state, and returns doctor's one
+// hub-unit error about it.
+func hubUnitError(t *testing.T, state string, service ...string) Finding {
+	t.Helper()
+	writeHubUnit(t, service...)
+	systemctl(t, "start", "parachute-hub.service")
+	waitState(t, state)
+	return findOne(t, inBoxReport(t), "hub-unit", Error)
 }
 
 func findOne(t *testing.T, rep Report, check string, sev Severity) Finding {

@@ -160,7 +160,7 @@ func buildDiscovery(origin string, f *manifest.File) map[string]any {
 			}
 			services = append(services, ds)
 			if isVault {
-				v := discoveryVault{Name: vaultName(row.Name, p), URL: ds.URL, Version: row.Version}
+				v := discoveryVault{Name: manifest.VaultInstanceName(row.Name, p), URL: ds.URL, Version: row.Version}
 				if mod != nil {
 					v.ManagementURL = mod.ManagementURL
 				}
@@ -226,18 +226,4 @@ func discoveryUIs(origin string, uis map[string]manifest.UI) []discoveryUI {
 // as new URL(path, origin + "/") does for the paths modules declare.
 func joinOrigin(origin, p string) string {
 	return origin + "/" + strings.TrimLeft(p, "/")
-}
-
-// vaultName is the vault instance name: the /vault/<name> segment, else the
-// row-name suffix after parachute-vault-, else "default".
-func vaultName(rowName, path string) string {
-	if rest, ok := strings.CutPrefix(path, "/vault/"); ok {
-		if n, _, _ := strings.Cut(rest, "/"); n != "" {
-			return n
-		}
-	}
-	if n, ok := strings.CutPrefix(rowName, "parachute-vault-"); ok && n != "" {
-		return n
-	}
-	return "default"
 }

@@ -51,7 +51,7 @@ func (s *Server) handleHubPage(w http.ResponseWriter, r *http.Request) {
 			e.Label = strings.TrimPrefix(sv.Name, "parachute-")
 		}
 		if manifest.IsVaultName(sv.Name) {
-			e.Label += " (" + vaultName(sv.Name, sv.Path) + ")"
+			e.Label += " (" + manifest.VaultInstanceName(sv.Name, sv.Path) + ")"
 		}
 		if sv.UIURL != "" {
 			e.Link = sv.UIURL

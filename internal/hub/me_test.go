@@ -12,7 +12,6 @@ import (
 
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/auth"
-	"github.com/openparachute/parachute/internal/hubdb"
 	"github.com/openparachute/parachute/internal/sessions"
 )
 
@@ -23,11 +22,7 @@ import (
 func TestMe(t *testing.T) {
 	hp := newHubParts(t, Origins{Port: routerPort}, Limits{})
 	ctx := context.Background()
-	db, err := hubdb.Open(ctx, hp.paths.HubDB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := hp.openDB(t)
 	env := map[string]string{"PARACHUTE_INITIAL_ADMIN_USERNAME": "alice", "PARACHUTE_INITIAL_ADMIN_PASSWORD": "correct horse battery"}
 	var logs bytes.Buffer
 	pages, err := buildWeb(ctx, db, hp.store, hp.origins, func(k string) string { return env[k] }, nil, slog.New(slog.NewTextHandler(&logs, nil)))

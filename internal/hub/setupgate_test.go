@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/openparachute/parachute/internal/hubdb"
 	"github.com/openparachute/parachute/internal/sessions"
 )
 
@@ -27,11 +26,7 @@ const browserAccept = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*
 func TestSetupGateThroughTheRouter(t *testing.T) {
 	hp := newHubParts(t, Origins{Port: routerPort}, Limits{})
 	ctx := context.Background()
-	db, err := hubdb.Open(ctx, hp.paths.HubDB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := hp.openDB(t)
 	pages, err := buildWeb(ctx, db, hp.store, hp.origins, func(string) string { return "" }, nil, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package hub
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/auth"
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/hubdb"
 	"github.com/openparachute/parachute/internal/supervisor"
 	"github.com/openparachute/parachute/internal/testenv"
 )
@@ -29,6 +31,18 @@ type hubParts struct {
 	paths   config.Paths
 	sup     *supervisor.Supervisor
 	origins Origins
+}
+
+// openDB opens a second handle on the parts' hub.db, as serve's web
+// pages get one, closed when the test ends.
+func (hp *hubParts) openDB(t *testing.T) *sql.DB {
+	t.Helper()
+	db, err := hubdb.Open(context.Background(), hp.paths.HubDB())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
 }
 
 // newHubParts is the one place the in-process hub tests build a Server

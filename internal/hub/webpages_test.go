@@ -85,11 +85,7 @@ func TestSeededAdminSkipsTheBootstrapToken(t *testing.T) {
 func TestSetupWizardRoutedToWeb(t *testing.T) {
 	hp := newHubParts(t, Origins{Port: routerPort}, Limits{})
 	ctx := context.Background()
-	db, err := hubdb.Open(ctx, hp.paths.HubDB())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
+	db := hp.openDB(t)
 	// As if openAuth could not write it at start.
 	if err := os.Remove(hp.paths.OperatorToken()); err != nil {
 		t.Fatal(err)

@@ -22,11 +22,7 @@ import (
 func TestExposeCloudflareStopsThePreviousHubsConnector(t *testing.T) {
 	const name = "parachute-hub-example-com"
 	_, root, h := exposeEnv(t, false, "")
-	home := os.Getenv("HOME")
-	if err := os.MkdirAll(filepath.Join(home, ".cloudflared"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	exposetest.Write(t, filepath.Join(home, ".cloudflared"), "cert.pem", "cert")
+	cloudflaredLogin(t)
 	cfg := filepath.Join(root, "cloudflared", name, "config.yml")
 	if err := os.MkdirAll(filepath.Dir(cfg), 0o700); err != nil {
 		t.Fatal(err)

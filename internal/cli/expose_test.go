@@ -81,6 +81,18 @@ func TestParseExposeArgs(t *testing.T) {
 	}
 }
 
+// cloudflaredLogin leaves the cert.pem `cloudflared tunnel login` would
+// in $HOME/.cloudflared, and returns $HOME.
+func cloudflaredLogin(t *testing.T) string {
+	t.Helper()
+	home := os.Getenv("HOME")
+	if err := os.MkdirAll(filepath.Join(home, ".cloudflared"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	exposetest.Write(t, filepath.Join(home, ".cloudflared"), "cert.pem", "cert")
+	return home
+}
+
 // exposeEnv sets up a config root, the fakes and a real hub (hub.Run)
 // over that root with vault and scribe running; it returns the fake's dir,
 // the root and the hub. The machine has no service manager.
@@ -247,11 +259,7 @@ func TestExposePicker(t *testing.T) {
 
 func TestExposeCloudflareUpAndOff(t *testing.T) {
 	fake, root, h := exposeEnv(t, false, "")
-	home := os.Getenv("HOME")
-	if err := os.MkdirAll(filepath.Join(home, ".cloudflared"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	exposetest.Write(t, filepath.Join(home, ".cloudflared"), "cert.pem", "cert")
+	home := cloudflaredLogin(t)
 	mgr := &exposetest.Manager{KindOf: servicemgr.KindSystemdUser}
 	newExposeHost = func(*env) exposeHost {
 		return exposeHost{stdin: strings.NewReader(""), home: home, user: "alice",

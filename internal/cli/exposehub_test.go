@@ -239,11 +239,7 @@ func connectorPIDs(t *testing.T, root string) []int {
 // only, and stops it on `off`.
 func TestExposeCloudflareWithoutAServiceManager(t *testing.T) {
 	fake, root, h := exposeEnv(t, false, "")
-	home := os.Getenv("HOME")
-	if err := os.MkdirAll(filepath.Join(home, ".cloudflared"), 0o700); err != nil {
-		t.Fatal(err)
-	}
-	exposetest.Write(t, filepath.Join(home, ".cloudflared"), "cert.pem", "cert")
+	cloudflaredLogin(t)
 	started := regexp.MustCompile(`^\[cloudflared-parachute-hub-example-com\] INF Starting tunnel config=\S+ pid=(\d+)$`)
 	mark := h.out.mark()
 	code, out, errOut := runCLI(t, "expose", "cloudflare", "--domain", "hub.example.com")

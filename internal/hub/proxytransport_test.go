@@ -19,6 +19,15 @@ import (
 // accepted and registers it on h as "mod".
 func moduleServer(t *testing.T, h *testHub, handler http.HandlerFunc) (*httptest.Server, *atomic.Int32) {
 	t.Helper()
+	m, opened := countingServer(t, handler)
+	h.addModule("mod", m.Listener.Addr().(*net.TCPAddr).Port)
+	return m, opened
+}
+
+// countingServer starts an in-process server, closed when the test ends,
+// that counts the connections it accepted.
+func countingServer(t *testing.T, handler http.HandlerFunc) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
 	var opened atomic.Int32
 	m := httptest.NewUnstartedServer(handler)
 	m.Config.ConnState = func(_ net.Conn, st http.ConnState) {
@@ -28,7 +37,6 @@ func moduleServer(t *testing.T, h *testHub, handler http.HandlerFunc) (*httptest
 	}
 	m.Start()
 	t.Cleanup(m.Close)
-	h.addModule("mod", m.Listener.Addr().(*net.TCPAddr).Port)
 	return m, &opened
 }
 
@@ -207,21 +215,13 @@ func TestModuleTransportRetriesPastDeadPool(t *testing.T) {
 	const conns = 3
 	arrived := make(chan struct{}, conns)
 	release := make(chan struct{})
-	var opened atomic.Int32
-	m := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	m, opened := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/hold" {
 			arrived <- struct{}{}
 			<-release
 		}
 		_, _ = io.WriteString(w, "ok")
-	}))
-	m.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			opened.Add(1)
-		}
-	}
-	m.Start()
-	t.Cleanup(m.Close)
+	})
 	tr := newModuleTransport(http.DefaultTransport)
 	t.Cleanup(tr.CloseIdleConnections)
 	get := func(path string) error {

@@ -2,11 +2,8 @@ package hub
 
 import (
 	"io"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"sync"
-	"sync/atomic"
 	"testing"
 )
 
@@ -16,18 +13,9 @@ import (
 // new connection on most requests).
 func TestProxyReusesModuleConnections(t *testing.T) {
 	h := newTestHub(t, Limits{}, 64)
-	var opened atomic.Int32
-	module := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	_, opened := moduleServer(t, h, func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ok")
-	}))
-	module.Config.ConnState = func(_ net.Conn, st http.ConnState) {
-		if st == http.StateNew {
-			opened.Add(1)
-		}
-	}
-	module.Start()
-	t.Cleanup(module.Close)
-	h.addModule("mod", module.Listener.Addr().(*net.TCPAddr).Port)
+	})
 
 	const clients, each = 4, 50
 	c := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: clients}}

@@ -334,13 +334,7 @@ func waitPortFile(t *testing.T, p config.Paths) {
 	}
 }
 
-func freeTCPPort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	mustDo(t, err)
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+var freeTCPPort = testenv.FreePort
 
 // TestMigrateSweepJSON: --json with --list prints the plan and changes
 // nothing; with --yes it also lists what moved; alone it is a usage error.

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -71,15 +70,7 @@ func TestMain(m *testing.M) {
 }
 
 // freePort returns a port nothing listens on right now.
-func freePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+var freePort = testenv.FreePort
 
 // waitFor polls cond until it is true or the deadline passes.
 func waitFor(t testing.TB, what string, timeout time.Duration, cond func() bool) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/openparachute/parachute/internal/config"
 	"github.com/openparachute/parachute/internal/hub"
+	"github.com/openparachute/parachute/internal/testenv"
 )
 
 // Options says how to run the hub. Zero values are fine except Paths.
@@ -45,7 +46,7 @@ func Start(t testing.TB, opts Options) *Hub {
 	t.Helper()
 	port := opts.Port
 	if port == 0 {
-		port = FreePort(t)
+		port = testenv.FreePort(t)
 	}
 	out := opts.Output
 	if out == nil {
@@ -71,15 +72,4 @@ func Start(t testing.TB, opts Options) *Hub {
 		t.Fatalf("hub.Run ended before it listened: %v", err)
 	}
 	return &Hub{URL: "http://127.0.0.1:" + strconv.Itoa(port), Port: port}
-}
-
-// FreePort asks the kernel for a port nothing listens on at the moment.
-func FreePort(t testing.TB) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }

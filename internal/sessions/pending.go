@@ -1,11 +1,7 @@
 package sessions
 
 import (
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"sync"
 	"time"
@@ -52,11 +48,10 @@ func NewPendingLogins(now func() time.Time, max int) *PendingLogins {
 
 // Add records p and returns its raw key.
 func (p *PendingLogins) Add(userID, next string) (string, error) {
-	b := make([]byte, rawBytes)
-	if _, err := io.ReadFull(rand.Reader, b); err != nil {
-		return "", fmt.Errorf("reading randomness for a pending sign-in: %w", err)
+	raw, err := newRaw()
+	if err != nil {
+		return "", err
 	}
-	raw := base64.RawURLEncoding.EncodeToString(b)
 	now := p.now()
 	p.mu.Lock()
 	defer p.mu.Unlock()

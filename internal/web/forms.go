@@ -57,21 +57,6 @@ func decodeCode(v url.Values) (codeForm, error) {
 	return f, nil
 }
 
-// isTOTPShape reports whether a code is six digits (spaces allowed, as
-// apps show "123 456"); anything else is tried as a backup code.
-func isTOTPShape(code string) bool {
-	code = strings.ReplaceAll(code, " ", "")
-	if len(code) != 6 {
-		return false
-	}
-	for _, c := range code {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // changePasswordForm is POST /account/change-password.
 type changePasswordForm struct {
 	Current string

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/openparachute/parachute/internal/sessions"
+	"github.com/openparachute/parachute/internal/twofactor"
 )
 
 // secondFactorSubmit is POST /login/2fa (after the CSRF middleware): rate
@@ -61,7 +62,7 @@ func (h *Handler) checkCode(r *http.Request, uid, code string) (bool, error) {
 	if secret == "" {
 		return false, nil
 	}
-	if isTOTPShape(code) {
+	if _, ok := twofactor.NormalizeCode(code); ok { // six digits: TOTP, else a backup code
 		return h.totp.Verify(secret, code)
 	}
 	return h.accounts.UseBackupCode(r.Context(), uid, code)

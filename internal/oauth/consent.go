@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/openparachute/parachute/internal/sessions"
@@ -16,20 +15,11 @@ import (
 // token serves a browser's every hub form, and the same well-formedness
 // and constant-time rules.
 
-// isHTTPS reports whether the browser reached us over https (directly or
-// through a proxy's first X-Forwarded-Proto hop), for the Secure flag. The
-// header counts only from a trusted proxy (PARACHUTE_TRUSTED_PROXIES, the
-// rule sessions.DefaultSecure and the module proxy follow): from anyone
-// else it is the client's own claim.
+// isHTTPS reports whether the browser reached us over https, for the
+// Secure flag: sessions.DefaultSecure with the hub's trusted proxies, the
+// rule of every other hub form, since they all share one CSRF cookie.
 func (s *Server) isHTTPS(r *http.Request) bool {
-	if r.TLS != nil {
-		return true
-	}
-	if !s.lim.keyer.PeerTrusted(r) {
-		return false
-	}
-	first, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ",")
-	return strings.EqualFold(strings.TrimSpace(first), "https")
+	return sessions.DefaultSecure(r, s.lim.keyer.Trusted())
 }
 
 // pageHeaders are the security headers of every HTML page here. Why:

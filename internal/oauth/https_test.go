@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/openparachute/parachute/internal/ratelimit"
+	"github.com/openparachute/parachute/internal/sessions"
 )
 
 // X-Forwarded-Proto sets the consent CSRF cookie's Secure flag only when
@@ -31,6 +32,26 @@ func TestIsHTTPSTrustsOnlyTrustedProxies(t *testing.T) {
 		r.Header.Set("X-Forwarded-Proto", "https")
 		if got := s.isHTTPS(r); got != tc.want {
 			t.Errorf("peer %s: isHTTPS = %v, want %v", tc.peer, got, tc.want)
+		}
+	}
+}
+
+// The consent page decides Secure by the rule of every other hub form
+// (sessions.DefaultSecure), since they share one CSRF cookie: a loopback
+// peer (cloudflared, tailscale serve) is believed even with no
+// PARACHUTE_TRUSTED_PROXIES, an outside peer is not.
+func TestIsHTTPSIsTheSessionsRule(t *testing.T) {
+	k, err := ratelimit.NewKeyer(nil, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Options{Keyer: k})
+	for _, peer := range []string{"127.0.0.1:5000", "[::1]:5000", "203.0.113.7:5000"} {
+		r := httptest.NewRequest("GET", "/oauth/authorize", nil)
+		r.RemoteAddr = peer
+		r.Header.Set("X-Forwarded-Proto", "https")
+		if got, want := s.isHTTPS(r), sessions.DefaultSecure(r, nil); got != want {
+			t.Errorf("peer %s: isHTTPS = %v, sessions.DefaultSecure = %v", peer, got, want)
 		}
 	}
 }

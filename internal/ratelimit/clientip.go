@@ -185,6 +185,11 @@ func (k *Keyer) PeerTrusted(r *http.Request) bool {
 	return ok && k.isTrusted(peer)
 }
 
+// Trusted returns a copy of the trusted proxy prefixes, for the other
+// decisions that believe a forwarding header only from them (the Secure
+// flag of cookies: sessions.DefaultSecure).
+func (k *Keyer) Trusted() []netip.Prefix { return append([]netip.Prefix(nil), k.trusted...) }
+
 func (k *Keyer) isTrusted(a netip.Addr) bool {
 	for _, p := range k.trusted {
 		if p.Contains(a) {

@@ -67,7 +67,7 @@ func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) checkPassword(ctx context.Context, username, password string) (*accounts.User, bool, error) {
 	u, err := h.accounts.ByName(ctx, username)
 	if errors.Is(err, accounts.ErrUserNotFound) {
-		_, _ = verifyPassword(h.dummyHash, password)
+		_, _ = verifyPassword(dummyPasswordHash, password)
 		return nil, false, nil
 	}
 	if err != nil {

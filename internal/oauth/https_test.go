@@ -55,3 +55,15 @@ func TestIsHTTPSIsTheSessionsRule(t *testing.T) {
 		}
 	}
 }
+
+// NoRateLimit turns limiting off, not the proxy rules: the consent page
+// still decides Secure (and must not dereference a missing Keyer).
+func TestIsHTTPSWithoutRateLimits(t *testing.T) {
+	s := New(Options{NoRateLimit: true})
+	r := httptest.NewRequest("GET", "/oauth/authorize", nil)
+	r.RemoteAddr = "127.0.0.1:5000"
+	r.Header.Set("X-Forwarded-Proto", "https")
+	if got, want := s.isHTTPS(r), sessions.DefaultSecure(r, nil); got != want {
+		t.Errorf("isHTTPS = %v, sessions.DefaultSecure = %v", got, want)
+	}
+}

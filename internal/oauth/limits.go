@@ -18,7 +18,8 @@ var (
 	DefaultRegisterLimit = ratelimit.Config{Burst: 20, Per: time.Hour}
 )
 
-// limiters holds one limiter per surface; nil fields mean unlimited.
+// limiters holds the client keyer and one limiter per surface; nil
+// limiters mean unlimited.
 type limiters struct {
 	keyer    *ratelimit.Keyer
 	token    *ratelimit.Limiter // /oauth/token and /oauth/revoke
@@ -26,12 +27,14 @@ type limiters struct {
 }
 
 func newLimiters(o Options) limiters {
-	if o.NoRateLimit {
-		return limiters{}
-	}
+	// The keyer is kept even without limits: the consent page's Secure
+	// decision reads its trusted proxies.
 	k := o.Keyer
 	if k == nil {
 		k, _ = ratelimit.NewKeyer(nil, "") // the peer address only; never fails
+	}
+	if o.NoRateLimit {
+		return limiters{keyer: k}
 	}
 	tc, rc := DefaultTokenLimit, DefaultRegisterLimit
 	if o.TokenLimit != nil {

@@ -3,7 +3,8 @@ package accounts
 import (
 	"context"
 	"fmt"
-	"time"
+
+	"github.com/openparachute/parachute/internal/hubdb"
 )
 
 // userColumns are the users columns a User is read from.
@@ -38,10 +39,10 @@ func (s *Store) query(ctx context.Context, where string, args ...any) ([]User, e
 			return nil, fmt.Errorf("reading users: %w", err)
 		}
 		u.PasswordChanged = changed == 1
-		if u.CreatedAt, err = parseTime(created); err != nil {
+		if u.CreatedAt, err = hubdb.ParseTime(created); err != nil {
 			return nil, fmt.Errorf("reading user %s: %w", u.ID, err)
 		}
-		if u.UpdatedAt, err = parseTime(updated); err != nil {
+		if u.UpdatedAt, err = hubdb.ParseTime(updated); err != nil {
 			return nil, fmt.Errorf("reading user %s: %w", u.ID, err)
 		}
 		users = append(users, u)
@@ -78,13 +79,4 @@ func (s *Store) vaults(ctx context.Context, userID string) ([]Vault, error) {
 		return nil, fmt.Errorf("reading vaults of user %s: %w", userID, err)
 	}
 	return vs, nil
-}
-
-// parseTime reads a stored timestamp (any RFC 3339 form).
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("parsing stored time %q: %w", s, err)
-	}
-	return t, nil
 }

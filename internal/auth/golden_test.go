@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/openparachute/parachute/internal/hubdb"
 )
 
 // Golden tokens: minted by the hand-written JWT code this package had
@@ -78,7 +80,7 @@ func goldenStore(t testing.TB) (*Store, string) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback()
-	g := generatedKey{kid: KID(pubPEM), pubPEM: pubPEM, privPEM: string(b), createdAt: formatTime(goldenNow.Add(-time.Hour))}
+	g := generatedKey{kid: KID(pubPEM), pubPEM: pubPEM, privPEM: string(b), createdAt: hubdb.FormatTime(goldenNow.Add(-time.Hour))}
 	if err := insertKey(context.Background(), tx, g); err != nil {
 		t.Fatal(err)
 	}

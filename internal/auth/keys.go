@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/openparachute/parachute/internal/hubdb"
 )
 
 // Algorithm is the only JWT signing algorithm the hub issues or accepts.
@@ -147,7 +149,7 @@ func (s *Store) activeKey(ctx context.Context, q queryer) (*SigningKey, error) {
 		return nil, err
 	}
 	k := &SigningKey{KID: kid, Algorithm: Algorithm, PublicKeyPEM: pubPEM, PublicKey: pub}
-	if k.CreatedAt, err = parseTime(created); err != nil {
+	if k.CreatedAt, err = hubdb.ParseTime(created); err != nil {
 		return nil, fmt.Errorf("signing key %s: %w", kid, err)
 	}
 	return k, nil
@@ -236,7 +238,7 @@ func (s *Store) forgetKeyRows() {
 // still usable for verification at now. An unreadable time counts as
 // long past.
 func withinRetention(retiredAt string, now time.Time) bool {
-	t, err := parseTime(retiredAt)
+	t, err := hubdb.ParseTime(retiredAt)
 	return err == nil && now.Sub(t) < KeyRetention
 }
 
@@ -299,7 +301,7 @@ func generateKey(now time.Time) (generatedKey, error) {
 	}
 	pubPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER}))
 	privPEM := string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: privDER}))
-	return generatedKey{kid: KID(pubPEM), pubPEM: pubPEM, privPEM: privPEM, createdAt: formatTime(now)}, nil
+	return generatedKey{kid: KID(pubPEM), pubPEM: pubPEM, privPEM: privPEM, createdAt: hubdb.FormatTime(now)}, nil
 }
 
 func insertKey(ctx context.Context, tx *sql.Tx, k generatedKey) error {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/openparachute/parachute/internal/hubdb"
 )
 
 // Minted-token lifetimes (reference/lifecycle.md, `auth mint-token`).
@@ -112,7 +114,7 @@ func (s *Store) MintToken(ctx context.Context, req MintRequest) (string, *Claims
 	_, err = s.db.ExecContext(ctx, `
 		INSERT INTO tokens (jti, user_id, client_id, scopes, expires_at, created_at, permissions, created_via, subject)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		c.JTI, userID, clientID, c.Scope, formatTime(c.Expiry()), formatTime(now), perms, CreatedViaCLIMint, c.Subject)
+		c.JTI, userID, clientID, c.Scope, hubdb.FormatTime(c.Expiry()), hubdb.FormatTime(now), perms, CreatedViaCLIMint, c.Subject)
 	if err != nil {
 		return "", nil, fmt.Errorf("recording minted token %s: %w", c.JTI, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/openparachute/parachute/internal/config"
+	"github.com/openparachute/parachute/internal/hubdb"
 )
 
 // Operator token constants, as the reference hub mints them.
@@ -115,7 +116,7 @@ func (s *Store) MintOperator(ctx context.Context, issuer, scopeSet string) (stri
 	_, err = s.db.ExecContext(ctx, `
 		INSERT INTO tokens (jti, user_id, client_id, scopes, expires_at, created_at, created_via, subject)
 		VALUES (?, NULL, ?, ?, ?, ?, ?, ?)`,
-		c.JTI, OperatorClientID, scope, formatTime(c.Expiry()), formatTime(now),
+		c.JTI, OperatorClientID, scope, hubdb.FormatTime(c.Expiry()), hubdb.FormatTime(now),
 		CreatedViaOperatorMint, OperatorSubject)
 	if err != nil {
 		return "", nil, fmt.Errorf("recording operator token %s: %w", c.JTI, err)
@@ -128,7 +129,7 @@ func (s *Store) MintOperator(ctx context.Context, issuer, scopeSet string) (stri
 // registry does not know is ErrUnknownToken.
 func (s *Store) Revoke(ctx context.Context, jti string) error {
 	res, err := s.db.ExecContext(ctx,
-		`UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE jti = ?`, formatTime(s.now()), jti)
+		`UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE jti = ?`, hubdb.FormatTime(s.now()), jti)
 	if err != nil {
 		return fmt.Errorf("revoking token %s: %w", jti, err)
 	}
@@ -146,16 +147,16 @@ func (s *Store) Revoke(ctx context.Context, jti string) error {
 func (s *Store) revokeVerified(ctx context.Context, c *Claims) error {
 	var expires, created any
 	if c.ExpiresAt != 0 {
-		expires = formatTime(c.Expiry())
+		expires = hubdb.FormatTime(c.Expiry())
 	}
 	if c.IssuedAt != 0 {
-		created = formatTime(time.Unix(c.IssuedAt, 0))
+		created = hubdb.FormatTime(time.Unix(c.IssuedAt, 0))
 	}
 	_, err := s.db.ExecContext(ctx, `
 		INSERT INTO tokens (jti, user_id, client_id, scopes, expires_at, revoked_at, created_at, created_via, subject)
 		VALUES (?, NULL, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT (jti) DO UPDATE SET revoked_at = COALESCE(tokens.revoked_at, excluded.revoked_at)`,
-		c.JTI, c.ClientID, c.Scope, expires, formatTime(s.now()), created, CreatedViaOperatorMint, c.Subject)
+		c.JTI, c.ClientID, c.Scope, expires, hubdb.FormatTime(s.now()), created, CreatedViaOperatorMint, c.Subject)
 	if err != nil {
 		return fmt.Errorf("revoking token %s: %w", c.JTI, err)
 	}
@@ -167,7 +168,7 @@ func (s *Store) revokeVerified(ctx context.Context, c *Claims) error {
 func (s *Store) RevokedJTIs(ctx context.Context) ([]string, error) {
 	rows, err := s.db.QueryContext(ctx, `
 		SELECT jti FROM tokens WHERE revoked_at IS NOT NULL AND expires_at > ? ORDER BY jti`,
-		formatTime(s.now()))
+		hubdb.FormatTime(s.now()))
 	if err != nil {
 		return nil, fmt.Errorf("listing revoked tokens: %w", err)
 	}

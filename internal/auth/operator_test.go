@@ -18,6 +18,7 @@ import (
 	"github.com/openparachute/parachute/internal/testenv"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/openparachute/parachute/internal/hubdb"
 )
 
 func TestMintOperatorClaimsAndRegistry(t *testing.T) {
@@ -112,8 +113,8 @@ func TestRevoke(t *testing.T) {
 	}
 	var revokedAt string
 	s.db.QueryRow(`SELECT revoked_at FROM tokens WHERE jti = ?`, c.JTI).Scan(&revokedAt)
-	if revokedAt != formatTime(now) {
-		t.Errorf("revoked_at = %s, want the first revocation %s", revokedAt, formatTime(now))
+	if revokedAt != hubdb.FormatTime(now) {
+		t.Errorf("revoked_at = %s, want the first revocation %s", revokedAt, hubdb.FormatTime(now))
 	}
 	if _, err := s.Verify(ctx, tok, opts); !errors.Is(err, ErrRevoked) {
 		t.Errorf("Verify after revoke: %v, want ErrRevoked", err)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/openparachute/parachute/internal/hubdb"
 )
 
 // TokenPageSize is how many registry rows one ListTokens page holds (the
@@ -138,5 +140,5 @@ func (s *Store) RevokeAt(ctx context.Context, jti string) (time.Time, error) {
 	if err := s.db.QueryRowContext(ctx, `SELECT revoked_at FROM tokens WHERE jti = ?`, jti).Scan(&at); err != nil {
 		return time.Time{}, fmt.Errorf("reading revocation of %s: %w", jti, err)
 	}
-	return parseTime(at)
+	return hubdb.ParseTime(at)
 }

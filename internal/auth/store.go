@@ -22,10 +22,6 @@ import (
 	"github.com/openparachute/parachute/internal/hubdb"
 )
 
-// timeLayout is the text form of every timestamp column (see
-// hubdb.TimeLayout).
-const timeLayout = hubdb.TimeLayout
-
 // maxDBConns bounds the hub.db connection pool (see hubdb.Open).
 const maxDBConns = hubdb.MaxConns
 
@@ -110,16 +106,4 @@ func (s *Store) Close() error {
 		return fmt.Errorf("closing hub db: %w", err)
 	}
 	return nil
-}
-
-// formatTime renders t the way the reference stores timestamps.
-func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
-
-// parseTime reads a stored timestamp (any RFC 3339 form).
-func parseTime(s string) (time.Time, error) {
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("parsing stored time %q: %w", s, err)
-	}
-	return t, nil
 }

@@ -50,6 +50,16 @@ const TimeLayout = "2006-01-02T15:04:05.000Z"
 // FormatTime renders t the way the reference stores timestamps.
 func FormatTime(t time.Time) string { return t.UTC().Format(TimeLayout) }
 
+// ParseTime reads a stored timestamp (any RFC 3339 form: TimeLayout, or
+// what another writer of the file used).
+func ParseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("parsing stored time %q: %w", s, err)
+	}
+	return t, nil
+}
+
 // HashSecret is the at-rest form of a bearer secret kept in hub.db
 // (session ids, refresh tokens, client secrets): SHA-256 in lowercase hex.
 // Why hashed: a copy of hub.db (a backup, a support bundle) then holds

@@ -101,7 +101,7 @@ type sqlStore struct{ db *sql.DB }
 func ts(t time.Time) string { return hubdb.FormatTime(t) }
 
 func parseTS(s string) time.Time {
-	t, _ := time.Parse(time.RFC3339Nano, s) // rows we cannot read count as expired
+	t, _ := hubdb.ParseTime(s) // rows we cannot read count as expired
 	return t
 }
 

@@ -11,7 +11,7 @@ import (
 // X-Forwarded-Proto sets the consent CSRF cookie's Secure flag only when
 // a trusted proxy sent it; from any other peer it is the client's claim.
 func TestIsHTTPSTrustsOnlyTrustedProxies(t *testing.T) {
-	trusted, err := ratelimit.ParseTrustedProxies("127.0.0.1")
+	trusted, err := ratelimit.ParseTrustedProxies("10.0.0.0/8")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -24,7 +24,7 @@ func TestIsHTTPSTrustsOnlyTrustedProxies(t *testing.T) {
 		peer string
 		want bool
 	}{
-		{"127.0.0.1:5000", true},    // the trusted proxy says https
+		{"10.0.0.5:5000", true},     // the trusted proxy says https
 		{"203.0.113.7:5000", false}, // anyone else saying so is ignored
 	} {
 		r := httptest.NewRequest("GET", "/oauth/authorize", nil)

@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/openparachute/parachute/internal/ratelimit"
@@ -64,7 +63,7 @@ func (s *Server) limited(l *ratelimit.Limiter, h http.HandlerFunc) http.HandlerF
 		if !d.Allowed {
 			w.Header().Set("Retry-After", d.RetryAfterSeconds())
 			writeOAuthError(w, http.StatusTooManyRequests, "slow_down",
-				"too many requests from this client; retry in "+strings.TrimSpace(d.RetryAfterSeconds())+" s")
+				"too many requests from this client; retry in "+d.RetryAfterSeconds()+" s")
 			return
 		}
 		h(w, r)

@@ -157,11 +157,7 @@ func (s *Store) ByID(ctx context.Context, id string) (*User, error) {
 
 // List returns every user, oldest first.
 func (s *Store) List(ctx context.Context) ([]User, error) {
-	users, err := s.query(ctx, `1 = 1`)
-	if err != nil {
-		return nil, err
-	}
-	return users, nil
+	return s.query(ctx, `1 = 1`)
 }
 
 // Count returns how many users exist.

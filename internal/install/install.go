@@ -25,7 +25,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"sync"
 
 	"github.com/openparachute/parachute/internal/config"
@@ -103,12 +102,7 @@ func New(o Options) *Installer {
 }
 
 func (in *Installer) getenv(key string) string {
-	v := ""
-	for _, kv := range in.environ() {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
-			v = val // the last one wins, as in os/exec
-		}
-	}
+	v, _ := envValue(in.environ(), key) // the last one wins, as in os/exec
 	return v
 }
 

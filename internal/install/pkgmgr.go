@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -137,16 +136,7 @@ func (in *Installer) locate(ctx context.Context, pkg string) (string, bool) {
 // lookPath finds a program on the PATH of the installer's environment
 // (which may differ from this process's, e.g. a test's temp prefix).
 func (in *Installer) lookPath(name string) (string, error) {
-	for _, dir := range filepath.SplitList(in.getenv("PATH")) {
-		if !filepath.IsAbs(dir) {
-			continue
-		}
-		p := filepath.Join(dir, name)
-		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode().Perm()&0o111 != 0 {
-			return p, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found on PATH: %w", name, fs.ErrNotExist)
+	return lookPathIn(in.environ(), name)
 }
 
 // npmView asks the registry which version spec resolves to. It is best

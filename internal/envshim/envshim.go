@@ -45,7 +45,7 @@ func Parse(args []string) (assign, cmd []string, err error) {
 		switch {
 		case a == "--":
 			return assign, args[1:], nil
-		case a == "-S" || strings.HasPrefix(a, "-S"):
+		case strings.HasPrefix(a, "-S"):
 			// A shebang passes everything after "env" as one argument,
 			// so "-S bun --smol" arrives as "-S bun --smol" or, with -S
 			// alone, as the next argument.

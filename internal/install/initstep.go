@@ -94,7 +94,7 @@ func (in *Installer) initPlaced(ctx context.Context, pl placement, row manifest.
 	}
 	home := in.paths.ModuleDir(short)
 	fresh := !exists(home)
-	err := in.runInit(ctx, pl, short, argv)
+	_, err := in.runModuleCmd(ctx, pl, short, argv, InitTimeout, false)
 	if err == nil {
 		err = in.keepHubFields(row)
 	}
@@ -114,21 +114,22 @@ func (in *Installer) initPlaced(ctx context.Context, pl placement, row manifest.
 	return &InitError{Short: short, Err: err}
 }
 
-// runInit runs argv with the module's environment from its package
-// directory, each output line going to the Reporter as it comes.
-func (in *Installer) runInit(ctx context.Context, pl placement, short string, argv []string) error {
+// runModuleCmd runs one of short's commands (an init, `parachute-vault
+// create`) with the module's environment (initEnv) from its package
+// directory, bounded by timeout, each output line going to the Reporter
+// as it comes; with capture, stdout is returned instead of shown.
+func (in *Installer) runModuleCmd(ctx context.Context, pl placement, short string, argv []string, timeout time.Duration, capture bool) ([]byte, error) {
 	env, err := in.initEnv(short, pl)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	bin, err := initBinary(pl.dir, env, argv[0])
 	if err != nil {
-		return fmt.Errorf("running %s: %w (the package declares no such bin, and it is not on the hub's PATH)", strings.Join(argv, " "), err)
+		return nil, fmt.Errorf("running %s: %w (the package declares no such bin, and it is not on the hub's PATH)", strings.Join(argv, " "), err)
 	}
 	in.rep.Info(fmt.Sprintf("Running %s…", strings.Join(argv, " ")))
-	_, err = runStreamed(ctx, streamCmd{Cmd: Cmd{Dir: pl.dir, Env: env, Name: bin, Args: argv[1:]}, Shown: strings.Join(argv, " "),
-		Timeout: InitTimeout, OnLine: func(l string) { in.rep.Info("  " + l) }})
-	return err
+	return runStreamed(ctx, streamCmd{Cmd: Cmd{Dir: pl.dir, Env: env, Name: bin, Args: argv[1:]}, Shown: strings.Join(argv, " "),
+		Timeout: timeout, Stdout: capture, OnLine: func(l string) { in.rep.Info("  " + l) }})
 }
 
 // initEnv is the environment of an init (or other module) command: what

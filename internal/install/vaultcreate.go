@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/openparachute/parachute/internal/manifest"
@@ -82,19 +81,7 @@ func (in *Installer) CreateVault(ctx context.Context, name string) (*VaultCreate
 	if pm, ok := in.owner(ctx, row.InstallDir); ok {
 		pl.pm = &pm
 	}
-	env, err := in.initEnv("vault", pl)
-	if err != nil {
-		return nil, err
-	}
-	argv := []string{"parachute-vault", "create", name, "--json"}
-	bin, err := initBinary(row.InstallDir, env, argv[0])
-	if err != nil {
-		return nil, fmt.Errorf("running %s: %w", strings.Join(argv, " "), err)
-	}
-	in.rep.Info(fmt.Sprintf("Running %s…", strings.Join(argv, " ")))
-	out, err := runStreamed(ctx, streamCmd{Cmd: Cmd{Dir: row.InstallDir, Env: env, Name: bin, Args: argv[1:]},
-		Shown: strings.Join(argv, " "), Timeout: CreateVaultTimeout, Stdout: true,
-		OnLine: func(l string) { in.rep.Info("  " + l) }})
+	out, err := in.runModuleCmd(ctx, pl, "vault", []string{"parachute-vault", "create", name, "--json"}, CreateVaultTimeout, true)
 	if err != nil {
 		return nil, err
 	}

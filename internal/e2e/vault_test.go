@@ -18,29 +18,9 @@ import (
 	"github.com/openparachute/parachute/internal/testenv"
 )
 
-// bunDir finds bun for the tests that install with it: on PATH, else in
-// the cache the install package's tests fill (npm's bun package), else
-// installed there from npm.
-func bunDir(t *testing.T) string {
-	t.Helper()
-	if p, err := exec.LookPath("bun"); err == nil {
-		return filepath.Dir(p)
-	}
-	prefix := filepath.Join(os.TempDir(), "parachute-test-bun")
-	bin := filepath.Join(prefix, "bin")
-	if out, err := exec.Command(filepath.Join(bin, "bun"), "--version").CombinedOutput(); err == nil && len(out) > 0 {
-		return bin
-	}
-	if _, err := exec.LookPath("npm"); err != nil {
-		testenv.Unavailable(t, "needs bun, or npm to install it: %v", err)
-	}
-	cmd := exec.Command("npm", "install", "-g", "--no-fund", "--no-audit", "bun")
-	cmd.Env = append(os.Environ(), "NPM_CONFIG_PREFIX="+prefix)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		testenv.Unavailable(t, "could not install bun from npm: %v\n%s", err, out)
-	}
-	return bin
-}
+// bunDir is testenv.Bun, under the name this file's tests (and branches
+// in flight) call.
+func bunDir(t *testing.T) string { return testenv.Bun(t) }
 
 // vaultHome is a hub whose modules install with bun into a temp
 // $BUN_INSTALL (its bin on the hub's PATH, where the supervisor finds

@@ -24,6 +24,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/openparachute/parachute/internal/testenv"
 )
 
 var bins struct {
@@ -73,14 +75,8 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freePort(b *testing.B) int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
+// freePort is testenv.FreePort.
+func freePort(b *testing.B) int { return testenv.FreePort(b) }
 
 // home writes a config root with n testmod modules running mode.
 func home(b *testing.B, n int, mode []string, extraEnv map[string]string) (root string, ports []int) {

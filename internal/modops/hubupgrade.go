@@ -188,6 +188,8 @@ func (m *Manager) HubUpgradeStatus() (*selfupdate.Status, error) {
 	return st, nil
 }
 
+// newOpID is a random 128-bit operation id, hex-encoded: the registry's
+// operations and the hub upgrade's.
 func newOpID() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])

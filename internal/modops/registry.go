@@ -1,8 +1,6 @@
 package modops
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"sync"
 	"time"
 
@@ -28,9 +26,7 @@ func newOpRegistry(max int, ttl time.Duration, now func() time.Time) *opRegistry
 
 // create registers a pending operation and returns its id.
 func (r *opRegistry) create(kind, short string) string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	id := hex.EncodeToString(b[:])
+	id := newOpID()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.evictLocked()

@@ -63,7 +63,7 @@ func (in *Installer) autoWire(ctx context.Context, short string) {
 		return // findRow's errors already failed registration; no row, nothing to wire
 	}
 	envPath := in.paths.ModuleEnv("vault")
-	cfgPath := filepath.Join(in.paths.ModuleDir("scribe"), "config.json")
+	cfgPath := scribeConfigPath(in.paths)
 	fixHint := "; vault and scribe are not wired for transcription. Fix it, then run `parachute install " + short + "` again"
 
 	env, vars, err := readEnvFile(envPath)

@@ -36,15 +36,15 @@ func (s *Server) bearer(r *http.Request, scope string) (*auth.Claims, *api.Error
 	h := r.Header.Get("Authorization")
 	const prefix = "bearer "
 	if len(h) < len(prefix) || !strings.EqualFold(h[:len(prefix)], prefix) {
-		return nil, apiErr(http.StatusUnauthorized, api.CodeUnauthenticated, "Authorization: Bearer <token> required (the operator token is in %s)", s.paths.OperatorToken())
+		return nil, api.Errorf(http.StatusUnauthorized, api.CodeUnauthenticated, "Authorization: Bearer <token> required (the operator token is in %s)", s.paths.OperatorToken())
 	}
 	tok := strings.TrimSpace(h[len(prefix):])
 	if tok == "" {
-		return nil, apiErr(http.StatusUnauthorized, api.CodeUnauthenticated, "empty bearer token")
+		return nil, api.Errorf(http.StatusUnauthorized, api.CodeUnauthenticated, "empty bearer token")
 	}
 	store := s.auth.Load()
 	if store == nil {
-		return nil, apiErr(http.StatusServiceUnavailable, api.CodeStarting, "the hub is still starting (loading its signing keys); retry in a moment")
+		return nil, api.Errorf(http.StatusServiceUnavailable, api.CodeStarting, "the hub is still starting (loading its signing keys); retry in a moment")
 	}
 	c, err := store.Verify(r.Context(), tok, auth.VerifyOptions{
 		Issuers: s.origins.Accepted(), Audiences: auth.HubAudiences()})
@@ -56,10 +56,10 @@ func (s *Server) bearer(r *http.Request, scope string) (*auth.Claims, *api.Error
 		case errors.Is(err, auth.ErrRevoked):
 			msg = "operator token was revoked — run `parachute auth rotate-operator` to mint a new one"
 		}
-		return nil, apiErr(http.StatusUnauthorized, api.CodeUnauthenticated, "%s", msg)
+		return nil, api.Errorf(http.StatusUnauthorized, api.CodeUnauthenticated, "%s", msg)
 	}
 	if scope != "" && !c.HasScope(scope) {
-		return nil, apiErr(http.StatusForbidden, api.CodeInsufficientScope, "bearer token lacks %s", scope)
+		return nil, api.Errorf(http.StatusForbidden, api.CodeInsufficientScope, "bearer token lacks %s", scope)
 	}
 	return c, nil
 }

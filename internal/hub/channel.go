@@ -46,12 +46,12 @@ func (s *Server) putModulesChannel(w http.ResponseWriter, r *http.Request) error
 		if body.Channel != nil {
 			got = fmt.Sprintf("%q", *body.Channel)
 		}
-		return apiErr(http.StatusBadRequest, api.CodeInvalidChannel,
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidChannel,
 			`channel must be one of: latest, rc (got %s); send {"channel": "rc"} or {"channel": "latest"}`, got)
 	}
 	a := s.auth.Load()
 	if a == nil {
-		return apiErr(http.StatusServiceUnavailable, api.CodeStarting, "the hub is still starting; retry in a moment")
+		return api.Errorf(http.StatusServiceUnavailable, api.CodeStarting, "the hub is still starting; retry in a moment")
 	}
 	if err := settings.Set(r.Context(), a.DB(), settings.ModuleInstallChannel, *body.Channel, s.now()); err != nil {
 		return err

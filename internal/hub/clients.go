@@ -15,7 +15,7 @@ import (
 func (s *Server) handleListClients(w http.ResponseWriter, r *http.Request) error {
 	status := r.URL.Query().Get("status")
 	if status != "" && status != oauth.StatusPending && status != oauth.StatusApproved {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "status must be pending or approved")
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "status must be pending or approved")
 	}
 	cs, err := oauth.ListClients(r.Context(), s.auth.Load().DB(), status)
 	if err != nil {
@@ -36,7 +36,7 @@ func (s *Server) handleApproveClient(w http.ResponseWriter, r *http.Request) err
 	id := r.PathValue("id")
 	err := oauth.ApproveClient(r.Context(), s.auth.Load().DB(), id)
 	if errors.Is(err, oauth.ErrNotFound) {
-		return apiErr(http.StatusNotFound, api.CodeNotFound, "no OAuth client %q; list pending ones with `parachute auth pending-clients`", id)
+		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "no OAuth client %q; list pending ones with `parachute auth pending-clients`", id)
 	}
 	if err != nil {
 		return err
@@ -53,7 +53,7 @@ func (s *Server) handleListGrants(w http.ResponseWriter, r *http.Request) error 
 	q := r.URL.Query()
 	vault := q.Get("vault")
 	if q.Has("vault") && !validVaultFilter(vault) {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "vault must match [a-zA-Z0-9_-]+")
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "vault must match [a-zA-Z0-9_-]+")
 	}
 	gs, err := oauth.ListGrants(r.Context(), s.auth.Load().DB(), q.Get("username"))
 	if err != nil {
@@ -92,7 +92,7 @@ func (s *Server) handleRevokeGrant(w http.ResponseWriter, r *http.Request) error
 	id := r.PathValue("client_id")
 	err := oauth.RevokeGrant(r.Context(), s.auth.Load().DB(), id, r.URL.Query().Get("username"), s.now())
 	if errors.Is(err, oauth.ErrNotFound) {
-		return apiErr(http.StatusNotFound, api.CodeNotFound, "no grant for client %q; list them with `parachute auth list-grants`", id)
+		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "no grant for client %q; list them with `parachute auth list-grants`", id)
 	}
 	if err != nil {
 		return err

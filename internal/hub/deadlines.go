@@ -95,7 +95,7 @@ func slowBodyError(w http.ResponseWriter, r *http.Request, short string) bool {
 	if !slow {
 		return false
 	}
-	e := apiErr(http.StatusRequestTimeout, api.CodeRequestTimeout, "%s — send the body faster, or in one go", desc)
+	e := api.Errorf(http.StatusRequestTimeout, api.CodeRequestTimeout, "%s — send the body faster, or in one go", desc)
 	e.Service = short
 	writeErr(w, e)
 	return true

@@ -34,7 +34,7 @@ func (s *Server) handleError(w http.ResponseWriter, r *http.Request, err error) 
 	ae, ok := errors.AsType[*api.Error](err)
 	if !ok {
 		s.log.Error("API handler failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		ae = apiErr(http.StatusInternalServerError, api.CodeInternal, "%v", err)
+		ae = api.Errorf(http.StatusInternalServerError, api.CodeInternal, "%v", err)
 	}
 	writeErr(w, ae)
 }

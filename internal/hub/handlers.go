@@ -29,7 +29,7 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		w.Header().Set("Allow", "GET, HEAD")
-		writeErr(w, apiErr(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "use GET"))
+		writeErr(w, api.Errorf(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "use GET"))
 		return
 	}
 	ready, transient, persistent := []string{}, []string{}, []string{}
@@ -69,12 +69,12 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 	store := s.auth.Load()
 	if store == nil {
 		w.Header().Set("Retry-After", "1")
-		writeErr(w, apiErr(http.StatusServiceUnavailable, api.CodeStarting, "the hub is still loading its signing keys"))
+		writeErr(w, api.Errorf(http.StatusServiceUnavailable, api.CodeStarting, "the hub is still loading its signing keys"))
 		return
 	}
 	jwks, err := store.JWKS(r.Context())
 	if err != nil {
-		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeJWKSFailed, "reading signing keys: %v", err))
+		writeErr(w, api.Errorf(http.StatusInternalServerError, api.CodeJWKSFailed, "reading signing keys: %v", err))
 		return
 	}
 	writeJSON(w, http.StatusOK, jwks)

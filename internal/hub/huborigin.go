@@ -93,7 +93,7 @@ func (s *Server) putHubOrigin(w http.ResponseWriter, r *http.Request) error {
 	}
 	a := s.auth.Load()
 	if a == nil {
-		return apiErr(http.StatusServiceUnavailable, api.CodeStarting, "the hub is still starting; retry in a moment")
+		return api.Errorf(http.StatusServiceUnavailable, api.CodeStarting, "the hub is still starting; retry in a moment")
 	}
 	v := ""
 	if body.HubOrigin != nil {
@@ -123,7 +123,7 @@ func (s *Server) putHubOrigin(w http.ResponseWriter, r *http.Request) error {
 // iss and every module's PARACHUTE_HUB_ORIGIN, compared byte for byte.
 func checkHubOriginSetting(v string) *api.Error {
 	bad := func(why string) *api.Error {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest,
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest,
 			"hub_origin %q %s; give scheme and host only, e.g. https://hub.example.com", v, why)
 	}
 	if v != strings.TrimSpace(v) || strings.HasSuffix(v, "/") {

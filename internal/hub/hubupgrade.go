@@ -18,7 +18,7 @@ func (s *Server) handleHubUpgrade(w http.ResponseWriter, r *http.Request) error 
 		return apiE
 	}
 	if err := install.CheckChannel(b.Channel); err != nil {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidChannel, "%v", err)
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidChannel, "%v", err)
 	}
 	acc, err := s.ops.UpgradeHub(r.Context(), b)
 	if err != nil {
@@ -32,10 +32,10 @@ func (s *Server) handleHubUpgrade(w http.ResponseWriter, r *http.Request) error 
 func (s *Server) handleHubUpgradeStatus(w http.ResponseWriter, r *http.Request) error {
 	st, err := s.ops.HubUpgradeStatus()
 	if err != nil {
-		return apiErr(http.StatusInternalServerError, api.CodeStatusUnreadable, "%v", err)
+		return api.Errorf(http.StatusInternalServerError, api.CodeStatusUnreadable, "%v", err)
 	}
 	if st == nil {
-		return apiErr(http.StatusNotFound, api.CodeNotFound, "no hub upgrade has been started")
+		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "no hub upgrade has been started")
 	}
 	writeJSON(w, http.StatusOK, st)
 	return nil

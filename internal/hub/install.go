@@ -23,7 +23,7 @@ func (s *Server) handleInstall(w http.ResponseWriter, r *http.Request) error {
 		return apiE
 	}
 	if why := manifest.CheckVaultName(b.VaultName); b.VaultName != "" && why != "" {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "vault_name: %s", why)
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "vault_name: %s", why)
 	}
 	if b.Channel == "" && b.Tag == "" {
 		// The admin's stored channel (PUT /api/modules/channel) applies
@@ -63,7 +63,7 @@ func (s *Server) accepted(w http.ResponseWriter) func(id string, err error) erro
 	return func(id string, err error) error {
 		if errors.Is(err, modops.ErrShuttingDown) {
 			w.Header().Set("Retry-After", "5")
-			return apiErr(http.StatusServiceUnavailable, api.CodeShuttingDown, "the hub is shutting down; retry once it is back")
+			return api.Errorf(http.StatusServiceUnavailable, api.CodeShuttingDown, "the hub is shutting down; retry once it is back")
 		}
 		if err != nil {
 			return err
@@ -77,11 +77,11 @@ func (s *Server) accepted(w http.ResponseWriter) func(id string, err error) erro
 // directory means nothing to a client, so paths must be absolute.
 func checkOpSource(channel, source string) *api.Error {
 	if err := install.CheckChannel(channel); err != nil {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidChannel, "%v", err)
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidChannel, "%v", err)
 	}
 	if (strings.HasPrefix(source, ".") || strings.Contains(source, string(filepath.Separator))) &&
 		!strings.HasPrefix(source, "@") && !filepath.IsAbs(source) {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "source path %q must be absolute", source)
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "source path %q must be absolute", source)
 	}
 	return nil
 }

@@ -42,7 +42,7 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	}
 	csrf, err := p.sessions.CSRFToken(w, r)
 	if err != nil {
-		return apiErr(http.StatusInternalServerError, api.CodeInternal, "minting the CSRF token: %v", err)
+		return api.Errorf(http.StatusInternalServerError, api.CodeInternal, "minting the CSRF token: %v", err)
 	}
 	writeJSON(w, http.StatusOK, api.MeResponse{HasSession: true,
 		User: &api.MeUser{ID: uid, DisplayName: s.displayName(r, uid)}, CSRF: csrf, Via: "session"})

@@ -26,7 +26,7 @@ func (s *Server) handleMintToken(w http.ResponseWriter, r *http.Request) error {
 	}
 	scopes := strings.Fields(req.Scope)
 	if len(scopes) == 0 {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "scope is required, e.g. {\"scope\":\"vault:default:read\"}")
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "scope is required, e.g. {\"scope\":\"vault:default:read\"}")
 	}
 	var blocked []string
 	for _, sc := range scopes {
@@ -35,28 +35,28 @@ func (s *Server) handleMintToken(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if len(blocked) > 0 {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidScope,
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidScope,
 			"scope %s is not grantable by this bearer (parachute:host:* is never mintable; a vault admin mints only its own vault)",
 			strings.Join(blocked, ", "))
 	}
 	if req.ExpiresIn < 0 || time.Duration(req.ExpiresIn)*time.Second > auth.MintMaxTTL {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "expires_in must be between 1 and %d seconds", int64(auth.MintMaxTTL/time.Second))
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "expires_in must be between 1 and %d seconds", int64(auth.MintMaxTTL/time.Second))
 	}
 	if req.Ephemeral && req.ExpiresIn != 0 {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "ephemeral tokens have a fixed lifetime; send either ephemeral or expires_in")
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "ephemeral tokens have a fixed lifetime; send either ephemeral or expires_in")
 	}
 	subject := bearer.Subject
 	if req.Subject != "" && req.Subject != bearer.Subject {
 		// Why: the subject is what the registry and audit lines attribute a
 		// token to; a vault admin must not mint under someone else's name.
 		if !auth.IsOperatorBearer(held) {
-			return apiErr(http.StatusForbidden, api.CodeInsufficientScope,
+			return api.Errorf(http.StatusForbidden, api.CodeInsufficientScope,
 				"only a host operator token may set another subject; omit subject to mint under your own")
 		}
 		subject = req.Subject
 	}
 	if p := strings.TrimSpace(string(req.Permissions)); p != "" && !strings.HasPrefix(p, "{") {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "permissions must be a JSON object")
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "permissions must be a JSON object")
 	}
 	store := s.auth.Load()
 	tok, c, err := store.MintToken(r.Context(), auth.MintRequest{
@@ -86,11 +86,11 @@ func (s *Server) handleMintToken(w http.ResponseWriter, r *http.Request) error {
 func tokenAuthority(r *http.Request, what string) (*auth.Claims, []string, *api.Error) {
 	bearer, _ := r.Context().Value(claimsKey{}).(*auth.Claims)
 	if bearer == nil {
-		return nil, nil, apiErr(http.StatusUnauthorized, api.CodeUnauthenticated, "Authorization: Bearer <token> required")
+		return nil, nil, api.Errorf(http.StatusUnauthorized, api.CodeUnauthenticated, "Authorization: Bearer <token> required")
 	}
 	held := bearer.Scopes()
 	if !auth.HasMintingAuthority(held) {
-		return nil, nil, apiErr(http.StatusForbidden, api.CodeInsufficientScope,
+		return nil, nil, api.Errorf(http.StatusForbidden, api.CodeInsufficientScope,
 			"bearer token holds no %s authority (need %s, %s or vault:<name>:admin)", what, auth.ScopeHostAuth, auth.ScopeHostAdmin)
 	}
 	return bearer, held, nil

@@ -60,7 +60,7 @@ func (s *Server) getModuleConfig(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) putModuleConfig(w http.ResponseWriter, r *http.Request) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" {
-			return apiErr(http.StatusUnsupportedMediaType, api.CodeInvalidRequest, "send the body as application/json (got %s)", ct)
+			return api.Errorf(http.StatusUnsupportedMediaType, api.CodeInvalidRequest, "send the body as application/json (got %s)", ct)
 		}
 	}
 	if r.ContentLength > modconfig.MaxBodyBytes {
@@ -101,7 +101,7 @@ func (s *Server) putModuleConfig(w http.ResponseWriter, r *http.Request) error {
 		s.log.Warn(wn, "module", short)
 	}
 	if err != nil {
-		e := apiErr(http.StatusBadGateway, api.CodeStartFailed,
+		e := api.Errorf(http.StatusBadGateway, api.CodeStartFailed,
 			"the config was saved to %s, but %s did not come back after the restart: %s; check `parachute logs %s`, fix the config and PUT it again",
 			res.File, short, modops.DescribeStartFailure(short, nst, err), short)
 		e.Detail = res
@@ -117,14 +117,14 @@ func (s *Server) putModuleConfig(w http.ResponseWriter, r *http.Request) error {
 // configSchema, mapping each reason there is none to its answer.
 func (s *Server) moduleSchema(short string) (string, *modconfig.Schema, error) {
 	if !validShort(short) {
-		return "", nil, apiErr(http.StatusNotFound, api.CodeNotFound, "no module named %q", short)
+		return "", nil, api.Errorf(http.StatusNotFound, api.CodeNotFound, "no module named %q", short)
 	}
 	row, err := s.ops.FindRow(short)
 	switch {
 	case errors.Is(err, modops.ErrNotInstalled):
-		return "", nil, apiErr(http.StatusNotFound, api.CodeNotInstalled, "%v", err)
+		return "", nil, api.Errorf(http.StatusNotFound, api.CodeNotInstalled, "%v", err)
 	case errors.Is(err, modops.ErrMountRefused):
-		return "", nil, apiErr(http.StatusConflict, api.CodeMountRefused, "%v", err)
+		return "", nil, api.Errorf(http.StatusConflict, api.CodeMountRefused, "%v", err)
 	case err != nil:
 		return "", nil, err
 	}
@@ -138,32 +138,32 @@ func (s *Server) moduleSchema(short string) (string, *modconfig.Schema, error) {
 // configErr maps modconfig's errors to the API's.
 func configErr(err error) error {
 	if errors.Is(err, modconfig.ErrNoSchema) {
-		return apiErr(http.StatusNotFound, api.CodeNoConfigSchema,
+		return api.Errorf(http.StatusNotFound, api.CodeNoConfigSchema,
 			"%v; this module has no operator-editable config (its module.json declares no configSchema)", err)
 	}
 	if se, ok := errors.AsType[*modconfig.SchemaError](err); ok {
-		return apiErr(http.StatusUnprocessableEntity, api.CodeInvalidConfigSchema,
+		return api.Errorf(http.StatusUnprocessableEntity, api.CodeInvalidConfigSchema,
 			"%v; upgrade the module or ask its author to fix module.json", se)
 	}
 	if ie, ok := errors.AsType[*modconfig.InputError](err); ok {
 		if ie.TooLarge {
 			return configBodyTooLarge()
 		}
-		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "%s", ie.Msg)
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "%s", ie.Msg)
 	}
 	if ve, ok := errors.AsType[*modconfig.ValidationError](err); ok {
-		e := apiErr(http.StatusBadRequest, api.CodeInvalidConfig, "%v; nothing was written", ve)
+		e := api.Errorf(http.StatusBadRequest, api.CodeInvalidConfig, "%v; nothing was written", ve)
 		for _, f := range ve.Failures {
 			e.Errors = append(e.Errors, api.ConfigFieldError{Path: f.Path, InstancePath: f.InstancePath, SchemaPath: f.SchemaPath, Message: f.Message})
 		}
 		return e
 	}
 	if errors.Is(err, modconfig.ErrFileInvalid) {
-		return apiErr(http.StatusConflict, api.CodeConfigFileInvalid, "%v", err)
+		return api.Errorf(http.StatusConflict, api.CodeConfigFileInvalid, "%v", err)
 	}
 	return err
 }
 
 func configBodyTooLarge() *api.Error {
-	return apiErr(http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge, "request body is larger than %d bytes; a module config is a small JSON object", modconfig.MaxBodyBytes)
+	return api.Errorf(http.StatusRequestEntityTooLarge, api.CodeBodyTooLarge, "request body is larger than %d bytes; a module config is a small JSON object", modconfig.MaxBodyBytes)
 }

@@ -31,19 +31,19 @@ func (s *Server) startOrRestart(w http.ResponseWriter, r *http.Request, restart 
 	st, warns, err := s.ops.StartModule(context.WithoutCancel(r.Context()), short, restart)
 	switch {
 	case errors.Is(err, modops.ErrMountRefused):
-		return apiErr(http.StatusConflict, api.CodeMountRefused, "%v", err)
+		return api.Errorf(http.StatusConflict, api.CodeMountRefused, "%v", err)
 	case errors.Is(err, modops.ErrNotInstalled):
-		return apiErr(http.StatusBadRequest, api.CodeNotInstalled, "%v", err)
+		return api.Errorf(http.StatusBadRequest, api.CodeNotInstalled, "%v", err)
 	case errors.Is(err, modops.ErrNoStartCmd):
-		return apiErr(http.StatusUnprocessableEntity, api.CodeNoStartCmd, "%v", err)
+		return api.Errorf(http.StatusUnprocessableEntity, api.CodeNoStartCmd, "%v", err)
 	case errors.Is(err, modops.ErrInvalidModule):
-		return apiErr(http.StatusUnprocessableEntity, api.CodeInvalidModule, "%v", err)
+		return api.Errorf(http.StatusUnprocessableEntity, api.CodeInvalidModule, "%v", err)
 	}
 	as := apiState(st)
 	body := api.StateBody{Short: short, State: &as, Warnings: warns}
 	if err != nil {
 		status, code := startFailure(err)
-		body.Error = apiErr(status, code, "%s", modops.DescribeStartFailure(short, st, err))
+		body.Error = api.Errorf(status, code, "%s", modops.DescribeStartFailure(short, st, err))
 		return &errorWithBody{Err: body.Error, Body: body}
 	}
 	writeJSON(w, http.StatusOK, body)
@@ -70,7 +70,7 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) error {
 	short := r.PathValue("short")
 	st, supervised, err := s.ops.StopModule(context.WithoutCancel(r.Context()), short)
 	if err != nil {
-		return apiErr(http.StatusInternalServerError, api.CodeStopFailed, "stopping %s: %v", short, err)
+		return api.Errorf(http.StatusInternalServerError, api.CodeStopFailed, "stopping %s: %v", short, err)
 	}
 	stopped := supervised
 	body := api.StateBody{Short: short, Stopped: &stopped}
@@ -88,7 +88,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("lines"); v != "" {
 		x, err := strconv.Atoi(v)
 		if err != nil || x < 0 {
-			return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "lines must be a non-negative integer, got %q", v)
+			return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "lines must be a non-negative integer, got %q", v)
 		}
 		n = x
 	}
@@ -104,7 +104,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) error {
 		lines = nil // lines=0 asks for none (Logs treats 0 as "all")
 	}
 	if !ok {
-		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotSupervised,
+		writeErr(w, api.Errorf(http.StatusNotFound, api.CodeNotSupervised,
 			"%s is not currently supervised — install or start it first (older output is in %s)", short, s.paths.ModuleLog(short)))
 		return nil
 	}
@@ -120,7 +120,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) followLogs(w http.ResponseWriter, r *http.Request, short string, backlog int) {
 	lines, ch, ok := s.sup.Follow(r.Context(), short, backlog)
 	if !ok {
-		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotSupervised, "%s is not currently supervised — install or start it first", short))
+		writeErr(w, api.Errorf(http.StatusNotFound, api.CodeNotSupervised, "%s is not currently supervised — install or start it first", short))
 		return
 	}
 	h := w.Header()
@@ -164,7 +164,7 @@ func (s *Server) handleOperation(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
 	op, ok := s.ops.Operation(id)
 	if !ok {
-		return apiErr(http.StatusNotFound, api.CodeNotFound, "no operation with id %s", id)
+		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "no operation with id %s", id)
 	}
 	writeJSON(w, http.StatusOK, op)
 	return nil

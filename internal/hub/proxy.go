@@ -48,7 +48,7 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 				"discovery": "/.well-known/parachute.json", "health": "/health"})
 			return
 		}
-		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotFound,
+		writeErr(w, api.Errorf(http.StatusNotFound, api.CodeNotFound,
 			"no module is mounted at %s — `parachute status` lists the installed modules and their paths", r.URL.Path))
 		return
 	}
@@ -212,12 +212,12 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, short string
 	}
 	if transient {
 		w.Header().Set("Retry-After", "2")
-		e := apiErr(http.StatusServiceUnavailable, api.CodeUpstreamStarting, "%s is starting; retry shortly", short)
+		e := api.Errorf(http.StatusServiceUnavailable, api.CodeUpstreamStarting, "%s is starting; retry shortly", short)
 		e.Service, e.RetryAfterMS = short, int64(2*time.Second/time.Millisecond)
 		writeErr(w, e)
 		return
 	}
-	e := apiErr(http.StatusBadGateway, api.CodeUpstreamUnreachable,
+	e := api.Errorf(http.StatusBadGateway, api.CodeUpstreamUnreachable,
 		"%s is not reachable: %v — see `parachute status` and `parachute logs %s`", short, err, short)
 	e.Service = short
 	writeErr(w, e)
@@ -260,7 +260,7 @@ func (s *Server) proxyHeaderTimeout(w http.ResponseWriter, r *http.Request, shor
 		writeProxyPageCode(w, http.StatusGatewayTimeout, false, short)
 		return
 	}
-	e := apiErr(http.StatusGatewayTimeout, api.CodeUpstreamUnreachable,
+	e := api.Errorf(http.StatusGatewayTimeout, api.CodeUpstreamUnreachable,
 		"%s did not answer in time: %v — see `parachute logs %s`, or `parachute restart %s` if it is stuck",
 		short, err, short, short)
 	e.Service = short

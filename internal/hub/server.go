@@ -203,7 +203,7 @@ func (s *Server) routes() {
 	m.HandleFunc("/vaults", s.method("POST", s.admin(s.handleCreateVault)))
 	m.HandleFunc("/admin/vault-admin-token/{name}", s.method("GET", s.adminSessionOrBearer(s.vaultsAPI().AdminToken)))
 	m.HandleFunc("/api/", s.handle(func(w http.ResponseWriter, r *http.Request) error {
-		return apiErr(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path)
+		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path)
 	}))
 	m.HandleFunc("/hub.html", s.handleHubPage)
 	for _, p := range redirectPatterns {
@@ -224,7 +224,7 @@ func (s *Server) method(want string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != want && !(want == http.MethodGet && r.Method == http.MethodHead) {
 			w.Header().Set("Allow", want)
-			writeErr(w, apiErr(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "use %s", want))
+			writeErr(w, api.Errorf(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "use %s", want))
 			return
 		}
 		h(w, r)
@@ -243,7 +243,7 @@ func (s *Server) getPut(get, put http.HandlerFunc) http.HandlerFunc {
 			put(w, r)
 		default:
 			w.Header().Set("Allow", "GET, PUT")
-			writeErr(w, apiErr(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "use GET or PUT"))
+			writeErr(w, api.Errorf(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "use GET or PUT"))
 		}
 	}
 }
@@ -254,7 +254,7 @@ func (s *Server) getPut(get, put http.HandlerFunc) http.HandlerFunc {
 func (s *Server) dispatchModule(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(r.PathValue("rest"), "/")
 	notFound := func() {
-		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path))
+		writeErr(w, api.Errorf(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path))
 	}
 	if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
 		notFound()
@@ -266,7 +266,7 @@ func (s *Server) dispatchModule(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !validShort(parts[0]) {
-		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotFound, "no module named %q", parts[0]))
+		writeErr(w, api.Errorf(http.StatusNotFound, api.CodeNotFound, "no module named %q", parts[0]))
 		return
 	}
 	r.SetPathValue("short", parts[0])
@@ -331,17 +331,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // answers; these checks stop the side effects of simple requests too.
 func (s *Server) checkAPIRequest(r *http.Request) *api.Error {
 	if !s.origins.hostAllowed(r.Host) {
-		return apiErr(http.StatusForbidden, api.CodeHostNotAllowed,
+		return api.Errorf(http.StatusForbidden, api.CodeHostNotAllowed,
 			"Host %q is not this hub; use http://127.0.0.1:%d (or add it to PARACHUTE_ALLOWED_HOSTS)", r.Host, s.origins.Port)
 	}
 	if r.Header.Get("Sec-Fetch-Site") == "cross-site" || r.Header.Get("Sec-Fetch-Mode") == "no-cors" {
-		return apiErr(http.StatusForbidden, api.CodeCrossOrigin, "cross-site browser requests are not allowed on the hub API")
+		return api.Errorf(http.StatusForbidden, api.CodeCrossOrigin, "cross-site browser requests are not allowed on the hub API")
 	}
 	if strings.EqualFold(r.Header.Get("Upgrade"), "websocket") {
-		return apiErr(http.StatusForbidden, api.CodeCrossOrigin, "websocket upgrades are not allowed on the hub API")
+		return api.Errorf(http.StatusForbidden, api.CodeCrossOrigin, "websocket upgrades are not allowed on the hub API")
 	}
 	if o := r.Header.Get("Origin"); o != "" && !s.origins.originAllowed(o) {
-		return apiErr(http.StatusForbidden, api.CodeCrossOrigin, "requests from origin %q are not allowed on the hub API", o)
+		return api.Errorf(http.StatusForbidden, api.CodeCrossOrigin, "requests from origin %q are not allowed on the hub API", o)
 	}
 	return nil
 }

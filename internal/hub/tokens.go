@@ -32,12 +32,12 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	if req.JTI == "" || len(req.JTI) > maxJTILen {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "jti is required (at most %d characters), e.g. {\"jti\":\"<jti>\"}; list them with `parachute auth list-tokens`", maxJTILen)
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "jti is required (at most %d characters), e.g. {\"jti\":\"<jti>\"}; list them with `parachute auth list-tokens`", maxJTILen)
 	}
 	store := s.auth.Load()
 	scopes, err := store.TokenScopes(r.Context(), req.JTI)
 	if errors.Is(err, auth.ErrUnknownToken) {
-		return apiErr(http.StatusNotFound, api.CodeNotFound, "no token %s in the registry (ephemeral tokens are not recorded and expire on their own)", req.JTI)
+		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "no token %s in the registry (ephemeral tokens are not recorded and expire on their own)", req.JTI)
 	}
 	if err != nil {
 		return err
@@ -46,12 +46,12 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error
 		// Why: with no scopes the loop below would pass vacuously, letting
 		// any vault admin revoke a scopeless row; only host:auth may.
 		if len(scopes) == 0 {
-			return apiErr(http.StatusForbidden, api.CodeInsufficientScope,
+			return api.Errorf(http.StatusForbidden, api.CodeInsufficientScope,
 				"token %s records no scopes; only a %s bearer may revoke it", req.JTI, auth.ScopeHostAuth)
 		}
 		for _, sc := range scopes {
 			if !auth.CanGrant(held, sc) {
-				return apiErr(http.StatusForbidden, api.CodeInsufficientScope,
+				return api.Errorf(http.StatusForbidden, api.CodeInsufficientScope,
 					"this bearer may not revoke token %s: it holds %s, which the bearer could not mint", req.JTI, sc)
 			}
 		}
@@ -59,7 +59,7 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error
 	// liveOperatorJTI verifies the file's token, so an operator token
 	// already revoked is not "live" and re-revoking it stays idempotent.
 	if !req.BreakGlass && req.JTI == s.liveOperatorJTI(r) {
-		return apiErr(http.StatusConflict, api.CodeLiveOperatorToken,
+		return api.Errorf(http.StatusConflict, api.CodeLiveOperatorToken,
 			"token %s is the live operator token in %s, which the CLI's module verbs use; run `parachute auth rotate-operator` instead (or send break_glass to revoke it anyway)",
 			req.JTI, s.paths.OperatorToken())
 	}
@@ -95,14 +95,14 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) error 
 	q := r.URL.Query()
 	f := auth.TokenFilter{Revoked: q.Get("revoked"), Subject: q.Get("subject"), CreatedVia: q.Get("created_via"), Cursor: q.Get("cursor")}
 	if f.Revoked != "" && f.Revoked != "true" && f.Revoked != "false" && f.Revoked != "all" {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "revoked must be one of: true | false | all")
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "revoked must be one of: true | false | all")
 	}
 	if f.CreatedVia != "" && !slices.Contains(knownCreatedVia, f.CreatedVia) {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "created_via must be one of: %s", strings.Join(knownCreatedVia, " | "))
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "created_via must be one of: %s", strings.Join(knownCreatedVia, " | "))
 	}
 	rows, next, err := s.auth.Load().ListTokens(r.Context(), f)
 	if errors.Is(err, auth.ErrBadCursor) {
-		return apiErr(http.StatusBadRequest, api.CodeInvalidRequest, "cursor is not one this hub handed out; start again without it")
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "cursor is not one this hub handed out; start again without it")
 	}
 	if err != nil {
 		return err
@@ -146,23 +146,23 @@ func (s *Server) handleRevocationList(w http.ResponseWriter, r *http.Request) {
 	case http.MethodGet, http.MethodHead:
 	default:
 		w.Header().Set("Allow", "GET, OPTIONS")
-		writeErr(w, apiErr(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "use GET"))
+		writeErr(w, api.Errorf(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "use GET"))
 		return
 	}
 	store := s.auth.Load()
 	if store == nil {
-		writeErr(w, apiErr(http.StatusServiceUnavailable, api.CodeStarting, "the hub is still starting; retry in a moment"))
+		writeErr(w, api.Errorf(http.StatusServiceUnavailable, api.CodeStarting, "the hub is still starting; retry in a moment"))
 		return
 	}
 	jtis, err := store.RevokedJTIs(r.Context())
 	if err != nil {
 		s.log.Error("revocation list", "err", err)
-		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeInternal, "could not read the token registry"))
+		writeErr(w, api.Errorf(http.StatusInternalServerError, api.CodeInternal, "could not read the token registry"))
 		return
 	}
 	b, err := json.Marshal(api.RevocationDocument{GeneratedAt: hubdb.FormatTime(s.now()), JTIs: jtis})
 	if err != nil {
-		writeErr(w, apiErr(http.StatusInternalServerError, api.CodeInternal, "could not encode the revocation list"))
+		writeErr(w, api.Errorf(http.StatusInternalServerError, api.CodeInternal, "could not encode the revocation list"))
 		return
 	}
 	// Not writeJSON, which forbids caching: modules poll this document,

@@ -18,7 +18,7 @@ func (s *Server) usersAPI(h func(*users.API, http.ResponseWriter, *http.Request)
 	return func(w http.ResponseWriter, r *http.Request) error {
 		p := s.web.Load()
 		if p == nil || p.users == nil {
-			return apiErr(http.StatusServiceUnavailable, api.CodeStarting, "the hub is still starting; retry in a moment")
+			return api.Errorf(http.StatusServiceUnavailable, api.CodeStarting, "the hub is still starting; retry in a moment")
 		}
 		return h(p.users, w, r)
 	}
@@ -39,7 +39,7 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
 		s.admin(s.usersAPI((*users.API).Create))(w, r)
 	default:
 		w.Header().Set("Allow", "GET, POST")
-		writeErr(w, apiErr(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "use GET or POST"))
+		writeErr(w, api.Errorf(http.StatusMethodNotAllowed, api.CodeMethodNotAllowed, "use GET or POST"))
 	}
 }
 
@@ -49,7 +49,7 @@ func (s *Server) handleUsers(w http.ResponseWriter, r *http.Request) {
 func (s *Server) dispatchUsers(w http.ResponseWriter, r *http.Request) {
 	parts := strings.Split(r.PathValue("rest"), "/")
 	if len(parts) == 0 || len(parts) > 2 || parts[0] == "" || (len(parts) == 2 && parts[1] == "") {
-		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path))
+		writeErr(w, api.Errorf(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path))
 		return
 	}
 	r.SetPathValue("id", parts[0])
@@ -63,6 +63,6 @@ func (s *Server) dispatchUsers(w http.ResponseWriter, r *http.Request) {
 	case parts[1] == "vaults":
 		s.method("PATCH", s.admin(s.usersAPI((*users.API).SetVaults)))(w, r)
 	default:
-		writeErr(w, apiErr(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path))
+		writeErr(w, api.Errorf(http.StatusNotFound, api.CodeNotFound, "no API route %s %s", r.Method, r.URL.Path))
 	}
 }

@@ -33,24 +33,24 @@ func (s *Server) adminSessionOrBearer(h func(w http.ResponseWriter, r *http.Requ
 			// browser makes; a token minted for another site's request is
 			// never wanted (it could not read it, but need not cause one).
 			if r.Header.Get("Sec-Fetch-Site") == "cross-site" {
-				return apiErr(http.StatusForbidden, api.CodeCrossOrigin, "cross-site requests cannot mint vault admin tokens")
+				return api.Errorf(http.StatusForbidden, api.CodeCrossOrigin, "cross-site requests cannot mint vault admin tokens")
 			}
 			p := s.web.Load()
 			if p == nil {
-				return apiErr(http.StatusServiceUnavailable, api.CodeStarting, "the hub is starting; retry in a moment")
+				return api.Errorf(http.StatusServiceUnavailable, api.CodeStarting, "the hub is starting; retry in a moment")
 			}
 			admin, err := p.accounts.IsAdmin(r.Context(), uid)
 			if err != nil {
 				return err
 			}
 			if !admin {
-				return apiErr(http.StatusForbidden, api.CodeInsufficientScope,
+				return api.Errorf(http.StatusForbidden, api.CodeInsufficientScope,
 					"vault admin tokens are only for the hub admin — your account home is at /account/")
 			}
 			return h(w, r, name, uid)
 		}
 		if r.Header.Get("Authorization") == "" {
-			return apiErr(http.StatusUnauthorized, api.CodeUnauthenticated, "no admin session — sign in at /login first")
+			return api.Errorf(http.StatusUnauthorized, api.CodeUnauthenticated, "no admin session — sign in at /login first")
 		}
 		c, aerr := s.bearer(r, "parachute:host:admin")
 		if aerr != nil {

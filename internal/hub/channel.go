@@ -38,7 +38,7 @@ func (s *Server) putModulesChannel(w http.ResponseWriter, r *http.Request) error
 	var body struct {
 		Channel *string `json:"channel"`
 	}
-	if err := decodeOptionalJSON(w, r, &body); err != nil {
+	if err := api.DecodeJSON(w, r, &body); err != nil {
 		return err
 	}
 	if body.Channel == nil || !settings.ValidChannel(*body.Channel) {

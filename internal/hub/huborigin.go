@@ -88,7 +88,7 @@ func originSourceName(src origin.Source) string {
 
 func (s *Server) putHubOrigin(w http.ResponseWriter, r *http.Request) error {
 	var body hubOriginBody
-	if err := decodeOptionalJSON(w, r, &body); err != nil {
+	if err := api.DecodeJSON(w, r, &body); err != nil {
 		return err
 	}
 	a := s.auth.Load()

@@ -14,7 +14,7 @@ func (s *Server) handleHubUpgrade(w http.ResponseWriter, r *http.Request) error 
 	// (30 s) can together outlast WriteTimeout.
 	extendWriteDeadline(w, s.limits.LongWriteTimeout)
 	var b api.HubUpgradeBody
-	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
+	if apiE := api.DecodeJSON(w, r, &b); apiE != nil {
 		return apiE
 	}
 	if err := install.CheckChannel(b.Channel); err != nil {

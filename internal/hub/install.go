@@ -16,7 +16,7 @@ import (
 
 func (s *Server) handleInstall(w http.ResponseWriter, r *http.Request) error {
 	var b api.InstallBody
-	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
+	if apiE := api.DecodeJSON(w, r, &b); apiE != nil {
 		return apiE
 	}
 	if apiE := checkOpSource(b.Channel, b.Source); apiE != nil {
@@ -40,7 +40,7 @@ func (s *Server) handleInstall(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) handleUpgrade(w http.ResponseWriter, r *http.Request) error {
 	var b api.UpgradeBody
-	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
+	if apiE := api.DecodeJSON(w, r, &b); apiE != nil {
 		return apiE
 	}
 	if apiE := checkOpSource(b.Channel, b.From); apiE != nil {
@@ -51,7 +51,7 @@ func (s *Server) handleUpgrade(w http.ResponseWriter, r *http.Request) error {
 
 func (s *Server) handleUninstall(w http.ResponseWriter, r *http.Request) error {
 	var b api.UninstallBody
-	if apiE := decodeOptionalJSON(w, r, &b); apiE != nil {
+	if apiE := api.DecodeJSON(w, r, &b); apiE != nil {
 		return apiE
 	}
 	return s.accepted(w)(s.ops.Uninstall(r.PathValue("short"), b))

@@ -29,7 +29,7 @@ import (
 //     Only the two routes that stream (module logs with ?follow and the
 //     module proxy) lift them, and replace them with progress deadlines
 //     (deadlines.go).
-//  2. Request bodies of API routes are size-capped (decodeOptionalJSON).
+//  2. Request bodies of API routes are size-capped (api.DecodeJSON).
 //  3. A cap on concurrent connections (capListener), so whatever slips
 //     through the deadlines cannot pile up descriptors; connections over
 //     the cap are closed at once, never queued. A small reserve above the

@@ -21,7 +21,7 @@ func (s *Server) handleMintToken(w http.ResponseWriter, r *http.Request) error {
 		return aerr
 	}
 	var req api.MintTokenRequest
-	if err := decodeOptionalJSON(w, r, &req); err != nil {
+	if err := api.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	scopes := strings.Fields(req.Scope)

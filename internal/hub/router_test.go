@@ -13,6 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/auth"
 )
 
@@ -423,7 +424,7 @@ func TestRouter(t *testing.T) {
 		{name: "install bad channel", routerReq: postJSON("/api/modules/mod/install", operator, `{"channel":"nightly"}`), status: 400, code: "invalid_channel"},
 		{name: "install relative source", routerReq: postJSON("/api/modules/mod/install", operator, `{"source":"./mod"}`), status: 400, code: "invalid_request"},
 		{name: "install unknown member", routerReq: postJSON("/api/modules/mod/install", operator, `{"no-start":true}`), status: 400, code: "invalid_request"},
-		{name: "install body too large", routerReq: postJSON("/api/modules/mod/install", operator, `{"source":"`+strings.Repeat("a", maxJSONBody)+`"}`),
+		{name: "install body too large", routerReq: postJSON("/api/modules/mod/install", operator, `{"source":"`+strings.Repeat("a", api.MaxJSONBody)+`"}`),
 			status: 413, code: "body_too_large"},
 		{name: "upgrade GET", routerReq: get("/api/modules/mod/upgrade", noToken), status: 405, code: "method_not_allowed", allow: "POST"},
 		{name: "upgrade without a token", routerReq: post("/api/modules/mod/upgrade", noToken), status: 401, code: "unauthenticated"},

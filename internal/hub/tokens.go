@@ -28,7 +28,7 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error
 		return aerr
 	}
 	var req api.RevokeTokenRequest
-	if err := decodeOptionalJSON(w, r, &req); err != nil {
+	if err := api.DecodeJSON(w, r, &req); err != nil {
 		return err
 	}
 	if req.JTI == "" || len(req.JTI) > maxJTILen {

@@ -90,7 +90,7 @@ func (s *Server) handleModules(w http.ResponseWriter, r *http.Request) error {
 	if mods == nil {
 		mods = []api.ModuleInfo{}
 	}
-	writeJSON(w, http.StatusOK, api.ModulesResponse{Modules: mods, SupervisorAvailable: s.sup != nil,
+	api.WriteJSON(w, http.StatusOK, api.ModulesResponse{Modules: mods, SupervisorAvailable: s.sup != nil,
 		ModuleInstallChannel: s.installChannel(r.Context()), Warnings: warns})
 	return nil
 }

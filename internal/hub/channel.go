@@ -30,7 +30,7 @@ func (s *Server) getModulesChannel(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, channelView(stored))
+	api.WriteJSON(w, http.StatusOK, channelView(stored))
 	return nil
 }
 
@@ -58,7 +58,7 @@ func (s *Server) putModulesChannel(w http.ResponseWriter, r *http.Request) error
 	}
 	v := channelView(*body.Channel)
 	s.log.Info("module install channel changed", "channel", v.Channel, "effective", v.EffectiveChannel, "source", v.Source)
-	writeJSON(w, http.StatusOK, v)
+	api.WriteJSON(w, http.StatusOK, v)
 	return nil
 }
 

@@ -26,7 +26,7 @@ func (s *Server) handleListClients(w http.ResponseWriter, r *http.Request) error
 		out.Clients = append(out.Clients, api.ClientRow{ClientID: c.ID, ClientName: c.Name, RedirectURIs: c.RedirectURIs,
 			Scopes: c.Scopes, RegisteredAt: c.RegisteredAt, Status: c.Status})
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -42,7 +42,7 @@ func (s *Server) handleApproveClient(w http.ResponseWriter, r *http.Request) err
 		return err
 	}
 	s.log.Info("client approved", "client_id", id)
-	writeJSON(w, http.StatusOK, map[string]string{"client_id": id, "status": oauth.StatusApproved})
+	api.WriteJSON(w, http.StatusOK, map[string]string{"client_id": id, "status": oauth.StatusApproved})
 	return nil
 }
 
@@ -68,7 +68,7 @@ func (s *Server) handleListGrants(w http.ResponseWriter, r *http.Request) error 
 		out.Grants = append(out.Grants, api.GrantRow{UserID: g.UserID, Username: g.Username, ClientID: g.ClientID,
 			ClientName: g.ClientName, Scopes: scopes, GrantedAt: g.GrantedAt})
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/origin"
 )
@@ -123,7 +124,7 @@ func (s *Server) handleDiscovery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f := s.table.get() // a refused row is not advertised either
-	writeJSON(w, http.StatusOK, buildDiscovery(s.publicOrigin(r), f))
+	api.WriteJSON(w, http.StatusOK, buildDiscovery(s.publicOrigin(r), f))
 }
 
 // buildDiscovery is the reference's buildWellKnown: every row becomes a

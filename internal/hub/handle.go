@@ -28,7 +28,7 @@ func (s *Server) handle(h apiHandler) http.HandlerFunc {
 func (s *Server) handleError(w http.ResponseWriter, r *http.Request, err error) {
 	if wb, ok := errors.AsType[*errorWithBody](err); ok {
 		noteErrorCode(w, wb.Err.Code)
-		writeJSON(w, wb.Err.Status, wb.Body)
+		api.WriteJSON(w, wb.Err.Status, wb.Body)
 		return
 	}
 	ae, ok := errors.AsType[*api.Error](err)
@@ -55,7 +55,7 @@ func writeErr(w http.ResponseWriter, err *api.Error) {
 	if err.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
 	}
-	writeJSON(w, err.Status, err)
+	api.WriteJSON(w, err.Status, err)
 }
 
 // auditWriter records what the audit line of a mutating API request

@@ -18,11 +18,11 @@ func (s *Server) handleHealth(w http.ResponseWriter, r *http.Request) {
 		// Listening, but hub.db and the operator token are not ready yet:
 		// a client that saw 200 must be able to use the API at once.
 		w.Header().Set("Retry-After", "1")
-		writeJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "starting", "service": "parachute-hub", "version": s.version})
+		api.WriteJSON(w, http.StatusServiceUnavailable, map[string]any{"status": "starting", "service": "parachute-hub", "version": s.version})
 		return
 	}
 	now := s.now()
-	writeJSON(w, http.StatusOK, api.HealthResponse{Status: "ok", Service: "parachute-hub", Version: s.version,
+	api.WriteJSON(w, http.StatusOK, api.HealthResponse{Status: "ok", Service: "parachute-hub", Version: s.version,
 		PID: os.Getpid(), StartedAt: s.started.UTC().Format(time.RFC3339Nano), UptimeS: int64(now.Sub(s.started) / time.Second)})
 }
 
@@ -51,7 +51,7 @@ func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{
+	api.WriteJSON(w, http.StatusOK, map[string]any{
 		"ready":              len(transient) == 0 && len(persistent) == 0,
 		"ready_modules":      ready,
 		"transient_modules":  transient,
@@ -77,12 +77,12 @@ func (s *Server) handleJWKS(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, api.Errorf(http.StatusInternalServerError, api.CodeJWKSFailed, "reading signing keys: %v", err))
 		return
 	}
-	writeJSON(w, http.StatusOK, jwks)
+	api.WriteJSON(w, http.StatusOK, jwks)
 }
 
 func (s *Server) handleHub(w http.ResponseWriter, r *http.Request) error {
 	now := s.now()
-	writeJSON(w, http.StatusOK, map[string]any{
+	api.WriteJSON(w, http.StatusOK, map[string]any{
 		"version":    s.version,
 		"started_at": s.started.UTC().Format(time.RFC3339Nano),
 		"uptime_ms":  now.Sub(s.started).Milliseconds(),

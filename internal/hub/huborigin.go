@@ -54,7 +54,7 @@ func (s *Server) handleHubOrigin(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) getHubOrigin(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, http.StatusOK, s.hubOriginView())
+	api.WriteJSON(w, http.StatusOK, s.hubOriginView())
 	return nil
 }
 
@@ -113,7 +113,7 @@ func (s *Server) putHubOrigin(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.hubOrigin.set(v)
 	s.log.Info("hub origin setting changed", "hub_origin", v, "issuer", s.origins.Issuer())
-	writeJSON(w, http.StatusOK, s.hubOriginView())
+	api.WriteJSON(w, http.StatusOK, s.hubOriginView())
 	return nil
 }
 

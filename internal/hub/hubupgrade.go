@@ -24,7 +24,7 @@ func (s *Server) handleHubUpgrade(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusAccepted, acc)
+	api.WriteJSON(w, http.StatusAccepted, acc)
 	return nil
 }
 
@@ -37,6 +37,6 @@ func (s *Server) handleHubUpgradeStatus(w http.ResponseWriter, r *http.Request) 
 	if st == nil {
 		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "no hub upgrade has been started")
 	}
-	writeJSON(w, http.StatusOK, st)
+	api.WriteJSON(w, http.StatusOK, st)
 	return nil
 }

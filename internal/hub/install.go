@@ -68,7 +68,7 @@ func (s *Server) accepted(w http.ResponseWriter) func(id string, err error) erro
 		if err != nil {
 			return err
 		}
-		writeJSON(w, http.StatusAccepted, api.OperationAccepted{OperationID: id})
+		api.WriteJSON(w, http.StatusAccepted, api.OperationAccepted{OperationID: id})
 		return nil
 	}
 }

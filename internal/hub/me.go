@@ -23,7 +23,7 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 			return aerr
 		}
 		noteClaims(w, c)
-		writeJSON(w, http.StatusOK, api.MeResponse{
+		api.WriteJSON(w, http.StatusOK, api.MeResponse{
 			User: &api.MeUser{ID: c.Subject, DisplayName: s.displayName(r, c.Subject)},
 			Via:  "bearer", Scopes: c.Scopes(), ClientID: c.ClientID,
 		})
@@ -32,19 +32,19 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request) error {
 	p := s.web.Load()
 	if p == nil || p.sessions == nil {
 		// hub.db is not open yet, so nobody can be signed in.
-		writeJSON(w, http.StatusOK, api.MeResponse{})
+		api.WriteJSON(w, http.StatusOK, api.MeResponse{})
 		return nil
 	}
 	uid, ok := p.sessions.Current(r)
 	if !ok {
-		writeJSON(w, http.StatusOK, api.MeResponse{})
+		api.WriteJSON(w, http.StatusOK, api.MeResponse{})
 		return nil
 	}
 	csrf, err := p.sessions.CSRFToken(w, r)
 	if err != nil {
 		return api.Errorf(http.StatusInternalServerError, api.CodeInternal, "minting the CSRF token: %v", err)
 	}
-	writeJSON(w, http.StatusOK, api.MeResponse{HasSession: true,
+	api.WriteJSON(w, http.StatusOK, api.MeResponse{HasSession: true,
 		User: &api.MeUser{ID: uid, DisplayName: s.displayName(r, uid)}, CSRF: csrf, Via: "session"})
 	return nil
 }

@@ -72,7 +72,7 @@ func (s *Server) handleMintToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, api.MintTokenResponse{
+	api.WriteJSON(w, http.StatusOK, api.MintTokenResponse{
 		JTI: c.JTI, Token: tok, ExpiresAt: hubdb.FormatTime(c.Expiry()),
 		Scope: c.Scope, Audience: c.Audience, Permissions: req.Permissions,
 	})

@@ -53,7 +53,7 @@ func (s *Server) getModuleConfig(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return configErr(err)
 	}
-	writeJSON(w, http.StatusOK, cur)
+	api.WriteJSON(w, http.StatusOK, cur)
 	return nil
 }
 
@@ -90,7 +90,7 @@ func (s *Server) putModuleConfig(w http.ResponseWriter, r *http.Request) error {
 	if !ok || (st.Status != supervisor.StatusRunning && st.Status != supervisor.StatusStarting) {
 		// Not running: it reads the file when next started. A module in
 		// backoff also reads it on its next spawn.
-		writeJSON(w, http.StatusOK, res)
+		api.WriteJSON(w, http.StatusOK, res)
 		return nil
 	}
 	extendWriteDeadline(w, s.limits.LongWriteTimeout) // answers after the module is ready again
@@ -109,7 +109,7 @@ func (s *Server) putModuleConfig(w http.ResponseWriter, r *http.Request) error {
 	}
 	res.Restarted, res.PID = true, nst.PID
 	s.log.Info("module config changed; module restarted", "module", short, "pid", nst.PID)
-	writeJSON(w, http.StatusOK, res)
+	api.WriteJSON(w, http.StatusOK, res)
 	return nil
 }
 

@@ -46,7 +46,7 @@ func (s *Server) startOrRestart(w http.ResponseWriter, r *http.Request, restart 
 		body.Error = api.Errorf(status, code, "%s", modops.DescribeStartFailure(short, st, err))
 		return &errorWithBody{Err: body.Error, Body: body}
 	}
-	writeJSON(w, http.StatusOK, body)
+	api.WriteJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -78,7 +78,7 @@ func (s *Server) handleStop(w http.ResponseWriter, r *http.Request) error {
 		as := apiState(st)
 		body.State = &as
 	}
-	writeJSON(w, http.StatusOK, body)
+	api.WriteJSON(w, http.StatusOK, body)
 	return nil
 }
 
@@ -111,7 +111,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request) error {
 	if lines == nil {
 		lines = []string{}
 	}
-	writeJSON(w, http.StatusOK, api.LogsResponse{Short: short, Lines: lines, Text: strings.Join(lines, "")})
+	api.WriteJSON(w, http.StatusOK, api.LogsResponse{Short: short, Lines: lines, Text: strings.Join(lines, "")})
 	return nil
 }
 
@@ -166,6 +166,6 @@ func (s *Server) handleOperation(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "no operation with id %s", id)
 	}
-	writeJSON(w, http.StatusOK, op)
+	api.WriteJSON(w, http.StatusOK, op)
 	return nil
 }

@@ -44,7 +44,7 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		if r.URL.Path == "/" {
-			writeJSON(w, http.StatusOK, map[string]any{"service": "parachute-hub", "version": s.version,
+			api.WriteJSON(w, http.StatusOK, map[string]any{"service": "parachute-hub", "version": s.version,
 				"discovery": "/.well-known/parachute.json", "health": "/health"})
 			return
 		}

@@ -68,7 +68,7 @@ func (s *Server) handleRevokeToken(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	s.log.Info("token revoked", "jti", req.JTI, "revoked_by", bearer.Subject, "break_glass", req.BreakGlass)
-	writeJSON(w, http.StatusOK, api.RevokeTokenResponse{JTI: req.JTI, RevokedAt: hubdb.FormatTime(at)})
+	api.WriteJSON(w, http.StatusOK, api.RevokeTokenResponse{JTI: req.JTI, RevokedAt: hubdb.FormatTime(at)})
 	return nil
 }
 
@@ -116,7 +116,7 @@ func (s *Server) handleListTokens(w http.ResponseWriter, r *http.Request) error 
 	if next != "" {
 		out.NextCursor = &next
 	}
-	writeJSON(w, http.StatusOK, out)
+	api.WriteJSON(w, http.StatusOK, out)
 	return nil
 }
 
@@ -165,7 +165,7 @@ func (s *Server) handleRevocationList(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, api.Errorf(http.StatusInternalServerError, api.CodeInternal, "could not encode the revocation list"))
 		return
 	}
-	// Not writeJSON, which forbids caching: modules poll this document,
+	// Not api.WriteJSON, which forbids caching: modules poll this document,
 	// and the reference lets them and any cache keep it for a minute.
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "public, max-age=60")

@@ -5,10 +5,8 @@ import (
 	"embed"
 	"encoding/base64"
 	"html/template"
-	"mime"
 	"net/http"
 	"strconv"
-	"strings"
 	"sync"
 )
 
@@ -53,20 +51,6 @@ func setPageHeaders(h http.Header) {
 // retryAfterS is how long a browser waits before reloading a "starting"
 // page, and the Retry-After of the JSON answer.
 const retryAfterS = 2
-
-// wantsHTML reports whether the client asked for HTML: Accept names
-// text/html (what every browser sends on a navigation). The reference also
-// served HTML for an empty Accept or */*, which is what curl and most HTTP
-// libraries send; those keep getting JSON here, so scripts see the error
-// codes they branch on.
-func wantsHTML(r *http.Request) bool {
-	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
-		if mt, _, err := mime.ParseMediaType(strings.TrimSpace(part)); err == nil && mt == "text/html" {
-			return true
-		}
-	}
-	return false
-}
 
 // writeProxyPage answers a browser: 503 "starting" (reloads itself after
 // Retry-After) or 502 "unreachable" (points at the admin page and the CLI).

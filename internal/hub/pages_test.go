@@ -41,6 +41,9 @@ func TestProxyErrorPages(t *testing.T) {
 			[]string{`href="/admin/"`, "parachute status", "parachute logs gone", "gone is unreachable"}},
 		{"unreachable, curl", "/gone/x", "*/*", 502, false, []string{`"error": "upstream_unreachable"`, "parachute logs gone"}},
 		{"unreachable, json", "/gone/x", "application/json", 502, false, []string{`"error": "upstream_unreachable"`}},
+		// The one browser test of the hub (setupgate.WantsHTML): HTML
+		// refused with q=0 is not asked for.
+		{"unreachable, html refused", "/gone/x", "text/html;q=0, application/json", 502, false, []string{`"error": "upstream_unreachable"`}},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

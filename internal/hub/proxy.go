@@ -14,6 +14,7 @@ import (
 	"github.com/openparachute/parachute/internal/api"
 	"github.com/openparachute/parachute/internal/manifest"
 	"github.com/openparachute/parachute/internal/mounts"
+	"github.com/openparachute/parachute/internal/setupgate"
 	"github.com/openparachute/parachute/internal/supervisor"
 )
 
@@ -39,7 +40,7 @@ func (s *Server) handleProxy(w http.ResponseWriter, r *http.Request) {
 		ok = false
 	}
 	if !ok {
-		if r.URL.Path == "/" && wantsHTML(r) {
+		if r.URL.Path == "/" && setupgate.WantsHTML(r.Header.Get("Accept")) {
 			s.handleHubPage(w, r) // a browser gets the discovery page, as in the reference
 			return
 		}
@@ -206,7 +207,7 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, short string
 	st, ok := s.sup.Get(short)
 	transient := ok && (st.Status == supervisor.StatusStarting || st.Status == supervisor.StatusRestarting ||
 		(st.Status == supervisor.StatusRunning && st.StartedAt != nil && s.now().Sub(*st.StartedAt) < bootWindow))
-	if wantsHTML(r) {
+	if setupgate.WantsHTML(r.Header.Get("Accept")) {
 		writeProxyPage(w, transient, short)
 		return
 	}
@@ -256,7 +257,7 @@ func (s *Server) proxyHeaderTimeout(w http.ResponseWriter, r *http.Request, shor
 		s.log.Warn("module sent no response headers in time; answering 504 (further ones are not logged for a minute)",
 			"module", short, "path", r.URL.Path, "err", err)
 	}
-	if wantsHTML(r) {
+	if setupgate.WantsHTML(r.Header.Get("Accept")) {
 		writeProxyPageCode(w, http.StatusGatewayTimeout, false, short)
 		return
 	}

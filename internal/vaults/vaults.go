@@ -88,10 +88,6 @@ type Entry struct {
 	OperationID string `json:"operation_id,omitempty"`
 }
 
-func errf(status int, code api.ErrorCode, format string, a ...any) *api.Error {
-	return &api.Error{Status: status, Code: code, Description: fmt.Sprintf(format, a...)}
-}
-
 // Create is POST /vaults; the caller has checked a parachute:host:admin
 // bearer.
 func (h *Handler) Create(w http.ResponseWriter, r *http.Request) error {
@@ -111,11 +107,11 @@ func (h *Handler) Create(w http.ResponseWriter, r *http.Request) error {
 		return h.installFirst(w, name)
 	case errors.Is(err, modops.ErrShuttingDown):
 		w.Header().Set("Retry-After", "5")
-		return errf(http.StatusServiceUnavailable, api.CodeShuttingDown, "the hub is shutting down; retry once it is back")
+		return api.Errorf(http.StatusServiceUnavailable, api.CodeShuttingDown, "the hub is shutting down; retry once it is back")
 	case errors.As(err, &se) && res != nil:
 		// The instance exists; only the restart failed. Say both.
 	case err != nil:
-		return errf(http.StatusInternalServerError, codeServerError, "%v", err)
+		return api.Errorf(http.StatusInternalServerError, codeServerError, "%v", err)
 	}
 	e := h.entry(res.Name, res.Path, res.Version)
 	status := http.StatusOK
@@ -139,10 +135,10 @@ func (h *Handler) installFirst(w http.ResponseWriter, name string) error {
 	id, err := h.Ops.Install("vault", api.InstallBody{VaultName: name})
 	if errors.Is(err, modops.ErrShuttingDown) {
 		w.Header().Set("Retry-After", "5")
-		return errf(http.StatusServiceUnavailable, api.CodeShuttingDown, "the hub is shutting down; retry once it is back")
+		return api.Errorf(http.StatusServiceUnavailable, api.CodeShuttingDown, "the hub is shutting down; retry once it is back")
 	}
 	if err != nil {
-		return errf(http.StatusInternalServerError, codeServerError, "installing vault: %v", err)
+		return api.Errorf(http.StatusInternalServerError, codeServerError, "installing vault: %v", err)
 	}
 	e := h.entry(name, "/vault/"+name, "")
 	e.OperationID = id
@@ -153,18 +149,18 @@ func (h *Handler) installFirst(w http.ResponseWriter, name string) error {
 // decodeCreate reads and checks POST /vaults's body.
 func decodeCreate(w http.ResponseWriter, r *http.Request) (string, *api.Error) {
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return "", errf(http.StatusBadRequest, api.CodeInvalidRequest, "Content-Type must be application/json")
+		return "", api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "Content-Type must be application/json")
 	}
 	var b createBody
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 16<<10))
 	if err := dec.Decode(&b); err != nil {
-		return "", errf(http.StatusBadRequest, api.CodeInvalidRequest, "invalid JSON body: %v", err)
+		return "", api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "invalid JSON body: %v", err)
 	}
 	if b.Name == nil || *b.Name == "" {
-		return "", errf(http.StatusBadRequest, api.CodeInvalidRequest, `"name" must be a non-empty string`)
+		return "", api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, `"name" must be a non-empty string`)
 	}
 	if why := manifest.CheckVaultName(*b.Name); why != "" {
-		return "", errf(http.StatusBadRequest, api.CodeInvalidRequest, "%s", why)
+		return "", api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "%s", why)
 	}
 	return *b.Name, nil
 }
@@ -198,14 +194,14 @@ type AdminTokenResponse struct {
 // AdminTokenTTL.
 func (h *Handler) AdminToken(w http.ResponseWriter, r *http.Request, name, subject string) error {
 	if why := manifest.CheckVaultName(name); why != "" {
-		return errf(http.StatusBadRequest, api.CodeInvalidRequest, "vault name %q is not a valid identifier: %s", name, why)
+		return api.Errorf(http.StatusBadRequest, api.CodeInvalidRequest, "vault name %q is not a valid identifier: %s", name, why)
 	}
 	if _, ok := h.instance(name); !ok {
-		return errf(http.StatusNotFound, api.CodeNotFound, "no vault named %q in this hub (POST /vaults creates one)", name)
+		return api.Errorf(http.StatusNotFound, api.CodeNotFound, "no vault named %q in this hub (POST /vaults creates one)", name)
 	}
 	store := h.Auth()
 	if store == nil {
-		return errf(http.StatusServiceUnavailable, api.CodeStarting, "the hub is still starting (loading its signing keys); retry in a moment")
+		return api.Errorf(http.StatusServiceUnavailable, api.CodeStarting, "the hub is still starting (loading its signing keys); retry in a moment")
 	}
 	scope := "vault:" + name + ":admin"
 	tok, c, err := store.MintToken(r.Context(), auth.MintRequest{

@@ -212,13 +212,15 @@ func (h *Handler) AdminToken(w http.ResponseWriter, r *http.Request, name, subje
 		return fmt.Errorf("minting the %s admin token: %w", name, err)
 	}
 	h.Log.Info("minted a vault admin token", "vault", name, "sub", subject, "jti", c.JTI, "for", adminClientNote)
-	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, http.StatusOK, AdminTokenResponse{Token: tok, ExpiresAt: hubdb.FormatTime(c.Expiry()), Scopes: []string{scope}})
 	return nil
 }
 
+// writeJSON writes v compactly (the reference's bytes). Never cached: a
+// created vault's answer and an admin token answer carry a token.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }

@@ -67,7 +67,11 @@ func TestCreateOutcomes(t *testing.T) {
 			r := httptest.NewRequest("POST", "/vaults", strings.NewReader(`{"name":"w"}`))
 			r.Header.Set("Content-Type", "application/json; charset=utf-8")
 			w := httptest.NewRecorder()
-			if err := h.Create(w, r); err != nil {
+			err := h.Create(w, r)
+			if err == nil && w.Header().Get("Cache-Control") != "no-store" {
+				t.Errorf("Cache-Control %q, want no-store: the answer may carry a token", w.Header().Get("Cache-Control"))
+			}
+			if err != nil {
 				ae, ok := err.(*api.Error)
 				if !ok {
 					t.Fatalf("Create returned %v, not an *api.Error", err)

@@ -66,7 +66,7 @@ func buildWeb(ctx context.Context, db *sql.DB, tokens web.TokenMinter, origins O
 	if err != nil {
 		return nil, fmt.Errorf("configuring client addresses for rate limits: %w", err)
 	}
-	trusted, _ := ratelimit.ParseTrustedProxies(getenv(ratelimit.EnvTrustedProxies)) // parsed above already
+	trusted := keyer.Trusted()
 	sm := sessions.New(sessions.Options{DB: db,
 		Secure: func(r *http.Request) bool { return sessions.DefaultSecure(r, trusted) }})
 	// Sign-ins also collect expired rows; this clears what a long

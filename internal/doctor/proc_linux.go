@@ -1,53 +1,33 @@
 package doctor
 
 import (
-	"bytes"
-	"fmt"
-	"os"
-	"strconv"
-	"strings"
+	"context"
+
+	"github.com/openparachute/parachute/internal/expose/prior"
 )
 
-// parentOf reads a process's parent pid from /proc/<pid>/stat; 0 when it
-// cannot.
+// parentOf is a process's parent pid, read from /proc by prior.Inspect;
+// 0 when it cannot (or the process is gone).
 func parentOf(pid int) int {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	p, err := prior.Inspect(context.Background(), pid)
 	if err != nil {
 		return 0
 	}
-	// The command name (field 2) is in parentheses and may hold spaces;
-	// the fields after its last ')' are "state ppid ...".
-	s := string(b)
-	i := strings.LastIndexByte(s, ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(s[i+1:])
-	if len(f) < 2 {
-		return 0
-	}
-	n, _ := strconv.Atoi(f[1])
-	return n
+	return p.PPID
 }
 
 // childArgvs is the command line of each child of pid, by child pid, read
-// from /proc. Processes that exit while it looks are skipped.
+// from /proc by prior.List. Processes that exit while it looks are skipped.
 var childArgvs = func(pid int) (map[int][]string, error) {
-	ents, err := os.ReadDir("/proc")
+	ps, err := prior.List(context.Background())
 	if err != nil {
-		return nil, fmt.Errorf("listing processes: %w", err)
+		return nil, err
 	}
 	out := map[int][]string{}
-	for _, e := range ents {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil || n <= 1 || parentOf(n) != pid {
-			continue
+	for _, p := range ps {
+		if p.PPID == pid {
+			out[p.PID] = p.Argv
 		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil || len(b) == 0 {
-			continue // gone, or a zombie
-		}
-		out[n] = strings.Split(string(bytes.TrimSuffix(b, []byte{0})), "\x00")
 	}
 	return out, nil
 }

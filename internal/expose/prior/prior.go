@@ -49,6 +49,14 @@ const (
 // gone: it no longer runs anything).
 var ErrNoProcess = errors.New("no such process")
 
+// Inspect reads a live process the platform's way (/proc on Linux, `ps`
+// elsewhere). It returns ErrNoProcess for a pid that no longer runs.
+func Inspect(ctx context.Context, pid int) (Process, error) { return inspect(ctx, pid) }
+
+// List lists the live processes the platform's way; those that exit
+// meanwhile, or cannot be read, are left out.
+func List(ctx context.Context) ([]Process, error) { return list(ctx) }
+
 // Process is what Stop knows of a live process.
 type Process struct {
 	PID  int

@@ -3,10 +3,13 @@ package cli
 import (
 	"context"
 	"net/netip"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/openparachute/parachute/internal/doctor"
 	"github.com/openparachute/parachute/internal/hubclient"
 	"github.com/openparachute/parachute/internal/ratelimit"
 )
@@ -28,8 +31,10 @@ func (x *exposer) trustWarning(provider string) string {
 	ctx, cancel := context.WithTimeout(x.ctx, 5*time.Second)
 	defer cancel()
 	if h, err := hubclient.New(x.paths).Health(ctx); err == nil && h.PID > 0 {
-		if env, err := processEnv(h.PID); err == nil {
-			if trustsLoopback(env) {
+		// /proc/<pid>/environ: readable for our own user's hub, or any as
+		// root; where there is no /proc the general advice below stands.
+		if b, err := os.ReadFile("/proc/" + strconv.Itoa(h.PID) + "/environ"); err == nil {
+			if trustsLoopback(doctor.ParseEnviron(b)) {
 				return ""
 			}
 			return "the hub sees every request through this exposure as coming from 127.0.0.1, so all its clients share one " +

@@ -53,11 +53,7 @@ func (m *Systemd) FollowJournal(ctx context.Context, name string, n int, w io.Wr
 	} else {
 		args = append(args, "-n", "0")
 	}
-	if m.opts.User {
-		args = append(args, "--user-unit", name)
-	} else {
-		args = append(args, "-u", name)
-	}
+	args = append(args, m.unitMatch(name)...)
 	cmd := exec.CommandContext(ctx, "journalctl", args...)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = w, &stderr

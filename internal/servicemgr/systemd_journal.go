@@ -81,20 +81,33 @@ func (m *Systemd) journalTail(ctx context.Context, name string, n int) ([]string
 	if n <= 0 {
 		n = 50
 	}
-	args := []string{"-q", "--no-pager", "-o", "cat", "-n", strconv.Itoa(n)}
-	if m.opts.User {
-		args = append(args, "--user-unit", name)
-	} else {
-		args = append(args, "-u", name)
-	}
-	stdout, stderr, code, err := m.opts.Runner(ctx, "journalctl", args...)
+	stdout, err := m.journalctl(ctx, name, append([]string{"-q", "--no-pager", "-o", "cat", "-n", strconv.Itoa(n)}, m.unitMatch(name)...))
 	if err != nil {
-		return nil, fmt.Errorf("reading the journal of %s: %w", name, err)
-	}
-	if code != 0 {
-		return nil, fmt.Errorf("reading the journal of %s: journalctl exited %d: %s", name, code, firstLine(stderr))
+		return nil, err
 	}
 	return lastLines(stdout, n), nil
+}
+
+// journalctl runs journalctl with args and returns its stdout; a failure
+// to run it or a non-zero exit is an error about name's journal.
+func (m *Systemd) journalctl(ctx context.Context, name string, args []string) (string, error) {
+	stdout, stderr, code, err := m.opts.Runner(ctx, "journalctl", args...)
+	if err != nil {
+		return "", fmt.Errorf("reading the journal of %s: %w", name, err)
+	}
+	if code != 0 {
+		return "", fmt.Errorf("reading the journal of %s: journalctl exited %d: %s", name, code, firstLine(stderr))
+	}
+	return stdout, nil
+}
+
+// unitMatch is journalctl's selector of the unit's entries: -u for a
+// system unit, --user-unit for one of the user manager.
+func (m *Systemd) unitMatch(name string) []string {
+	if m.opts.User {
+		return []string{"--user-unit", name}
+	}
+	return []string{"-u", name}
 }
 
 // startSlack is how much earlier than ExecMainStartTimestamp a line of the
@@ -186,13 +199,7 @@ func jsonArgs(n int) []string {
 
 // unitEntries reads the unit's last n entries, as journalTail selects them.
 func (m *Systemd) unitEntries(ctx context.Context, name string, n int) ([]journalEntry, error) {
-	args := jsonArgs(n)
-	if m.opts.User {
-		args = append(args, "--user-unit", name)
-	} else {
-		args = append(args, "-u", name)
-	}
-	return m.queryEntries(ctx, name, args)
+	return m.queryEntries(ctx, name, append(jsonArgs(n), m.unitMatch(name)...))
 }
 
 // ownEntries reads up to n entries logged by run's process since it started
@@ -222,13 +229,12 @@ func (m *Systemd) ownEntries(ctx context.Context, name string, run mainRun, n in
 	return own, nil
 }
 
+// queryEntries runs journalctl with args (jsonArgs and a selector) and
+// parses its entries.
 func (m *Systemd) queryEntries(ctx context.Context, name string, args []string) ([]journalEntry, error) {
-	stdout, stderr, code, err := m.opts.Runner(ctx, "journalctl", args...)
+	stdout, err := m.journalctl(ctx, name, args)
 	if err != nil {
-		return nil, fmt.Errorf("reading the journal of %s: %w", name, err)
-	}
-	if code != 0 {
-		return nil, fmt.Errorf("reading the journal of %s: journalctl exited %d: %s", name, code, firstLine(stderr))
+		return nil, err
 	}
 	return parseEntries(stdout), nil
 }

@@ -17,7 +17,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -216,29 +218,50 @@ func (c *Cutover) verifyHub(ctx context.Context) error {
 // and <short>/run/<short>.pid for each registered module.
 func (c *Cutover) legacy() []legacyProc {
 	var out []legacyProc
-	add := func(label, path string) {
-		b, err := os.ReadFile(path)
+	for _, pf := range legacyPIDFiles(c.Paths) {
+		pid, err := livePID(pf.path)
 		if err != nil {
-			return
+			continue
 		}
-		pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-		if err != nil || pid <= 1 || !alive(pid) {
-			os.Remove(path) // stale: nothing to stop
-			return
+		if pid == 0 {
+			os.Remove(pf.path) // stale: nothing to stop
+			continue
 		}
-		out = append(out, legacyProc{label: label, pidfile: path, pid: pid})
-	}
-	add("hub", c.Paths.HubPIDFile())
-	f, _ := manifest.LoadLenient(c.Paths.ServicesJSON())
-	seen := map[string]bool{}
-	for _, row := range f.Services {
-		short := manifest.ShortName(row.Name)
-		if !seen[short] {
-			seen[short] = true
-			add(short, c.Paths.LegacyModulePIDFile(short))
-		}
+		out = append(out, legacyProc{label: pf.label, pidfile: pf.path, pid: pid})
 	}
 	return out
+}
+
+// pidFile is one legacy pidfile and what it is the pidfile of.
+type pidFile struct{ label, path string }
+
+// legacyPIDFiles are the legacy pidfiles: hub/run/hub.pid, then
+// <short>/run/<short>.pid of each module services.json registers, by name.
+func legacyPIDFiles(paths config.Paths) []pidFile {
+	out := []pidFile{{"hub", paths.HubPIDFile()}}
+	f, _ := manifest.LoadLenient(paths.ServicesJSON()) // never nil
+	shorts := map[string]bool{}
+	for _, row := range f.Services {
+		shorts[manifest.ShortName(row.Name)] = true
+	}
+	for _, short := range slices.Sorted(maps.Keys(shorts)) {
+		out = append(out, pidFile{short, paths.LegacyModulePIDFile(short)})
+	}
+	return out
+}
+
+// livePID is the live process a pidfile names: 0 when it names none (not
+// a pid, or a process that is gone); an error when it cannot be read.
+func livePID(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 1 || !alive(pid) {
+		return 0, nil
+	}
+	return pid, nil
 }
 
 type declaredPort struct {

@@ -12,10 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -184,11 +182,9 @@ func ownedNames(paths config.Paths) map[string]bool {
 		owned[k.Short] = true
 	}
 	// Lenient: one bad row must not abort the sweep (§9.15).
-	f, _ := manifest.LoadLenient(paths.ServicesJSON())
-	if f != nil {
-		for _, row := range f.Services {
-			owned[manifest.ShortName(row.Name)] = true
-		}
+	f, _ := manifest.LoadLenient(paths.ServicesJSON()) // never nil
+	for _, row := range f.Services {
+		owned[manifest.ShortName(row.Name)] = true
 	}
 	return owned
 }
@@ -291,26 +287,10 @@ func HumanSize(n int64) string {
 // a stale pidfile: the sweep's checks change nothing.
 func Busy(paths config.Paths) []string {
 	var out []string
-	check := func(label, path string) {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			return
+	for _, pf := range legacyPIDFiles(paths) {
+		if pid, err := livePID(pf.path); err == nil && pid > 0 {
+			out = append(out, pf.label)
 		}
-		if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil && pid > 1 && alive(pid) {
-			out = append(out, label)
-		}
-	}
-	check("hub", paths.HubPIDFile())
-	f, _ := manifest.LoadLenient(paths.ServicesJSON())
-	if f == nil {
-		return out
-	}
-	shorts := map[string]bool{}
-	for _, row := range f.Services {
-		shorts[manifest.ShortName(row.Name)] = true
-	}
-	for _, short := range slices.Sorted(maps.Keys(shorts)) {
-		check(short, paths.LegacyModulePIDFile(short))
 	}
 	return out
 }

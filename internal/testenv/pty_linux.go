@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -73,4 +74,17 @@ func EchoOn(t testing.TB, f *os.File) bool {
 		t.Fatal(err)
 	}
 	return tio.Lflag&unix.ECHO != 0
+}
+
+// WaitEchoOff waits, bounded (10 s), until the terminal f stops echoing:
+// a hidden prompt prints its text just before it turns echo off, so the
+// test watches the terminal state itself. A poll: a termios change has
+// no notification.
+func WaitEchoOff(t testing.TB, f *os.File) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); EchoOn(t, f); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("echo is still on 10 s after the prompt")
+		}
+	}
 }

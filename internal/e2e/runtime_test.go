@@ -427,10 +427,14 @@ func TestMissingExecutable(t *testing.T) {
 		module{name: "ghost", argv: []string{"parachute-ghost-binary", "serve"}},
 	)
 	h.start()
-	waitFor(t, "ghost crashed", 15*time.Second, func() bool {
+	// web up and ghost crashed, in either order: the assertion at the end
+	// is that web is still up after ghost's failures, not how fast web
+	// boots (it was read once while web was still pending).
+	waitFor(t, "ghost crashed and web active", 15*time.Second, func() bool {
 		st, _ := h.status()
-		m, ok := st.module("ghost")
-		return ok && m.Status != nil && *m.Status == "crashed"
+		g, ok := st.module("ghost")
+		w, _ := st.module("web")
+		return ok && g.Status != nil && *g.Status == "crashed" && w.State == "active"
 	})
 	out, _, code := h.run("status")
 	if code != 1 || !strings.Contains(out, "parachute-ghost-binary") {
